@@ -1,0 +1,124 @@
+"""Start the bundled pipeline agent with its LLM, in this process or as a child.
+
+In-process (tests, the Python API) it shares the caller's loop; `voxsim run`
+starts it as a child process instead so the agent's CPU work (decoding,
+synthesis) never competes with the harness's audio pacing for the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from reference_agent.faults import FaultPlan
+from reference_agent.llm_server import LlmServer, start_llm_server
+from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
+from reference_agent.server import RunningServer, serve
+from simulator.errors import AgentError
+
+
+@dataclass
+class BundledAgent:
+    """A running pipeline agent: its WebSocket URL and the parts to stop."""
+
+    agent: PipelineAgent
+    server: RunningServer
+    llm: LlmServer | None
+
+    @property
+    def url(self) -> str:
+        """ws:// URL of the native protocol endpoint."""
+        return self.server.url
+
+    async def close(self) -> None:
+        """Stop the server, the agent's client and the LLM server."""
+        await self.server.close()
+        await self.agent.close()
+        if self.llm is not None:
+            await self.llm.close()
+
+
+async def start_pipeline(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    llm_url: str | None = None,
+    llm_model: str = "voxsim-domain",
+    hangover_ms: int = 240,
+    faults: FaultPlan | None = None,
+) -> BundledAgent:
+    """Start the LLM server (unless `llm_url`) and the agent's WebSocket server."""
+    llm = None
+    if llm_url is None:
+        llm = await start_llm_server(host="127.0.0.1", port=0)
+        llm_url = llm.base_url
+    settings = AgentSettings(
+        llm_base_url=llm_url, llm_model=llm_model, hangover_ms=hangover_ms,
+        faults=faults or FaultPlan(),
+    )
+    agent = PipelineAgent(settings)
+    server = await serve(agent.handle, host=host, port=port)
+    return BundledAgent(agent=agent, server=server, llm=llm)
+
+
+async def serve_forever(bundle: BundledAgent) -> None:
+    """Print the ready line (one JSON object) and serve until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(json.dumps({"ready": True, "url": bundle.url}), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await bundle.close()
+
+
+class AgentProcess:
+    """`voxsim agent serve` as a child process on a free loopback port."""
+
+    def __init__(self, kind: str = "pipeline", extra_args: list[str] | None = None) -> None:
+        self.kind = kind
+        self.extra_args = extra_args or []
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+
+    async def start(self, timeout_s: float = 60.0) -> str:
+        """Start the child and wait for its ready line; return its URL."""
+        cmd = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", self.kind,
+               "--port", "0", *self.extra_args]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=None, env=env
+        )
+        assert self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout_s)
+        except TimeoutError:
+            await self.stop()
+            raise AgentError(f"bundled {self.kind} agent did not start in {timeout_s:.0f} s") from None
+        try:
+            self.url = json.loads(line)["url"]
+        except (ValueError, KeyError):
+            await self.stop()
+            raise AgentError(
+                f"bundled {self.kind} agent failed to start", where="voxsim agent serve",
+                fix="run it by hand to see its error",
+            ) from None
+        return self.url
+
+    async def stop(self) -> None:
+        """Terminate the child (SIGTERM, then SIGKILL after 5 s)."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.terminate()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()

@@ -1,0 +1,178 @@
+"""An OpenAI-compatible chat-completions server: the offline default LLM.
+
+The pipeline agent reaches its LLM with the official `openai` client, so the
+bundled default must speak the same protocol: `POST /v1/chat/completions`
+(plain JSON, or server-sent events with `stream: true` in OpenAI's chunk
+format) and `GET /v1/models`. Replies come from the deterministic domain model
+in `reference_agent.domain`, streamed one word per chunk with no artificial
+delay, so any latency a test sees was injected on purpose. Swapping in vLLM,
+llama.cpp or OpenAI is a change of base URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from reference_agent import domain
+
+MODEL = "voxsim-domain"
+MAX_BODY_BYTES = 1 << 20  # 1 MiB
+
+
+def tokens(text: str) -> list[str]:
+    """Split a reply into stream tokens: words, each with its leading whitespace."""
+    return re.findall(r"\s*\S+", text)
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return web.json_response(body, status=status)
+
+
+def _usage(messages: list[dict[str, Any]], reply: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content") or "").split()) for m in messages)
+    completion = len(tokens(reply))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _chunk(cid: str, created: int, delta: dict[str, str], finish: str | None) -> bytes:
+    payload = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(400, "request body is not valid JSON")
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return _error(400, "'messages' must be a list of objects")
+
+    text = domain.reply(messages)
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    if not body.get("stream"):
+        return web.json_response(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": MODEL,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": _usage(messages, text),
+            }
+        )
+
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    await response.write(_chunk(cid, created, {"role": "assistant"}, None))
+    for token in tokens(text):
+        await response.write(_chunk(cid, created, {"content": token}, None))
+        await asyncio.sleep(0)
+    await response.write(_chunk(cid, created, {}, "stop"))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def _models(request: web.Request) -> web.Response:
+    model = {"id": MODEL, "object": "model", "created": 0, "owned_by": "voxsim"}
+    return web.json_response({"object": "list", "data": [model]})
+
+
+def make_app() -> web.Application:
+    """The aiohttp application, for embedding in another server."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_get("/v1/models", _models)
+    return app
+
+
+@dataclass
+class LlmServer:
+    """A running server; `base_url` is what the `openai` client wants."""
+
+    host: str
+    port: int
+    _runner: web.AppRunner
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+
+async def start_llm_server(host: str = "127.0.0.1", port: int = 0) -> LlmServer:
+    """Start the server on `host:port` (port 0: a free port) and return it."""
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    real_port = int(runner.addresses[0][1])  # the port the OS picked when `port` is 0
+    return LlmServer(host=host, port=real_port, _runner=runner)
+
+
+async def _serve(host: str, port: int) -> None:
+    server = await start_llm_server(host, port)
+    print(f"voxsim LLM server at {server.base_url} (model {MODEL})", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m reference_agent.llm_server --host 127.0.0.1 --port N`: serve forever."""
+    parser = argparse.ArgumentParser(description="voxsim's offline OpenAI-compatible LLM")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8088)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

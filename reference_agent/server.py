@@ -1,0 +1,109 @@
+"""Serve a bundled agent over the native WebSocket protocol (docs/protocol.md).
+
+`voxsim agent serve --kind pipeline` runs this; it also starts the bundled
+LLM server on a free loopback port unless `--llm-url` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from simulator.audio import Pcm, from_bytes, to_bytes
+from simulator.transports.base import AgentLink
+
+log = logging.getLogger("voxsim.agent")
+Handler = Callable[[AgentLink], Awaitable[None]]
+
+
+class _WsLink:
+    """AgentLink over an aiohttp WebSocket; a reader task feeds a queue so sends never block reads."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.inbox: asyncio.Queue[Pcm | dict[str, Any] | None] = asyncio.Queue()
+
+    async def pump(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type == WSMsgType.BINARY:
+                    await self.inbox.put(from_bytes(msg.data))
+                elif msg.type == WSMsgType.TEXT:
+                    try:
+                        event = json.loads(msg.data)
+                    except ValueError:
+                        await self.send_event({"type": "error", "message": "invalid JSON"})
+                        continue
+                    if isinstance(event, dict):
+                        await self.inbox.put(event)
+        finally:
+            await self.inbox.put(None)
+
+    async def recv(self) -> Pcm | dict[str, Any] | None:
+        return await self.inbox.get()
+
+    async def send_audio(self, pcm: Pcm) -> None:
+        if not self.ws.closed:
+            await self.ws.send_bytes(to_bytes(pcm))
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(json.dumps(event))
+
+
+def make_app(handler: Handler) -> web.Application:
+    """An aiohttp app whose `/ws` route runs `handler` once per connection."""
+
+    async def ws_route(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        link = _WsLink(ws)
+        pump = asyncio.create_task(link.pump(), name="ws-pump")
+        try:
+            await handler(link)
+        except Exception as exc:  # noqa: BLE001 - report to the caller, keep serving
+            log.exception("call failed")
+            await link.send_event({"type": "error", "message": f"agent failed: {exc!r}"})
+        finally:
+            pump.cancel()
+            await ws.close()
+        return ws
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/ws", ws_route)
+    app.router.add_get("/health", health)
+    return app
+
+
+@dataclass
+class RunningServer:
+    """A started server: its URL and how to stop it."""
+
+    url: str
+    port: int
+    runner: web.AppRunner
+
+    async def close(self) -> None:
+        """Stop accepting calls and close open ones."""
+        await self.runner.cleanup()
+
+
+async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start serving `handler` on ws://host:port/ws; port 0 picks a free port."""
+    runner = web.AppRunner(make_app(handler), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    real_port = sockets[0].getsockname()[1] if sockets else port
+    return RunningServer(url=f"ws://{host}:{real_port}/ws", port=real_port, runner=runner)

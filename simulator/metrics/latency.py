@@ -1,0 +1,41 @@
+"""Voice-to-voice latency measured in the audio the caller hears.
+
+Latency of a turn = first agent sample above the speech threshold, at or
+after the ground-truth end of the caller's speech, minus that end. Both are
+sample indices on one timeline (the call's monotonic clock at 16 kHz), so the
+resolution is one sample (62.5 us), finer than a frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator.audio import SAMPLE_RATE, SPEECH_THRESHOLD, Pcm, first_above
+
+
+def find_onset(track: Pcm, start: int, threshold: int = SPEECH_THRESHOLD) -> int | None:
+    """Sample index of the first agent speech at or after `start`, or None."""
+    return first_above(track, threshold, max(0, start))
+
+
+def latency_ms(speech_end: int, onset: int | None) -> float | None:
+    """Milliseconds from the caller's speech end to the agent's onset (sample indices)."""
+    if onset is None:
+        return None
+    return (onset - speech_end) * 1000.0 / SAMPLE_RATE
+
+
+def active_between(track: Pcm, start: int, end: int, threshold: int = SPEECH_THRESHOLD) -> bool:
+    """True when the agent made sound above threshold anywhere in [start, end)."""
+    seg = track[max(0, start) : max(0, end)]
+    return bool(len(seg)) and bool(np.any(np.abs(seg.astype(np.int32)) > threshold))
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
+    """P50/P95/P99 (linear interpolation) over per-turn latencies; empty -> {}."""
+    if not values:
+        return {}
+    arr = np.asarray(values, dtype=np.float64)
+    return {f"p{int(q)}": float(np.percentile(arr, q)) for q in qs}

@@ -1,0 +1,333 @@
+"""Drive one call: pace caller frames in real time, listen full duplex, run the plan.
+
+Timeline: t0 is the loop's monotonic time when the call starts. Caller sample
+n is "spoken" at t0 + n/16000; frame k (samples [320k, 320k+320)) leaves when
+it has been fully spoken, at t0 + (k+1)*20 ms, always computed from t0, never
+after a sleep, so pacing does not drift. Agent audio is placed on the same
+timeline where the caller would hear it: at its arrival time, or right after
+the previous agent audio if it arrived early (a playout buffer). Latency is
+then a difference of two sample indices on one clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SPEECH_THRESHOLD, Pcm
+from simulator.errors import AgentError, TransportError
+from simulator.metrics.latency import active_between, find_onset, latency_ms
+from simulator.metrics.wer import score
+from simulator.track import Track
+from simulator.transports.base import AudioIn, StartInfo, Transport
+
+TurnKind = Literal["say", "silence", "wait"]
+
+
+@dataclass(frozen=True)
+class PlannedTurn:
+    """One rendered step of the caller's plan; speech bounds are indices into `pcm`."""
+
+    index: int
+    kind: TurnKind
+    text: str | None = None
+    pcm: Pcm = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    speech_start: int = 0
+    speech_end: int = 0
+    silence_ms: int = 0
+    waits_for_reply: bool = False
+    reply_timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Timing knobs of the caller's behaviour."""
+
+    lead_in_ms: int = 200  # silence on the line before the plan starts
+    reply_gap_ms: int = 900  # agent silence that ends its reply
+    think_ms: int = 300  # caller's pause after the agent's reply, before the next turn
+    hangup_grace_ms: int = 200
+
+
+@dataclass
+class CallRecord:
+    """Everything one call produced, measured at the caller side."""
+
+    call_id: str
+    turns: list[dict[str, Any]]
+    caller: Pcm
+    agent: Pcm
+    events: list[dict[str, Any]]
+    error: str | None
+    started_at: float
+    duration_s: float
+    max_send_lateness_ms: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the call ran its whole plan without an agent or transport failure."""
+        return self.error is None
+
+
+class Session:
+    """One call against one agent through one transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        turns: list[PlannedTurn],
+        start: StartInfo,
+        *,
+        scenario: str = "",
+        options: SessionOptions | None = None,
+        on_turn: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.turns = turns
+        self.start = start
+        self.scenario = scenario
+        self.opt = options or SessionOptions()
+        self.on_turn = on_turn
+        self.caller = Track()
+        self.agent = Track()
+        self.events: list[dict[str, Any]] = []
+        self._t0 = 0.0
+        self._sent = 0  # caller samples already sent
+        self._agent_cursor = 0  # playout position after the last agent frame
+        self._progress = asyncio.Event()
+        self._hung_up = False
+        self._max_late = 0.0
+        self._current: dict[str, Any] | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._last_turn_end = 0  # caller-timeline sample where the previous turn finished
+
+    # -- timeline helpers -------------------------------------------------
+    def _now_samples(self) -> int:
+        return int((asyncio.get_running_loop().time() - self._t0) * SAMPLE_RATE)
+
+    def _s(self, samples: int | None) -> float | None:
+        return None if samples is None else samples / SAMPLE_RATE
+
+    async def _wait_progress(self, timeout: float = 0.05) -> None:
+        self._progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), timeout)
+
+    # -- the call ---------------------------------------------------------
+    async def run(self) -> CallRecord:
+        """Play the whole plan; never raises for agent failures (they land in `error`)."""
+        loop = asyncio.get_running_loop()
+        wall_start = time.time()
+        error: str | None = None
+        try:
+            await self.transport.connect(self.start)
+        except AgentError as exc:
+            return self._record(exc.one_line(), wall_start, 0.0)
+        self._t0 = loop.time()
+        sender = asyncio.create_task(self._send_loop(), name=f"send-{self.start.call_id}")
+        receiver = asyncio.create_task(self._receive_loop(), name=f"recv-{self.start.call_id}")
+        plan = asyncio.create_task(self._run_plan(), name=f"plan-{self.start.call_id}")
+        try:
+            done, _ = await asyncio.wait(
+                {sender, receiver, plan}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if plan not in done:
+                # The sender or receiver ended first: the link failed or the agent hung up.
+                failed = next(iter(done))
+                exc = failed.exception()
+                error = (
+                    exc.one_line()
+                    if isinstance(exc, AgentError)
+                    else (repr(exc) if exc else "agent hung up before the plan finished")
+                )
+                plan.cancel()
+            else:
+                exc = plan.exception()
+                if exc is not None:
+                    error = exc.one_line() if isinstance(exc, AgentError) else repr(exc)
+        finally:
+            for task in (plan, sender, receiver):
+                task.cancel()
+            for task in (plan, sender, receiver):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.transport.close()
+        return self._record(error, wall_start, loop.time() - self._t0)
+
+    def _record(self, error: str | None, wall_start: float, duration: float) -> CallRecord:
+        return CallRecord(
+            call_id=self.start.call_id,
+            turns=list(self._rows),
+            caller=self.caller.array(),
+            agent=self.agent.array(),
+            events=self.events,
+            error=error,
+            started_at=wall_start,
+            duration_s=duration,
+            max_send_lateness_ms=self._max_late * 1000,
+        )
+
+    async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        k = 0
+        while True:
+            due = self._t0 + (k + 1) * FRAME_SECONDS
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                self._max_late = max(self._max_late, -delay)
+            frame = self.caller.read(k * FRAME_SAMPLES, FRAME_SAMPLES)
+            await self.transport.send_audio(frame)
+            k += 1
+            self._sent = k * FRAME_SAMPLES
+            self._progress.set()
+
+    async def _receive_loop(self) -> None:
+        async for item in self.transport.receive():
+            if isinstance(item, AudioIn):
+                arrival = int(round((item.at - self._t0) * SAMPLE_RATE))
+                pos = max(arrival, self._agent_cursor)
+                self.agent.write(pos, item.pcm)
+                self._agent_cursor = pos + len(item.pcm)
+            else:
+                event = dict(item.event)
+                event["_at_s"] = item.at - self._t0
+                self.events.append(event)
+                self._apply_event(event)
+            self._progress.set()
+        self._hung_up = True
+        raise TransportError("agent closed the connection", where=self.start.call_id)
+
+    def _apply_event(self, event: dict[str, Any]) -> None:
+        row = self._current
+        if row is None:
+            return
+        kind = event.get("type")
+        if kind == "transcript" and event.get("final", True):
+            key = "agent_heard_text" if event.get("role") == "user" else "agent_reply_text"
+            text = str(event.get("text", "")).strip()
+            row[key] = f"{row[key]} {text}".strip() if row.get(key) else text
+        elif kind == "metrics" and isinstance(event.get("stages"), dict):
+            row["stages"] = {str(k): float(v) for k, v in event["stages"].items()}
+        elif kind == "error":
+            row["error"] = str(event.get("message", "agent error"))
+
+    async def _run_plan(self) -> None:
+        await self._sleep_samples(int(self.opt.lead_in_ms * SAMPLE_RATE / 1000))
+        for turn in self.turns:
+            row = self._new_row(turn)
+            self._current = row
+            if turn.kind == "say":
+                start = max(self.caller.length, self._sent)
+                self.caller.write(start, turn.pcm)
+                speech_start = start + turn.speech_start
+                speech_end = start + turn.speech_end
+                row["speech_start_s"] = self._s(speech_start)
+                row["speech_end_s"] = self._s(speech_end)
+                while self._sent < start + len(turn.pcm):
+                    await self._wait_progress()
+                reference = speech_end
+            elif turn.kind == "silence":
+                reference = max(self.caller.length, self._sent)
+                await self._sleep_samples(int(turn.silence_ms * SAMPLE_RATE / 1000))
+            else:
+                # Waiting for the agent to speak first (a greeting): measured from
+                # where the previous turn ended, the call start for the first turn.
+                reference = self._last_turn_end
+            if turn.waits_for_reply:
+                await self._await_reply(row, reference, turn)
+                await self._sleep_samples(int(self.opt.think_ms * SAMPLE_RATE / 1000))
+            else:
+                row["latency_ms"] = None
+            if turn.kind == "say" and row["speech_start_s"] is not None:
+                s0 = int(row["speech_start_s"] * SAMPLE_RATE)
+                row["agent_overlap"] = active_between(self.agent.view(), s0, reference)
+            self._finish_row(row)
+            self._last_turn_end = max(self.caller.length, self._sent)
+        await self._sleep_samples(int(self.opt.hangup_grace_ms * SAMPLE_RATE / 1000))
+
+    async def _sleep_samples(self, n: int) -> None:
+        target = max(self._sent, self.caller.length) + n
+        while self._sent < target:
+            await self._wait_progress()
+
+    async def _await_reply(self, row: dict[str, Any], reference: int, turn: PlannedTurn) -> None:
+        """Wait for the agent's reply after sample `reference`; measure its onset and end."""
+        gap = int(self.opt.reply_gap_ms * SAMPLE_RATE / 1000)
+        timeout = int(turn.reply_timeout_ms * SAMPLE_RATE / 1000)
+        onset: int | None = None
+        scanned = reference
+        last_voice = reference
+        while True:
+            await self._wait_progress()
+            view = self.agent.view()
+            if onset is None:
+                onset = find_onset(view, scanned)
+                scanned = max(scanned, len(view))
+                if onset is None:
+                    if self._now_samples() - reference > timeout:
+                        row["error"] = row.get("error") or "no reply before timeout"
+                        break
+                    continue
+                last_voice = onset
+            tail = view[last_voice:]
+            loud = np.flatnonzero(np.abs(tail.astype(np.int32)) > SPEECH_THRESHOLD)
+            if len(loud):
+                last_voice += int(loud[-1]) + 1
+            now = self._now_samples()
+            if now - last_voice >= gap and self._agent_cursor <= now:
+                break
+            if now - reference > timeout + 60 * SAMPLE_RATE:
+                row["error"] = "agent reply did not end within 60 s"
+                break
+        row["agent_onset_s"] = self._s(onset)
+        row["agent_end_s"] = self._s(last_voice) if onset is not None else None
+        row["latency_ms"] = latency_ms(reference, onset)
+
+    def _new_row(self, turn: PlannedTurn) -> dict[str, Any]:
+        return {
+            "call_id": self.start.call_id,
+            "scenario": self.scenario,
+            "turn": turn.index,
+            "kind": turn.kind,
+            "caller_text": turn.text,
+            "speech_start_s": None,
+            "speech_end_s": None,
+            "agent_onset_s": None,
+            "agent_end_s": None,
+            "latency_ms": None,
+            "agent_overlap": False,
+            "agent_heard_text": None,
+            "agent_reply_text": None,
+            "wer": None,
+            "wer_ref_words": None,
+            "wer_subs": 0,
+            "wer_dels": 0,
+            "wer_ins": 0,
+            "stages": {},
+            "trace_id": self.start.traceparent.split("-")[1] if self.start.traceparent else None,
+            "error": None,
+        }
+
+    def _finish_row(self, row: dict[str, Any]) -> None:
+        if row["kind"] == "say" and row["caller_text"]:
+            result = score(row["caller_text"], row["agent_heard_text"] or "")
+            row.update(
+                wer=result.wer,
+                wer_ref_words=result.ref_words,
+                wer_subs=result.substitutions,
+                wer_dels=result.deletions,
+                wer_ins=result.insertions,
+            )
+        self._current = None
+        if self.on_turn is not None:
+            self.on_turn(row)
+        self._rows.append(row)

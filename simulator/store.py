@@ -1,0 +1,115 @@
+"""The run directory (DESIGN.md contract): rows appended and flushed as measured.
+
+A run stopped part-way leaves valid files: run.json is rewritten atomically,
+and every JSONL row is flushed as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.audio import Pcm, write_wav
+
+
+def now_iso() -> str:
+    """UTC timestamp, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("voxsim", "pocketsphinx", "espeakng-loader", "webrtcvad-wheels", "openai", "jiwer"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "hostname": platform.node(),
+    }
+
+
+class RunStore:
+    """Writes one run directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "audio").mkdir(exist_ok=True)
+        self.run: dict[str, Any] = {}
+        self._calls = open(root / "calls.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._turns = open(root / "turns.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def start(self, run_id: str, scenarios: list[dict[str, Any]], agent: dict[str, Any]) -> None:
+        """Write run.json with status `running`."""
+        self.run = {
+            "run_id": run_id,
+            "status": "running",
+            "started_at": now_iso(),
+            "ended_at": None,
+            "seed": scenarios[0].get("seed", 0) if scenarios else 0,
+            "scenarios": scenarios,
+            "agent": agent,
+            "versions": _versions(),
+            "machine": _machine(),
+            "slo_results": [],
+            "exit_code": None,
+        }
+        self.write_run()
+
+    def write_run(self) -> None:
+        """Atomically rewrite run.json from `self.run`."""
+        tmp = self.root / "run.json.tmp"
+        tmp.write_text(json.dumps(self.run, indent=2, default=str), encoding="utf-8")
+        tmp.replace(self.root / "run.json")
+
+    def finish(self, status: str, exit_code: int, **extra: Any) -> None:
+        """Record the end of the run."""
+        self.run.update(status=status, ended_at=now_iso(), exit_code=exit_code, **extra)
+        self.write_run()
+
+    def add_turn(self, row: dict[str, Any]) -> None:
+        """Append one measured turn and flush it to disk."""
+        self._append(self._turns, row)
+
+    def add_call(self, row: dict[str, Any]) -> None:
+        """Append one finished call and flush it to disk."""
+        self._append(self._calls, row)
+
+    def write_audio(self, call_id: str, caller: Pcm, agent: Pcm) -> str:
+        """caller.wav, agent.wav and a stereo mix.wav (left caller, right agent)."""
+        folder = self.root / "audio" / call_id
+        n = max(len(caller), len(agent))
+        c = np.zeros(n, dtype=np.int16)
+        a = np.zeros(n, dtype=np.int16)
+        c[: len(caller)] = caller
+        a[: len(agent)] = agent
+        write_wav(folder / "caller.wav", c)
+        write_wav(folder / "agent.wav", a)
+        write_wav(folder / "mix.wav", np.column_stack([c, a]).reshape(-1), channels=2)
+        return f"audio/{call_id}"
+
+    @staticmethod
+    def _append(fh: Any, row: dict[str, Any]) -> None:
+        fh.write(json.dumps(row, default=str) + "\n")
+        fh.flush()
+
+    def close(self) -> None:
+        """Close the JSONL files."""
+        self._calls.close()
+        self._turns.close()
