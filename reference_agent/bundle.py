@@ -57,7 +57,9 @@ async def start_pipeline(
         llm = await start_llm_server(host="127.0.0.1", port=0)
         llm_url = llm.base_url
     settings = AgentSettings(
-        llm_base_url=llm_url, llm_model=llm_model, hangover_ms=hangover_ms,
+        llm_base_url=llm_url,
+        llm_model=llm_model,
+        hangover_ms=hangover_ms,
         faults=faults or FaultPlan(),
     )
     agent = PipelineAgent(settings)
@@ -90,8 +92,18 @@ class AgentProcess:
 
     async def start(self, timeout_s: float = 60.0) -> str:
         """Start the child and wait for its ready line; return its URL."""
-        cmd = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", self.kind,
-               "--port", "0", *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "agent",
+            "serve",
+            "--kind",
+            self.kind,
+            "--port",
+            "0",
+            *self.extra_args,
+        ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=None, env=env
@@ -101,13 +113,16 @@ class AgentProcess:
             line = await asyncio.wait_for(self.proc.stdout.readline(), timeout_s)
         except TimeoutError:
             await self.stop()
-            raise AgentError(f"bundled {self.kind} agent did not start in {timeout_s:.0f} s") from None
+            raise AgentError(
+                f"bundled {self.kind} agent did not start in {timeout_s:.0f} s"
+            ) from None
         try:
             self.url = json.loads(line)["url"]
         except (ValueError, KeyError):
             await self.stop()
             raise AgentError(
-                f"bundled {self.kind} agent failed to start", where="voxsim agent serve",
+                f"bundled {self.kind} agent failed to start",
+                where="voxsim agent serve",
                 fix="run it by hand to see its error",
             ) from None
         return self.url

@@ -23,7 +23,7 @@ Handler = Callable[[AgentLink], Awaitable[None]]
 
 
 class _WsLink:
-    """AgentLink over an aiohttp WebSocket; a reader task feeds a queue so sends never block reads."""
+    """AgentLink over an aiohttp WebSocket; a reader task queues input so sends never block."""
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws

@@ -89,7 +89,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from reports.html import write_report
 
         if not (args.dir / "run.json").exists() and not (args.dir / "turns.jsonl").exists():
-            raise UsageError("not a run directory", where=str(args.dir), fix="pass DIR of voxsim run")
+            raise UsageError(
+                "not a run directory", where=str(args.dir), fix="pass DIR of voxsim run"
+            )
         print(write_report(args.dir))
         return EXIT_OK
     if args.command == "run":
@@ -100,7 +102,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         for r in outcome.slo_results:
             value = "no data" if r["value"] is None else f"{r['value']:.3f}"
             verdict = "PASS" if r["passed"] else "FAIL"
-            print(f"{verdict} {r['scenario']} {r['metric']} = {value} (n={r['n']}, limit {r['limit']})")
+            where = f"{r['scenario']} {r['metric']}"
+            print(f"{verdict} {where} = {value} (n={r['n']}, limit {r['limit']})")
         print(f"report: {outcome.report}")
         return outcome.exit_code
     if args.command == "agent":
@@ -124,8 +127,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def go() -> None:
         bundle = await start_pipeline(
-            host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model,
-            hangover_ms=args.hangover_ms, faults=faults,
+            host=args.host,
+            port=args.port,
+            llm_url=args.llm_url,
+            llm_model=args.llm_model,
+            hangover_ms=args.hangover_ms,
+            faults=faults,
         )
         await serve_forever(bundle)
 

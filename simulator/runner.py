@@ -74,17 +74,24 @@ async def run_call(
         if store is not None:
             store.add_turn(row)
         lat = row["latency_ms"]
-        shown = f"{lat:7.1f} ms" if lat is not None else "   no reply" if row["kind"] != "silence" else ""
+        shown = (
+            f"{lat:7.1f} ms"
+            if lat is not None
+            else "   no reply"
+            if row["kind"] != "silence"
+            else ""
+        )
         console.print(
             f"  [dim]{call_id}[/] turn {row['turn']:>2} {row['kind']:<7} {shown}  "
             f"heard: {row.get('agent_heard_text') or '-'}"
         )
 
-    session = Session(transport, turns, start, scenario=scenario.name, options=options,
-                      on_turn=on_turn)
+    session = Session(
+        transport, turns, start, scenario=scenario.name, options=options, on_turn=on_turn
+    )
     record = await session.run()
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
-    row = {
+    row: dict[str, Any] = {
         "call_id": call_id,
         "scenario": scenario.name,
         "matrix": {},
@@ -141,8 +148,10 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
         if bundled is not None:
             await bundled.stop()
         code = (
-            EXIT_AGENT_FAILED if failed_calls or status != "completed"
-            else EXIT_SLO_MISSED if any(not r["passed"] for r in results)
+            EXIT_AGENT_FAILED
+            if failed_calls or status != "completed"
+            else EXIT_SLO_MISSED
+            if any(not r["passed"] for r in results)
             else EXIT_OK
         )
         store.run["slo_results"] = results
@@ -155,12 +164,15 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
 
 def _agent_url(scenario: Scenario, override: str | None) -> str | None:
     """URL to call, or None for the bundled pipeline agent."""
-    target = override or (scenario.agent.url if scenario.agent.kind == "websocket" else "pipeline")
+    target = override or scenario.agent.url or "pipeline"
+    if scenario.agent.kind == "pipeline" and not override:
+        target = "pipeline"
     if target == "pipeline":
         return None
     if target.startswith(("ws://", "wss://")):
         return target
     raise UsageError(
-        f"unsupported agent {target!r}", where="--agent",
+        f"unsupported agent {target!r}",
+        where="--agent",
         fix="use 'pipeline' or a ws://HOST:PORT/PATH URL of the native protocol",
     )

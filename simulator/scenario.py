@@ -130,10 +130,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        at = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(
-            f"invalid YAML: {problem}", where=f"{source}{line}", fix="fix the YAML syntax"
+            f"invalid YAML: {problem}", where=f"{source}{at}", fix="fix the YAML syntax"
         ) from None
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -154,9 +154,9 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 
 def _dotted(loc: Sequence[Any]) -> str:
-    out = ""
+    out: str = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else f"{part}")
     return out
 
 

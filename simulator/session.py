@@ -22,7 +22,12 @@ import numpy as np
 
 from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SPEECH_THRESHOLD, Pcm
 from simulator.errors import AgentError, TransportError
-from simulator.metrics.latency import active_between, find_onset, latency_ms
+from simulator.metrics.latency import (
+    MIN_PRECEDING_SILENCE,
+    active_between,
+    find_reply_onset,
+    latency_ms,
+)
 from simulator.metrics.wer import score
 from simulator.track import Track
 from simulator.transports.base import AudioIn, StartInfo, Transport
@@ -105,6 +110,7 @@ class Session:
         self._max_late = 0.0
         self._current: dict[str, Any] | None = None
         self._rows: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
         self._last_turn_end = 0  # caller-timeline sample where the previous turn finished
 
     # -- timeline helpers -------------------------------------------------
@@ -114,10 +120,11 @@ class Session:
     def _s(self, samples: int | None) -> float | None:
         return None if samples is None else samples / SAMPLE_RATE
 
-    async def _wait_progress(self, timeout: float = 0.05) -> None:
+    async def _wait_progress(self) -> None:
+        """Wake on the next sent frame or received message (at most 50 ms)."""
         self._progress.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), timeout)
+            await asyncio.wait_for(self._progress.wait(), 0.05)
 
     # -- the call ---------------------------------------------------------
     async def run(self) -> CallRecord:
@@ -139,18 +146,13 @@ class Session:
             )
             if plan not in done:
                 # The sender or receiver ended first: the link failed or the agent hung up.
-                failed = next(iter(done))
-                exc = failed.exception()
-                error = (
-                    exc.one_line()
-                    if isinstance(exc, AgentError)
-                    else (repr(exc) if exc else "agent hung up before the plan finished")
-                )
+                failure = next(iter(done)).exception()
+                error = _describe(failure) if failure else "agent hung up before the plan finished"
                 plan.cancel()
             else:
-                exc = plan.exception()
-                if exc is not None:
-                    error = exc.one_line() if isinstance(exc, AgentError) else repr(exc)
+                failure = plan.exception()
+                if failure is not None:
+                    error = _describe(failure)
         finally:
             for task in (plan, sender, receiver):
                 task.cancel()
@@ -209,6 +211,8 @@ class Session:
     def _apply_event(self, event: dict[str, Any]) -> None:
         row = self._current
         if row is None:
+            # Between turns (e.g. a greeting before the first one): keep it for the next row.
+            self._pending.append(event)
             return
         kind = event.get("type")
         if kind == "transcript" and event.get("final", True):
@@ -225,6 +229,9 @@ class Session:
         for turn in self.turns:
             row = self._new_row(turn)
             self._current = row
+            pending, self._pending = self._pending, []
+            for event in pending:
+                self._apply_event(event)
             if turn.kind == "say":
                 start = max(self.caller.length, self._sent)
                 self.caller.write(start, turn.pcm)
@@ -270,8 +277,9 @@ class Session:
             await self._wait_progress()
             view = self.agent.view()
             if onset is None:
-                onset = find_onset(view, scanned)
-                scanned = max(scanned, len(view))
+                onset = find_reply_onset(view, scanned)
+                # Rescan the last 150 ms next time: an onset there may still qualify.
+                scanned = max(scanned, len(view) - MIN_PRECEDING_SILENCE)
                 if onset is None:
                     if self._now_samples() - reference > timeout:
                         row["error"] = row.get("error") or "no reply before timeout"
@@ -331,3 +339,7 @@ class Session:
         if self.on_turn is not None:
             self.on_turn(row)
         self._rows.append(row)
+
+
+def _describe(exc: BaseException) -> str:
+    return exc.one_line() if isinstance(exc, AgentError) else repr(exc)

@@ -18,8 +18,14 @@ def evaluate(scenario: str, slo: Slo, turns: list[dict[str, Any]]) -> list[dict[
     def add(metric: str, limit: float, value: float | None, n: int) -> None:
         passed = value is not None and value <= limit
         results.append(
-            {"scenario": scenario, "metric": metric, "limit": limit, "value": value, "n": n,
-             "passed": passed}
+            {
+                "scenario": scenario,
+                "metric": metric,
+                "limit": limit,
+                "value": value,
+                "n": n,
+                "passed": passed,
+            }
         )
 
     for metric, q in (("latency_p50_ms", 50), ("latency_p95_ms", 95)):

@@ -126,9 +126,17 @@ class _Call:
             self._last_voiced_at = time.perf_counter()
         if event is VadEvent.ENDPOINT:
             endpoint_ms = (time.perf_counter() - self._last_voiced_at) * 1000
-            if self._reply_task is not None and not self._reply_task.done():
-                await self._reply_task
-            self._reply_task = asyncio.create_task(self._respond(endpoint_ms), name="agent-reply")
+            previous = self._reply_task
+            self._reply_task = asyncio.create_task(
+                self._respond_after(previous, endpoint_ms), name="agent-reply"
+            )
+
+    async def _respond_after(self, previous: asyncio.Task[None] | None, endpoint_ms: float) -> None:
+        """Replies are spoken in order; input keeps flowing while one is generated."""
+        if previous is not None and not previous.done():
+            with contextlib.suppress(Exception):
+                await previous
+        await self._respond(endpoint_ms)
 
     async def _respond(self, endpoint_ms: float) -> None:
         loop = asyncio.get_running_loop()
@@ -142,19 +150,24 @@ class _Call:
             await self._say(RECOVERY)
             return
         stages["stt_ms"] = (time.perf_counter() - t) * 1000
-        await self.link.send_event({"type": "transcript", "role": "user", "text": text, "final": True})
+        await self.link.send_event(
+            {"type": "transcript", "role": "user", "text": text, "final": True}
+        )
         self.history.append({"role": "user", "content": text})
         t = time.perf_counter()
         spoken: list[str] = []
         try:
             await self.faults.apply("llm")
-            async for sentence in self.agent.llm.sentences(self.history):
+
+            def first_token() -> None:
+                stages["llm_ttft_ms"] = (time.perf_counter() - t) * 1000
+
+            async for sentence in self.agent.llm.sentences(self.history, first_token):
                 if not spoken:
-                    stages["llm_first_sentence_ms"] = (time.perf_counter() - t) * 1000
                     t_tts = time.perf_counter()
                     await self.faults.apply("tts")
                     await self._say(sentence)
-                    stages["tts_first_sentence_ms"] = (time.perf_counter() - t_tts) * 1000
+                    stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
                     await self.link.send_event({"type": "metrics", "stages": stages})
                 else:
                     await self._say(sentence)
@@ -176,11 +189,12 @@ class _Call:
             if item is None:
                 return
             pcm, sentence = item
-            await self.link.send_event({"type": "transcript", "role": "assistant", "text": sentence})
+            await self.link.send_event(
+                {"type": "transcript", "role": "assistant", "text": sentence}
+            )
             t0 = loop.time()
             for k, frame in enumerate(frames(pcm)):
                 delay = t0 + k * FRAME_SECONDS - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await self.link.send_audio(frame)
-

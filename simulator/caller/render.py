@@ -23,7 +23,9 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
     planned: list[PlannedTurn] = []
     for i, turn in enumerate(turns):
         if turn.say is not None:
-            speech = synthesize(turn.say, caller.voice, caller.rate_wpm, caller.pitch, seed=seed + i)
+            speech = synthesize(
+                turn.say, caller.voice, caller.rate_wpm, caller.pitch, seed=seed + i
+            )
             planned.append(
                 PlannedTurn(
                     index=i,
@@ -68,5 +70,8 @@ def render_isolated(turns: list[Turn], caller: Caller, seed: int) -> list[Planne
 async def render_call(scenario: Scenario, seed: int | None = None) -> list[PlannedTurn]:
     """Render a scenario's call off the event loop, deterministically."""
     return await asyncio.to_thread(
-        render_isolated, list(scenario.turns), scenario.caller, scenario.seed if seed is None else seed
+        render_isolated,
+        list(scenario.turns),
+        scenario.caller,
+        scenario.seed if seed is None else seed,
     )

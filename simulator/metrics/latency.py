@@ -20,6 +20,31 @@ def find_onset(track: Pcm, start: int, threshold: int = SPEECH_THRESHOLD) -> int
     return first_above(track, threshold, max(0, start))
 
 
+#: An agent onset counts as the start of a reply only after this much agent
+#: silence, so the tail of something the agent was already saying (a greeting
+#: the caller talked over) is not mistaken for an instant answer.
+MIN_PRECEDING_SILENCE = SAMPLE_RATE * 150 // 1000
+
+
+def find_reply_onset(
+    track: Pcm,
+    start: int,
+    threshold: int = SPEECH_THRESHOLD,
+    min_silence: int = MIN_PRECEDING_SILENCE,
+) -> int | None:
+    """First agent onset at or after `start` preceded by `min_silence` samples of agent silence."""
+    pos = max(0, start)
+    while True:
+        onset = first_above(track, threshold, pos)
+        if onset is None:
+            return None
+        window = track[max(0, onset - min_silence) : onset]
+        loud = np.flatnonzero(np.abs(window.astype(np.int32)) > threshold)
+        if not len(loud):
+            return onset
+        pos = onset + 1
+
+
 def latency_ms(speech_end: int, onset: int | None) -> float | None:
     """Milliseconds from the caller's speech end to the agent's onset (sample indices)."""
     if onset is None:

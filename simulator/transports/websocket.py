@@ -28,10 +28,12 @@ class WebSocketTransport(Transport):
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(
-                self.url, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=None,
+                self.url,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                heartbeat=None,
                 max_msg_size=4 * 1024 * 1024,
             )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._session.close()
             raise TransportError(
                 f"cannot connect: {exc}", where=self.url, fix="is the agent running?"

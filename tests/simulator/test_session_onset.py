@@ -62,16 +62,34 @@ async def _drain(link: AgentLink) -> None:
 async def test_latency_of_an_exactly_timed_answer_is_measured_within_2_ms(delay_ms: float) -> None:
     speech = synthesize("Where is my order one two three four", seed=1)
     turn = PlannedTurn(
-        index=0, kind="say", text=speech.text, pcm=speech.pcm,
-        speech_start=speech.start, speech_end=speech.end, waits_for_reply=True,
+        index=0,
+        kind="say",
+        text=speech.text,
+        pcm=speech.pcm,
+        speech_start=speech.start,
+        speech_end=speech.end,
+        waits_for_reply=True,
     )
     rows: list[dict[str, Any]] = []
     transport = InProcessTransport(_exact_responder(delay_ms, speech.end - speech.start))
     session = Session(
-        transport, [turn], StartInfo("onset", "00-" + "1" * 32 + "-" + "2" * 16 + "-01"),
-        options=SessionOptions(reply_gap_ms=300), on_turn=rows.append,
+        transport,
+        [turn],
+        StartInfo("onset", "00-" + "1" * 32 + "-" + "2" * 16 + "-01"),
+        options=SessionOptions(reply_gap_ms=300),
+        on_turn=rows.append,
     )
     record = await session.run()
     assert record.error is None
     assert len(rows) == 1
     assert rows[0]["latency_ms"] == pytest.approx(delay_ms, abs=2.0)
+
+
+def test_reply_onset_skips_speech_the_agent_was_already_making() -> None:
+    from simulator.metrics.latency import find_reply_onset
+
+    track = np.zeros(16000, dtype=np.int16)
+    track[0:4000] = 5000  # a greeting still playing when the caller stops at 2000
+    track[8000:9000] = 5000  # the real reply
+    assert find_reply_onset(track, 2000) == 8000
+    assert find_reply_onset(track, 9001) is None
