@@ -238,9 +238,16 @@ def _summary_row(name: str, s: Summary) -> str:
     return f"<tr><td>{_e(name)}</td>{''.join(cells)}</tr>"
 
 
+def _is_reply(row: dict[str, Any]) -> bool:
+    """Caller turns answered by the agent: what voice-to-voice latency and the SLOs cover."""
+    return row.get("kind", "say") == "say"
+
+
 def _latency_by_scenario(turns: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     groups: dict[str, list[float]] = defaultdict(list)
     for row in turns:
+        if not _is_reply(row):
+            continue
         value = as_number(row.get("latency_ms"))
         if value is not None:
             groups[str(row.get("scenario"))].append(value)
@@ -249,9 +256,13 @@ def _latency_by_scenario(turns: Sequence[dict[str, Any]]) -> dict[str, list[floa
 
 def _summary_section(turns: Sequence[dict[str, Any]]) -> str:
     by_scenario = _latency_by_scenario(turns)
-    rows = [_summary_row("all turns", summary(as_number(t.get("latency_ms")) for t in turns))]
+    said = [t for t in turns if _is_reply(t)]
+    rows = [_summary_row("caller turns", summary(as_number(t.get("latency_ms")) for t in said))]
     if len(by_scenario) > 1:
         rows += [_summary_row(name, summary(vals)) for name, vals in sorted(by_scenario.items())]
+    waits = [as_number(t.get("latency_ms")) for t in turns if t.get("kind") == "wait"]
+    if waits:
+        rows.append(_summary_row("agent speaks first (wait turns)", summary(waits)))
     headers = [("", False), ("n", True)] + [
         (h, True) for h in ("P50 ms", "P95 ms", "P99 ms", "mean ms", "min ms", "max ms")
     ]
@@ -462,7 +473,7 @@ def _latency_figures(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> 
     points = [
         (i, row)
         for i, row in enumerate(ordered, start=1)
-        if as_number(row.get("latency_ms")) is not None
+        if as_number(row.get("latency_ms")) is not None and _is_reply(row)
     ]
     if not points:
         return []

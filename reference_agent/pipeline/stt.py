@@ -122,6 +122,10 @@ def decoder_config(model: DomainModel | None = None) -> dict[str, Any]:
         "dict": str(model.dict),
         "samprate": 16000,
         "loglevel": "FATAL",
+        # The flat-lexicon second pass costs ~50 ms at end of utterance (it waits
+        # for the whole utterance) and did not lower WER on the domain set
+        # (0.061 with it, 0.055 without; 22 phrases): skip it, answer sooner.
+        "fwdflat": False,
     }
 
 

@@ -215,7 +215,7 @@ def test_report_shows_values_and_n(tmp_path: Path) -> None:
     for key in ("p50", "p95", "p99"):
         value = s[key]
         assert f'<td class="num">{format_number(value)}</td>' in page
-    assert f'<td>all turns</td><td class="num">{len(LATENCIES)}</td>' in page
+    assert f'<td>caller turns</td><td class="num">{len(LATENCIES)}</td>' in page
     # per-turn rows: latencies, texts (escaped), and the over-limit mark
     assert '<td class="num over" title="above the scenario&#x27;s P95 limit 800 ms">955</td>' in (
         page
@@ -293,7 +293,7 @@ def test_partial_run_renders_incomplete_with_rows(tmp_path: Path) -> None:
     page = write_report(run_dir).read_text("utf-8")
     assert '<span class="verdict INCOMPLETE">INCOMPLETE</span>' in page
     assert "No SLO results recorded (the run did not finish)." in page
-    assert f'<td>all turns</td><td class="num">{len(LATENCIES)}</td>' in page
+    assert f'<td>caller turns</td><td class="num">{len(LATENCIES)}</td>' in page
     assert "1200" in page
     assert "No finished calls recorded." in page
     assert "cut-row-zz" not in page  # the truncated row is skipped, not half-shown
