@@ -32,7 +32,7 @@ from simulator.metrics.wer import score
 from simulator.track import Track
 from simulator.transports.base import AudioIn, StartInfo, Transport
 
-TurnKind = Literal["say", "silence", "wait"]
+TurnKind = Literal["say", "silence", "wait", "backchannel", "hangup"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,20 @@ class PlannedTurn:
     silence_ms: int = 0
     waits_for_reply: bool = False
     reply_timeout_ms: int = 10_000
+    #: What was actually said (disfluencies included); `text` is what was meant.
+    spoken_text: str | None = None
+    #: Planned silences inside the speech, (start, end) indices into `pcm`.
+    pauses: tuple[tuple[int, int], ...] = ()
+    #: Per-stage measurements of the render (e.g. snr_db), copied into the turn row.
+    notes: dict[str, float] = field(default_factory=dict)
+    #: Dynamics: act this many ms into the agent's reply to the previous turn
+    #: (a barge-in `say`, a `backchannel`, or a `hangup`).
+    at_ms: int | None = None
+
+    @property
+    def in_reply(self) -> bool:
+        """True when this turn acts during the agent's reply to the previous turn."""
+        return self.at_ms is not None
 
 
 @dataclass(frozen=True)
