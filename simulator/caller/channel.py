@@ -32,7 +32,7 @@ def _band(rate: int) -> np.ndarray:
 def codec_roundtrip(x: Pcm, codec: str, rate: int, bitrate_kbps: float = 12.0) -> Pcm:
     """Encode and decode int16 audio with PyAV (`mulaw`, `alaw` or `opus`)."""
     packets = _encode(x, codec, rate, bitrate_kbps)
-    return _decode(packets, codec, rate, len(x), None)
+    return _decode(packets, codec, rate, len(x), None)[: len(x)]
 
 
 def _codec_name(codec: str) -> str:
@@ -73,6 +73,8 @@ def _decode(
     ctx.sample_rate = rate
     ctx.layout = "mono"
     ctx.open()
+    # libopus decodes at 48 kHz whatever it was encoded at: resample back.
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     step = rate // 50
     pieces: list[np.ndarray] = []
     last = np.zeros(step)
@@ -86,7 +88,9 @@ def _decode(
             continue
         run = 0
         decoded = [
-            f.to_ndarray().astype(np.float64).reshape(-1) for f in ctx.decode(av.Packet(data))
+            r.to_ndarray().astype(np.float64).reshape(-1)
+            for f in ctx.decode(av.Packet(data))
+            for r in resampler.resample(f)
         ]
         if decoded:
             got = np.concatenate(decoded)
