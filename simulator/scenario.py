@@ -169,6 +169,8 @@ class Turn(_Model):
             for a in (self.say, self.silence_ms, self.backchannel, self.hangup_ms)
             if a is not None
         ]
+        if self.say is not None and self.silence_ms is not None:
+            raise ValueError("a turn has either say or silence_ms, not both")
         if len(actions) > 1:
             raise ValueError("a turn has one of say, silence_ms, backchannel, hangup_ms")
         if not actions and self.wait is not True:
@@ -185,7 +187,9 @@ class Turn(_Model):
     def in_reply(self) -> bool:
         """True when this turn acts during the agent's reply to the previous turn."""
         return (
-            self.barge_in_ms is not None or self.backchannel is not None or self.hangup_ms is not None
+            self.barge_in_ms is not None
+            or self.backchannel is not None
+            or self.hangup_ms is not None
         )
 
     @property
@@ -252,7 +256,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             fix="see scenarios/smoke.yaml for an example",
         )
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
+        if scenario.matrix:
+            from simulator.matrix import expand
+
+            expand(scenario, source)  # every combination must validate too
+        return scenario
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])

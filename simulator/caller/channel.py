@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy.signal import butter, correlate, resample_poly, sosfiltfilt
@@ -43,7 +44,7 @@ def _encode(x: Pcm, codec: str, rate: int, bitrate_kbps: float) -> list[bytes]:
     """20 ms packets of the encoded stream (Opus: the encoder's own framing)."""
     import av
 
-    ctx = av.CodecContext.create(_codec_name(codec), "w")
+    ctx: Any = av.CodecContext.create(_codec_name(codec), "w")
     ctx.sample_rate = rate
     ctx.layout = "mono"
     ctx.format = "s16"
@@ -63,13 +64,11 @@ def _encode(x: Pcm, codec: str, rate: int, bitrate_kbps: float) -> list[bytes]:
     return out
 
 
-def _decode(
-    packets: list[bytes], codec: str, rate: int, n: int, lost: np.ndarray | None
-) -> Pcm:
+def _decode(packets: list[bytes], codec: str, rate: int, n: int, lost: np.ndarray | None) -> Pcm:
     """Decode packets; a lost packet is concealed by fading out the last good one."""
     import av
 
-    ctx = av.CodecContext.create(_codec_name(codec), "r")
+    ctx: Any = av.CodecContext.create(_codec_name(codec), "r")
     ctx.sample_rate = rate
     ctx.layout = "mono"
     ctx.open()

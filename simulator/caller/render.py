@@ -59,6 +59,7 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
                     pauses=truth.pauses,
                     notes=dict(truth.notes),
                     at_ms=turn.barge_in_ms if turn.say is not None else turn.at_ms,
+                    fillers=tuple(caller.disfluency.fillers) if caller.disfluency else (),
                     **common,  # type: ignore[arg-type]
                 )
             )
@@ -69,7 +70,10 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
         else:
             planned.append(
                 PlannedTurn(
-                    index=i, kind="wait", waits_for_reply=True, reply_timeout_ms=turn.reply_timeout_ms
+                    index=i,
+                    kind="wait",
+                    waits_for_reply=True,
+                    reply_timeout_ms=turn.reply_timeout_ms,
                 )
             )
     return planned

@@ -11,8 +11,8 @@ import numpy as np
 
 from simulator.audio import Pcm
 from simulator.caller.disfluency import Segment, spoken_text
-from simulator.caller.tts import Speech, synthesize
 from simulator.caller.truth import Truth
+from simulator.caller.tts import Speech, synthesize
 from simulator.scenario import Caller
 
 

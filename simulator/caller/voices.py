@@ -39,9 +39,7 @@ def check_voice(engine: str, voice: str) -> None:
     """Raise ValueError (a schema error) when `engine` has no voice named `voice`."""
     if engine == "piper":
         if voice not in PIPER_VOICES:
-            raise ValueError(
-                f"unknown piper voice {voice!r}; allowed: {', '.join(PIPER_VOICES)}"
-            )
+            raise ValueError(f"unknown piper voice {voice!r}; allowed: {', '.join(PIPER_VOICES)}")
         return
     if not _espeak_knows(voice):
         raise ValueError(
@@ -55,6 +53,9 @@ def list_voices() -> list[tuple[str, str, str]]:
     from simulator.caller.tts import english_voices
 
     rows = [("espeak", v, "English accent") for v in english_voices()]
-    rows += [("espeak", v, f"non-native: English read by the {lang} voice") for v, lang in NON_NATIVE.items()]
+    rows += [
+        ("espeak", v, f"non-native: English read by the {lang} voice")
+        for v, lang in NON_NATIVE.items()
+    ]
     rows.append(("piper", PIPER_VOICES[0], "natural neural US male (en_US-joe-medium)"))
     return rows

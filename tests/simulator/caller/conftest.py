@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 
 from simulator.caller.truth import Truth
 from simulator.caller.tts import Speech, synthesize
@@ -25,6 +24,8 @@ def truth(speech: Speech) -> Truth:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep RIR and render caches out of the user's home during tests."""
     monkeypatch.setenv("VOXSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "voxsim-cache"))

@@ -73,7 +73,10 @@ def test_speech_bounds_match_the_energy_in_the_audio_after_each_stage(
     if name == "room":
         assert offset >= after.speech_end - 160  # the reverberant tail may run on
     else:
-        assert abs(offset - after.speech_end) <= 160, (onset - after.speech_start, offset - after.speech_end)
+        assert abs(offset - after.speech_end) <= 160, (
+            onset - after.speech_start,
+            offset - after.speech_end,
+        )
 
 
 def test_the_dry_speech_bounds_match_its_energy(speech: Speech, truth: Truth) -> None:

@@ -67,7 +67,9 @@ def test_a_law_round_trip_error_is_within_the_g711_step_bound() -> None:
     assert np.all(err[inside] <= bound[inside])
 
 
-def test_opus_bitrate_changes_the_audio_and_its_delay_is_removed(speech: Speech, truth: Truth) -> None:
+def test_opus_bitrate_changes_the_audio_and_its_delay_is_removed(
+    speech: Speech, truth: Truth
+) -> None:
     low, _ = ChannelStage(Channel(codec="opus", bitrate_kbps=6)).render(
         speech.pcm, truth, np.random.default_rng(0)
     )

@@ -19,10 +19,7 @@ def _measured_snr(clean: np.ndarray, mixed: np.ndarray, level: float, truth: Tru
     40 dB of the loudest one, noise = output minus the (level-scaled) clean speech."""
     s = clean.astype(np.float64) * level
     n = mixed.astype(np.float64) - s
-    frames = [
-        (i, i + 320)
-        for i in range(truth.speech_start, truth.speech_end - 319, 320)
-    ]
+    frames = [(i, i + 320) for i in range(truth.speech_start, truth.speech_end - 319, 320)]
     power = np.array([np.mean(s[a:b] ** 2) for a, b in frames])
     active = [f for f, p in zip(frames, power, strict=True) if p > power.max() * 1e-4]
     ps = np.mean(np.concatenate([s[a:b] for a, b in active]) ** 2)

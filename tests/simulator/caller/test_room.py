@@ -34,6 +34,8 @@ def test_reverb_does_not_move_the_speech_start(speech: Speech, truth: Truth) -> 
     )
     assert after.speech_start == truth.speech_start
     # The direct sound of the first speech sample arrives at speech_start, not 2 m later.
-    lag = np.argmax(np.correlate(out[:8000].astype(float), speech.pcm[:4000].astype(float), "valid"))
+    lag = np.argmax(
+        np.correlate(out[:8000].astype(float), speech.pcm[:4000].astype(float), "valid")
+    )
     assert lag <= 2
     assert after.notes["room_direct_delay_samples"] > 2.0 / 343 * 16_000
