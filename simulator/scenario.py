@@ -297,7 +297,36 @@ def _allowed(loc: tuple[Any, ...], err: Any) -> str:
             return "allowed: " + ", ".join(model.model_fields)
     if err["type"] == "literal_error":
         return f"allowed: {err['ctx']['expected']}"
+    bounds = _range_of(loc)
+    if bounds:
+        return f"allowed: {bounds}"
     return "see docs in scenarios/smoke.yaml"
+
+
+def _range_of(loc: tuple[Any, ...]) -> str:
+    """The numeric range a field accepts ("0.05 < x <= 3.0"), from its constraints."""
+    model = _model_at(Scenario, loc[:-1])
+    name = loc[-1] if loc and isinstance(loc[-1], str) else None
+    if model is None or name is None or name not in model.model_fields:
+        return ""
+    lo = hi = ""
+    for meta in _constraints(model.model_fields[name]):
+        for attr, fmt in (("gt", "{} < "), ("ge", "{} <= ")):
+            if getattr(meta, attr, None) is not None:
+                lo = fmt.format(getattr(meta, attr))
+        for attr, fmt in (("lt", " < {}"), ("le", " <= {}")):
+            if getattr(meta, attr, None) is not None:
+                hi = fmt.format(getattr(meta, attr))
+    return f"{lo}x{hi} ({name})" if lo or hi else ""
+
+
+def _constraints(info: Any) -> list[Any]:
+    metas = list(info.metadata)
+    for arg in typing.get_args(info.annotation):
+        if typing.get_origin(arg) is Annotated:
+            for m in typing.get_args(arg)[1:]:
+                metas.extend(getattr(m, "metadata", [m]))
+    return metas
 
 
 def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:

@@ -17,7 +17,7 @@ PIPER_VOICES = ("joe", "en_US-joe-medium")
 #: ones a listener (and pocketsphinx, see BENCHMARKS.md) can still follow.
 NON_NATIVE = {
     "de": "German",
-    "fr-fr": "French",
+    "fr": "French",
     "es": "Spanish",
     "it": "Italian",
     "hi": "Hindi",
@@ -26,24 +26,41 @@ NON_NATIVE = {
 }
 
 
-@lru_cache(maxsize=256)
-def _espeak_knows(voice: str) -> bool:
+@lru_cache(maxsize=1)
+def _espeak_names() -> tuple[frozenset[str], frozenset[str]]:
+    """Lower-case voice names eSpeak accepts, and its speaker variants (f3, klatt, ...)."""
+    from pathlib import Path
+
+    import espeakng_loader
+
     from simulator.caller.tts import _engine
 
-    engine = _engine()
-    with engine.lock:
-        return int(engine.lib.espeak_SetVoiceByName(voice.encode())) == 0
+    names = set()
+    for ident in _engine().voices():
+        names.add(ident.lower())
+        names.add(ident.rsplit("/", 1)[-1].lower())
+    variant_dir = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+    variants = {p.name.lower() for p in variant_dir.iterdir()} if variant_dir.is_dir() else set()
+    return frozenset(names), frozenset(variants)
+
+
+def _espeak_knows(voice: str) -> bool:
+    names, variants = _espeak_names()
+    base, _, variant = voice.lower().partition("+")
+    return base in names and (not variant or variant in variants)
 
 
 def check_voice(engine: str, voice: str) -> None:
     """Raise ValueError (a schema error) when `engine` has no voice named `voice`."""
     if engine == "piper":
         if voice not in PIPER_VOICES:
-            raise ValueError(f"unknown piper voice {voice!r}; allowed: {', '.join(PIPER_VOICES)}")
+            raise ValueError(
+                f"voice {voice!r} is not a piper voice; allowed: {', '.join(PIPER_VOICES)}"
+            )
         return
     if not _espeak_knows(voice):
         raise ValueError(
-            f"unknown espeak voice {voice!r}; run `voxsim voices` "
+            f"voice {voice!r} is not an espeak voice; run `voxsim voices` "
             "(variants: en-us+f3, en-gb-scotland+m2, ...)"
         )
 
