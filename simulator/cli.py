@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("files", nargs="+", help="scenario files or directories")
     r.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATE)")
     r.add_argument("--agent", default=None, help="'pipeline' (bundled) or ws://HOST:PORT/PATH")
+    r.add_argument("--only", default=None, metavar="CALL_ID", help="run one call, e.g. NAME-003")
 
     rep = sub.add_parser("report", help="rebuild report.html from a run directory")
     rep.add_argument("dir", type=Path)
@@ -73,18 +74,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
+        from simulator.matrix import expand
         from simulator.scenario import load_scenario
 
         for f in args.files:
             sc = load_scenario(f)
-            print(f"{f}: ok ({sc.name}, {len(sc.turns)} turns)")
+            print(f"{f}: ok ({sc.name}, {len(sc.turns)} turns, {len(expand(sc, f))} calls)")
         return EXIT_OK
     if args.command == "voices":
-        from simulator.caller.tts import english_voices
+        from simulator.caller.voices import list_voices
 
-        for v in english_voices():
-            print(v)
-        print("variants: append +f1..+f5, +m1..+m7, +klatt (e.g. en-US+f3)")
+        for engine, voice, about in list_voices():
+            print(f"{engine:<7} {voice:<16} {about}")
+        print("variants (espeak): append +f1..+f5, +m1..+m7, +klatt (e.g. en-us+f3)")
         return EXIT_OK
     if args.command == "report":
         from reports.html import write_report
@@ -99,7 +101,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from simulator.runner import run_files
 
         out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-        outcome = asyncio.run(run_files(args.files, out, agent=args.agent))
+        outcome = asyncio.run(run_files(args.files, out, agent=args.agent, only=args.only))
         for r in outcome.slo_results:
             value = "no data" if r["value"] is None else f"{r['value']:.3f}"
             verdict = "PASS" if r["passed"] else "FAIL"

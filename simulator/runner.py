@@ -16,8 +16,9 @@ from reports.html import write_report
 from reports.junit import write_junit
 from simulator.caller.render import render_call
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
+from simulator.matrix import CallPlan, expand
 from simulator.scenario import Scenario, load_scenario
-from simulator.session import Session, SessionOptions
+from simulator.session import PlannedTurn, Session, SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.transports.base import StartInfo, Transport
@@ -61,13 +62,16 @@ async def run_call(
     call_id: str,
     store: RunStore | None = None,
     options: SessionOptions | None = None,
+    plan: CallPlan | None = None,
+    rendered: list[PlannedTurn] | None = None,
 ) -> dict[str, Any]:
     """Render and play one call; stream its turns to `store`; return the call row."""
-    turns = await render_call(scenario)
+    seed = plan.seed if plan is not None else scenario.seed
+    turns = rendered if rendered is not None else await render_call(scenario, seed)
     start = StartInfo(
         call_id=call_id,
         traceparent=new_traceparent(),
-        config={"faults": scenario.agent.faults.model_dump(), "seed": scenario.seed},
+        config={"faults": scenario.agent.faults.model_dump(), "seed": seed},
     )
 
     def on_turn(row: dict[str, Any]) -> None:
@@ -94,7 +98,9 @@ async def run_call(
     row: dict[str, Any] = {
         "call_id": call_id,
         "scenario": scenario.name,
-        "matrix": {},
+        "matrix": plan.matrix if plan is not None else {},
+        "seed": seed,
+        "caller_notes": caller_notes(record.turns),
         "status": "ok" if record.ok else "failed",
         "error": record.error,
         "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
@@ -110,9 +116,18 @@ async def run_call(
     return row
 
 
-async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -> RunOutcome:
+async def run_files(
+    paths: list[str], out_dir: Path, agent: str | None = None, only: str | None = None
+) -> RunOutcome:
     """Run every scenario in `paths`; bad files raise ScenarioError before any call."""
-    scenarios = [load_scenario(p) for p in collect_files(paths)]
+    files = collect_files(paths)
+    scenarios = [load_scenario(p) for p in files]
+    plans = {s.name: expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)}
+    if only is not None:
+        plans = {k: [c for c in v if c.call_id == only] for k, v in plans.items()}
+        scenarios = [s for s in scenarios if plans[s.name]]
+        if not scenarios:
+            raise UsageError(f"no call {only!r}", where="--only", fix="use an id like NAME-003")
     store = RunStore(out_dir)
     agent_desc = {"kind": agent or scenarios[0].agent.kind, "url": None}
     store.start(out_dir.name, [s.model_dump() for s in scenarios], agent_desc)
@@ -130,12 +145,29 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
-            console.print(f"[bold]{scenario.name}[/]: 1 call against {url}")
-            call = await run_call(scenario, WebSocketTransport(url), f"{scenario.name}-000", store)
-            if call["status"] != "ok":
-                failed_calls += 1
-                console.print(f"  [red]call failed:[/] {call['error']}")
-            results.extend(evaluate(scenario.name, scenario.slo, call["turns"]))
+            calls = plans[scenario.name]
+            console.print(f"[bold]{scenario.name}[/]: {len(calls)} call(s) against {url}")
+            turn_rows: list[dict[str, Any]] = []
+            # Render the next call in a worker process while this one plays.
+            ahead = asyncio.ensure_future(render_call(calls[0].scenario, calls[0].seed))
+            for k, plan in enumerate(calls):
+                rendered = await ahead
+                if k + 1 < len(calls):
+                    nxt = calls[k + 1]
+                    ahead = asyncio.ensure_future(render_call(nxt.scenario, nxt.seed))
+                call = await run_call(
+                    plan.scenario,
+                    WebSocketTransport(url),
+                    plan.call_id,
+                    store,
+                    plan=plan,
+                    rendered=rendered,
+                )
+                if call["status"] != "ok":
+                    failed_calls += 1
+                    console.print(f"  [red]call failed:[/] {call['error']}")
+                turn_rows.extend(call["turns"])
+            results.extend(evaluate(scenario.name, scenario.slo, turn_rows))
     except AgentError as exc:
         failed_calls += 1
         status = "failed"
@@ -160,6 +192,15 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
         write_junit(out_dir)
         report = write_report(out_dir)
     return RunOutcome(out_dir, code, results, report)
+
+
+def caller_notes(turns: list[dict[str, Any]]) -> dict[str, float]:
+    """Per-call means of the caller chain's measurements (e.g. the measured SNR)."""
+    values: dict[str, list[float]] = {}
+    for row in turns:
+        for key, value in (row.get("caller_notes") or {}).items():
+            values.setdefault(key, []).append(float(value))
+    return {k: round(sum(v) / len(v), 3) for k, v in values.items()}
 
 
 def _agent_url(scenario: Scenario, override: str | None) -> str | None:

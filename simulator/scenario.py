@@ -52,12 +52,91 @@ class Agent(_Model):
         return self
 
 
+class Disfluency(_Model):
+    """Seeded disfluencies: per-word rates of fillers, repeats, false starts and pauses."""
+
+    filler_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    fillers: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = [
+        "um",
+        "uh",
+        "like",
+    ]
+    repeat_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    false_start_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    pause_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: A pause length in ms, or [min, max] to sample one uniformly per pause.
+    pause_ms: (
+        Annotated[int, Field(ge=0, le=10_000)]
+        | Annotated[list[Annotated[int, Field(ge=0, le=10_000)]], Field(min_length=2, max_length=2)]
+    ) = 600
+
+
+class Room(_Model):
+    """A shoebox room (pyroomacoustics); the RT60 is reached by inverse Sabine."""
+
+    size_m: tuple[
+        Annotated[float, Field(gt=1, le=50)],
+        Annotated[float, Field(gt=1, le=50)],
+        Annotated[float, Field(gt=1, le=50)],
+    ] = (5.0, 4.0, 3.0)
+    rt60_s: Annotated[float, Field(gt=0.05, le=3.0)] = 0.4
+    distance_m: Annotated[float, Field(gt=0.05, le=10)] = 1.0
+
+
+NoiseKind = Literal["white", "pink", "brown", "babble", "hum", "file"]
+
+
+class Noise(_Model):
+    """Background noise mixed at `snr_db`, measured over the active speech samples."""
+
+    kind: NoiseKind = "white"
+    snr_db: Annotated[float, Field(ge=-10, le=60)] = 20.0
+    file: str | None = None
+    hum_hz: Literal[50, 60] = 50
+    babble_talkers: Annotated[int, Field(ge=2, le=12)] = 6
+
+    @model_validator(mode="after")
+    def _file_for_file_kind(self) -> Noise:
+        if self.kind == "file" and not self.file:
+            raise ValueError("kind 'file' needs file: PATH.wav")
+        if self.file is not None and self.kind != "file":
+            raise ValueError("file: is only used with kind: file")
+        if self.file is not None and not Path(self.file).is_file():
+            raise ValueError(f"noise file not found: {self.file} (a 16-bit WAV; path from cwd)")
+        return self
+
+
+class Channel(_Model):
+    """The telephone line: narrowband, a codec, packet loss with concealment, level."""
+
+    narrowband: bool = True
+    codec: Literal["none", "mulaw", "alaw", "opus"] = "mulaw"
+    bitrate_kbps: Annotated[float, Field(ge=6, le=64)] = 12.0
+    loss_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+    gain_db: Annotated[float, Field(ge=-40, le=40)] = 0.0
+    clip_dbfs: Annotated[float, Field(ge=-40, le=0)] = 0.0
+
+
 class Caller(_Model):
     """The simulated caller's voice."""
 
     voice: str = "en-us"
     rate_wpm: Annotated[int, Field(ge=80, le=450)] = 175
     pitch: Annotated[int, Field(ge=0, le=99)] = 50
+    engine: Literal["espeak", "piper"] = "espeak"
+    pitch_range: Annotated[int, Field(ge=0, le=99)] = 50
+    word_gap_ms: Annotated[int, Field(ge=0, le=1000)] = 0
+    disfluency: Disfluency | None = None
+    room: Room | None = None
+    noise: Noise | None = None
+    channel: Channel | None = None
+
+    @model_validator(mode="after")
+    def _known_voice(self) -> Caller:
+        from simulator.caller.voices import check_voice
+
+        check_voice(self.engine, self.voice)
+        return self
 
 
 class Turn(_Model):
@@ -72,14 +151,46 @@ class Turn(_Model):
     wait: bool | None = None
     silence_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None
     reply_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
+    #: Start `say` this many ms into the agent's reply to the previous turn.
+    barge_in_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    #: Say this (e.g. "uh-huh") `at_ms` into the agent's reply, then keep listening.
+    backchannel: Annotated[str, Field(min_length=1)] | None = None
+    at_ms: Annotated[int, Field(ge=0, le=60_000)] = 1000
+    #: Hang up this many ms into the agent's reply to the previous turn.
+    hangup_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    #: Pause mid-sentence for `pause_ms` after word number `pause_after_word`.
+    pause_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    pause_after_word: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
+        actions = [
+            a
+            for a in (self.say, self.silence_ms, self.backchannel, self.hangup_ms)
+            if a is not None
+        ]
         if self.say is not None and self.silence_ms is not None:
             raise ValueError("a turn has either say or silence_ms, not both")
-        if self.say is None and self.silence_ms is None and self.wait is not True:
-            raise ValueError("a turn needs say, silence_ms, or wait: true")
+        if len(actions) > 1:
+            raise ValueError("a turn has one of say, silence_ms, backchannel, hangup_ms")
+        if not actions and self.wait is not True:
+            raise ValueError("a turn needs say, silence_ms, backchannel, hangup_ms or wait: true")
+        if self.barge_in_ms is not None and self.say is None:
+            raise ValueError("barge_in_ms needs say: the words to barge in with")
+        if (self.pause_ms is None) != (self.pause_after_word is None) or (
+            self.pause_ms is not None and self.say is None
+        ):
+            raise ValueError("pause_ms and pause_after_word go together, on a say turn")
         return self
+
+    @property
+    def in_reply(self) -> bool:
+        """True when this turn acts during the agent's reply to the previous turn."""
+        return (
+            self.barge_in_ms is not None
+            or self.backchannel is not None
+            or self.hangup_ms is not None
+        )
 
     @property
     def waits_for_reply(self) -> bool:
@@ -107,6 +218,9 @@ class Scenario(_Model):
     caller: Caller = Caller()
     turns: Annotated[list[Turn], Field(min_length=1)]
     slo: Slo = Slo()
+    #: Dotted field -> values; the calls are the cartesian product (simulator/matrix.py).
+    matrix: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    repeat: Annotated[int, Field(ge=1, le=10_000)] = 1
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -142,7 +256,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             fix="see scenarios/smoke.yaml for an example",
         )
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
+        if scenario.matrix:
+            from simulator.matrix import expand
+
+            expand(scenario, source)  # every combination must validate too
+        return scenario
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
@@ -178,7 +297,36 @@ def _allowed(loc: tuple[Any, ...], err: Any) -> str:
             return "allowed: " + ", ".join(model.model_fields)
     if err["type"] == "literal_error":
         return f"allowed: {err['ctx']['expected']}"
+    bounds = _range_of(loc)
+    if bounds:
+        return f"allowed: {bounds}"
     return "see docs in scenarios/smoke.yaml"
+
+
+def _range_of(loc: tuple[Any, ...]) -> str:
+    """The numeric range a field accepts ("0.05 < x <= 3.0"), from its constraints."""
+    model = _model_at(Scenario, loc[:-1])
+    name = loc[-1] if loc and isinstance(loc[-1], str) else None
+    if model is None or name is None or name not in model.model_fields:
+        return ""
+    lo = hi = ""
+    for meta in _constraints(model.model_fields[name]):
+        for attr, fmt in (("gt", "{} < "), ("ge", "{} <= ")):
+            if getattr(meta, attr, None) is not None:
+                lo = fmt.format(getattr(meta, attr))
+        for attr, fmt in (("lt", " < {}"), ("le", " <= {}")):
+            if getattr(meta, attr, None) is not None:
+                hi = fmt.format(getattr(meta, attr))
+    return f"{lo}x{hi} ({name})" if lo or hi else ""
+
+
+def _constraints(info: Any) -> list[Any]:
+    metas = list(info.metadata)
+    for arg in typing.get_args(info.annotation):
+        if typing.get_origin(arg) is Annotated:
+            for m in typing.get_args(arg)[1:]:
+                metas.extend(getattr(m, "metadata", [m]))
+    return metas
 
 
 def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:

@@ -28,11 +28,11 @@ from simulator.metrics.latency import (
     find_reply_onset,
     latency_ms,
 )
-from simulator.metrics.wer import score
+from simulator.metrics.wer import score, score_intended
 from simulator.track import Track
 from simulator.transports.base import AudioIn, StartInfo, Transport
 
-TurnKind = Literal["say", "silence", "wait"]
+TurnKind = Literal["say", "silence", "wait", "backchannel", "hangup"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,22 @@ class PlannedTurn:
     silence_ms: int = 0
     waits_for_reply: bool = False
     reply_timeout_ms: int = 10_000
+    #: What was actually said (disfluencies included); `text` is what was meant.
+    spoken_text: str | None = None
+    #: Planned silences inside the speech, (start, end) indices into `pcm`.
+    pauses: tuple[tuple[int, int], ...] = ()
+    #: Per-stage measurements of the render (e.g. snr_db), copied into the turn row.
+    notes: dict[str, float] = field(default_factory=dict)
+    #: Dynamics: act this many ms into the agent's reply to the previous turn
+    #: (a barge-in `say`, a `backchannel`, or a `hangup`).
+    at_ms: int | None = None
+    #: Filler words this caller may say; removed from the transcript before WER.
+    fillers: tuple[str, ...] = ()
+
+    @property
+    def in_reply(self) -> bool:
+        """True when this turn acts during the agent's reply to the previous turn."""
+        return self.at_ms is not None
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,8 @@ class Session:
         self._rows: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
         self._last_turn_end = 0  # caller-timeline sample where the previous turn finished
+        self._reply_onset: int | None = None  # onset of the agent reply last waited for
+        self._fillers: dict[int, tuple[str, ...]] = {}
 
     # -- timeline helpers -------------------------------------------------
     def _now_samples(self) -> int:
@@ -226,22 +244,35 @@ class Session:
 
     async def _run_plan(self) -> None:
         await self._sleep_samples(int(self.opt.lead_in_ms * SAMPLE_RATE / 1000))
-        for turn in self.turns:
+        for i, turn in enumerate(self.turns):
+            nxt = self.turns[i + 1] if i + 1 < len(self.turns) else None
             row = self._new_row(turn)
             self._current = row
             pending, self._pending = self._pending, []
             for event in pending:
                 self._apply_event(event)
-            if turn.kind == "say":
+            if turn.kind == "hangup":
+                await self._hang_up(row, turn)
+                self._finish_row(row)
+                return
+            if turn.kind in ("say", "backchannel"):
                 start = max(self.caller.length, self._sent)
+                if turn.in_reply:
+                    start = self._place_in_reply(row, turn)
                 self.caller.write(start, turn.pcm)
                 speech_start = start + turn.speech_start
                 speech_end = start + turn.speech_end
                 row["speech_start_s"] = self._s(speech_start)
                 row["speech_end_s"] = self._s(speech_end)
+                row["pauses_s"] = [[self._s(start + a), self._s(start + b)] for a, b in turn.pauses]
                 while self._sent < start + len(turn.pcm):
                     await self._wait_progress()
                 reference = speech_end
+                if turn.kind == "backchannel":
+                    row["agent_speaking_at_action"] = active_between(
+                        self.agent.view(), speech_start - 1600, speech_start + 1600
+                    )
+                    await self._await_reply_end(row, turn)
             elif turn.kind == "silence":
                 reference = max(self.caller.length, self._sent)
                 await self._sleep_samples(int(turn.silence_ms * SAMPLE_RATE / 1000))
@@ -250,24 +281,91 @@ class Session:
                 # where the previous turn ended, the call start for the first turn.
                 reference = self._last_turn_end
             if turn.waits_for_reply:
-                await self._await_reply(row, reference, turn)
-                await self._sleep_samples(int(self.opt.think_ms * SAMPLE_RATE / 1000))
+                onset_only = nxt is not None and nxt.in_reply
+                await self._await_reply(row, reference, turn, onset_only=onset_only)
+                if not onset_only:
+                    await self._sleep_samples(int(self.opt.think_ms * SAMPLE_RATE / 1000))
             else:
                 row["latency_ms"] = None
             if turn.kind == "say" and row["speech_start_s"] is not None:
                 s0 = int(row["speech_start_s"] * SAMPLE_RATE)
                 row["agent_overlap"] = active_between(self.agent.view(), s0, reference)
+                row["agent_took_over"] = self._took_over(turn, s0 - turn.speech_start, reference)
             self._finish_row(row)
             self._last_turn_end = max(self.caller.length, self._sent)
         await self._sleep_samples(int(self.opt.hangup_grace_ms * SAMPLE_RATE / 1000))
+
+    # -- conversation dynamics -------------------------------------------
+    def _action_target(self, row: dict[str, Any], turn: PlannedTurn) -> int:
+        """The caller-timeline sample `turn.at_ms` into the agent's last reply."""
+        at = int(round((turn.at_ms or 0) * SAMPLE_RATE / 1000))
+        if self._reply_onset is None:
+            row["error"] = "no agent reply to act in; acted at once"
+            return max(self.caller.length, self._sent)
+        return self._reply_onset + at
+
+    def _place_in_reply(self, row: dict[str, Any], turn: PlannedTurn) -> int:
+        """Where to write a barge-in or backchannel so its speech starts at the target."""
+        target = self._action_target(row, turn)
+        pos = max(target - turn.speech_start, self._sent, self.caller.length)
+        row["action"] = "barge_in" if turn.kind == "say" else "backchannel"
+        row["action_planned_s"] = self._s(target)
+        row["action_at_s"] = self._s(pos + turn.speech_start)
+        return pos
+
+    async def _hang_up(self, row: dict[str, Any], turn: PlannedTurn) -> None:
+        """Stay on the line until the target sample has been sent, then end the call."""
+        target = self._action_target(row, turn)
+        while self._sent < target:
+            await self._wait_progress()
+        row["action"] = "hangup"
+        row["action_planned_s"] = self._s(target)
+        row["action_at_s"] = self._s(self._sent)
+        row["agent_speaking_at_action"] = active_between(
+            self.agent.view(), target - 1600, min(target, self.agent.length)
+        )
+
+    def _took_over(self, turn: PlannedTurn, base: int, speech_end: int) -> bool:
+        """True when the agent started a reply inside one of the turn's planned pauses
+        or later before the caller had finished (a false endpoint)."""
+        view = self.agent.view()
+        for a, _ in turn.pauses:
+            onset = find_reply_onset(view, base + a)
+            if onset is not None and onset < speech_end:
+                return True
+        return False
+
+    async def _await_reply_end(self, row: dict[str, Any], turn: PlannedTurn) -> None:
+        """Keep listening until the reply a backchannel was said over has ended."""
+        gap = int(self.opt.reply_gap_ms * SAMPLE_RATE / 1000)
+        timeout = int(turn.reply_timeout_ms * SAMPLE_RATE / 1000)
+        start = self._now_samples()
+        last_voice = self._reply_onset if self._reply_onset is not None else start
+        while True:
+            await self._wait_progress()
+            view = self.agent.view()
+            loud = np.flatnonzero(np.abs(view[last_voice:].astype(np.int32)) > SPEECH_THRESHOLD)
+            if len(loud):
+                last_voice += int(loud[-1]) + 1
+            now = self._now_samples()
+            if (now - last_voice >= gap and self._agent_cursor <= now) or now - start > timeout:
+                break
+        row["agent_end_s"] = self._s(last_voice)
 
     async def _sleep_samples(self, n: int) -> None:
         target = max(self._sent, self.caller.length) + n
         while self._sent < target:
             await self._wait_progress()
 
-    async def _await_reply(self, row: dict[str, Any], reference: int, turn: PlannedTurn) -> None:
-        """Wait for the agent's reply after sample `reference`; measure its onset and end."""
+    async def _await_reply(
+        self, row: dict[str, Any], reference: int, turn: PlannedTurn, onset_only: bool = False
+    ) -> None:
+        """Wait for the agent's reply after sample `reference`; measure its onset and end.
+
+        With `onset_only` it returns as soon as the onset is known (the next
+        turn acts during the reply), leaving the reply's end unmeasured.
+        """
+        self._reply_onset = None
         gap = int(self.opt.reply_gap_ms * SAMPLE_RATE / 1000)
         timeout = int(turn.reply_timeout_ms * SAMPLE_RATE / 1000)
         onset: int | None = None
@@ -286,6 +384,9 @@ class Session:
                         break
                     continue
                 last_voice = onset
+                self._reply_onset = onset
+                if onset_only:
+                    break
             tail = view[last_voice:]
             loud = np.flatnonzero(np.abs(tail.astype(np.int32)) > SPEECH_THRESHOLD)
             if len(loud):
@@ -297,16 +398,26 @@ class Session:
                 row["error"] = "agent reply did not end within 60 s"
                 break
         row["agent_onset_s"] = self._s(onset)
-        row["agent_end_s"] = self._s(last_voice) if onset is not None else None
+        ended = onset is not None and not onset_only
+        row["agent_end_s"] = self._s(last_voice) if ended else None
         row["latency_ms"] = latency_ms(reference, onset)
 
     def _new_row(self, turn: PlannedTurn) -> dict[str, Any]:
+        self._fillers[turn.index] = turn.fillers
         return {
             "call_id": self.start.call_id,
             "scenario": self.scenario,
             "turn": turn.index,
             "kind": turn.kind,
             "caller_text": turn.text,
+            "caller_spoken_text": turn.spoken_text,
+            "caller_notes": dict(turn.notes),
+            "pauses_s": [],
+            "action": None,
+            "action_planned_s": None,
+            "action_at_s": None,
+            "agent_speaking_at_action": None,
+            "agent_took_over": False,
             "speech_start_s": None,
             "speech_end_s": None,
             "agent_onset_s": None,
@@ -327,7 +438,13 @@ class Session:
 
     def _finish_row(self, row: dict[str, Any]) -> None:
         if row["kind"] == "say" and row["caller_text"]:
-            result = score(row["caller_text"], row["agent_heard_text"] or "")
+            fillers = self._fillers.get(row["turn"], ())
+            heard = row["agent_heard_text"] or ""
+            result = (
+                score_intended(row["caller_text"], heard, fillers)
+                if fillers
+                else score(row["caller_text"], heard)
+            )
             row.update(
                 wer=result.wer,
                 wer_ref_words=result.ref_words,

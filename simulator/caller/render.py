@@ -5,49 +5,68 @@ function-static pitch-flutter index that no API resets), so the same text
 rendered twice in one process differs by a few samples. To give "same
 scenario + seed -> same bytes", a call's turns are rendered in order in a
 fresh worker process, which also keeps synthesis off the audio-pacing loop.
+The result is cached on disk under a hash of everything that determines it,
+so a repeated call (or `--only` re-run) skips rendering altogether.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import multiprocessing
+import pickle
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
-from simulator.caller.tts import synthesize
+from simulator.caller.cache import cache_dir
+from simulator.caller.chain import render_utterance
 from simulator.scenario import Caller, Scenario, Turn
 from simulator.session import PlannedTurn
+
+#: Bump when the chain's output for the same inputs changes.
+CHAIN_VERSION = "caller-chain-v1"
 
 
 def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
     """Render every turn in order, in this process (deterministic only in a fresh one)."""
     planned: list[PlannedTurn] = []
     for i, turn in enumerate(turns):
-        if turn.say is not None:
-            speech = synthesize(
-                turn.say, caller.voice, caller.rate_wpm, caller.pitch, seed=seed + i
+        text = turn.say if turn.say is not None else turn.backchannel
+        common = {
+            "index": i,
+            "waits_for_reply": turn.waits_for_reply,
+            "reply_timeout_ms": turn.reply_timeout_ms,
+        }
+        if text is not None:
+            pcm, truth = render_utterance(
+                text,
+                caller,
+                seed,
+                i,
+                pause_ms=turn.pause_ms,
+                pause_after_word=turn.pause_after_word,
+                disfluent=turn.backchannel is None,
             )
             planned.append(
                 PlannedTurn(
-                    index=i,
-                    kind="say",
-                    text=turn.say,
-                    pcm=speech.pcm,
-                    speech_start=speech.start,
-                    speech_end=speech.end,
-                    waits_for_reply=turn.waits_for_reply,
-                    reply_timeout_ms=turn.reply_timeout_ms,
+                    kind="say" if turn.say is not None else "backchannel",
+                    text=text,
+                    pcm=pcm,
+                    speech_start=truth.speech_start,
+                    speech_end=truth.speech_end,
+                    spoken_text=truth.spoken_text,
+                    pauses=truth.pauses,
+                    notes=dict(truth.notes),
+                    at_ms=turn.barge_in_ms if turn.say is not None else turn.at_ms,
+                    fillers=tuple(caller.disfluency.fillers) if caller.disfluency else (),
+                    **common,  # type: ignore[arg-type]
                 )
             )
+        elif turn.hangup_ms is not None:
+            planned.append(PlannedTurn(kind="hangup", at_ms=turn.hangup_ms, **common))  # type: ignore[arg-type]
         elif turn.silence_ms is not None:
-            planned.append(
-                PlannedTurn(
-                    index=i,
-                    kind="silence",
-                    silence_ms=turn.silence_ms,
-                    waits_for_reply=turn.waits_for_reply,
-                    reply_timeout_ms=turn.reply_timeout_ms,
-                )
-            )
+            planned.append(PlannedTurn(kind="silence", silence_ms=turn.silence_ms, **common))  # type: ignore[arg-type]
         else:
             planned.append(
                 PlannedTurn(
@@ -67,10 +86,43 @@ def render_isolated(turns: list[Turn], caller: Caller, seed: int) -> list[Planne
         return pool.submit(render_turns, turns, caller, seed).result()
 
 
+def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
+    """Hash of everything that determines a call's rendered audio."""
+    noise_file = caller.noise.file if caller.noise is not None else None
+    stamp = None
+    if noise_file:
+        st = Path(noise_file).stat()
+        stamp = [st.st_size, st.st_mtime_ns]
+    blob = json.dumps(
+        [CHAIN_VERSION, [t.model_dump() for t in turns], caller.model_dump(), seed, stamp],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def render_cached(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
+    """The call's turns from the disk cache, or rendered in a fresh process and stored."""
+    path = cache_dir("render") / f"{cache_key(turns, caller, seed)}.pkl"
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                cached: list[PlannedTurn] = pickle.load(f)
+            return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            path.unlink(missing_ok=True)
+    planned = render_isolated(turns, caller, seed)
+    tmp = path.with_suffix(f".{multiprocessing.current_process().pid}.tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(planned, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return planned
+
+
 async def render_call(scenario: Scenario, seed: int | None = None) -> list[PlannedTurn]:
-    """Render a scenario's call off the event loop, deterministically."""
+    """Render a scenario's call off the event loop, deterministically, through the cache."""
     return await asyncio.to_thread(
-        render_isolated,
+        render_cached,
         list(scenario.turns),
         scenario.caller,
         scenario.seed if seed is None else seed,

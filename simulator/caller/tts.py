@@ -85,7 +85,16 @@ class _Espeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0
 
-    def synth(self, text: str, voice: str, rate_wpm: int, pitch: int, seed: int = 0) -> np.ndarray:
+    def synth(
+        self,
+        text: str,
+        voice: str,
+        rate_wpm: int,
+        pitch: int,
+        seed: int = 0,
+        pitch_range: int = 50,
+        word_gap_ms: int = 0,
+    ) -> np.ndarray:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ScenarioError(
@@ -95,6 +104,9 @@ class _Espeak:
                 )
             self.lib.espeak_SetParameter(_RATE, int(rate_wpm), 0)
             self.lib.espeak_SetParameter(_PITCH, int(pitch), 0)
+            self.lib.espeak_SetParameter(_RANGE, int(pitch_range), 0)
+            # eSpeak's word gap is in units of 10 ms.
+            self.lib.espeak_SetParameter(_WORDGAP, int(round(word_gap_ms / 10)), 0)
             # eSpeak draws from a PRNG (pitch flutter, noise); seeding it per
             # utterance is what makes the same text give the same bytes.
             self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
@@ -137,15 +149,25 @@ def english_voices() -> list[str]:
 
 
 def synthesize(
-    text: str, voice: str = "en-us", rate_wpm: int = 175, pitch: int = 50, seed: int = 0
+    text: str,
+    voice: str = "en-us",
+    rate_wpm: int = 175,
+    pitch: int = 50,
+    seed: int = 0,
+    pitch_range: int = 50,
+    word_gap_ms: int = 0,
 ) -> Speech:
     """Speak `text` with eSpeak NG and return 16 kHz int16 audio plus its ground truth.
 
-    Deterministic: the same arguments give the same bytes.
+    Deterministic: the same arguments give the same bytes (in a fresh process).
     """
     engine = _engine()
-    native = engine.synth(text, voice, rate_wpm, pitch, seed)
-    pcm = _resample_to_16k(native, engine.rate)
+    native = engine.synth(text, voice, rate_wpm, pitch, seed, pitch_range, word_gap_ms)
+    return speech_of(resample_to_16k(native, engine.rate), text)
+
+
+def speech_of(pcm: Pcm, text: str) -> Speech:
+    """Wrap synthesized audio with its exact speech bounds."""
     start = first_above(pcm, TRUTH_THRESHOLD)
     end = last_above(pcm, TRUTH_THRESHOLD)
     if start is None or end is None:
@@ -153,7 +175,8 @@ def synthesize(
     return Speech(pcm=pcm, start=start, end=end + 1, text=text)
 
 
-def _resample_to_16k(native: np.ndarray, rate: int) -> Pcm:
+def resample_to_16k(native: np.ndarray, rate: int) -> Pcm:
+    """Resample native-rate int16 speech to voxsim's 16 kHz."""
     if rate == SAMPLE_RATE or len(native) == 0:
         return native.astype(np.int16)
     g = np.gcd(SAMPLE_RATE, rate)

@@ -64,3 +64,31 @@ def score_corpus(references: list[str], hypotheses: list[str]) -> WerResult:
     ins = out.insertions + inserted_only
     errors = out.substitutions + out.deletions + ins
     return WerResult(errors / max(1, ref_words), ref_words, out.substitutions, out.deletions, ins)
+
+
+#: Fillers removed from a transcript before scoring a disfluent caller (DESIGN.md).
+DEFAULT_FILLERS = ("um", "uh", "er", "ah", "erm", "hmm", "like")
+
+
+def strip_fillers(hypothesis: str, reference: str, fillers: tuple[str, ...] = ()) -> str:
+    """Drop filler words from `hypothesis`, keeping as many of each as `reference` has
+    (so a meant "like" is still scored)."""
+    fill = {normalize(f) for f in (*DEFAULT_FILLERS, *fillers)}
+    budget: dict[str, int] = {}
+    for word in normalize(reference).split():
+        if word in fill:
+            budget[word] = budget.get(word, 0) + 1
+    kept: list[str] = []
+    for word in normalize(hypothesis).split():
+        if word in fill and budget.get(word, 0) <= 0:
+            continue
+        if word in fill:
+            budget[word] -= 1
+        kept.append(word)
+    return " ".join(kept)
+
+
+def score_intended(reference: str, hypothesis: str, fillers: tuple[str, ...] = ()) -> WerResult:
+    """WER of a disfluent caller: against the intended text, fillers removed from the
+    transcript (repeats and false starts still count: the agent heard them)."""
+    return score(reference, strip_fillers(hypothesis, reference, fillers))

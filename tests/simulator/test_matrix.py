@@ -1,0 +1,57 @@
+"""`matrix:` expands to the cartesian product, `repeat:` multiplies it, seeds are per call."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.errors import ScenarioError
+from simulator.matrix import call_seed, expand
+from simulator.scenario import parse_scenario
+
+MATRIX = """\
+name: grid
+seed: 5
+repeat: 2
+matrix:
+  caller.voice: [en-us, en-gb-scotland, en-029]
+  caller.noise.snr_db: [0, 20]
+turns:
+  - say: hello there
+"""
+
+
+def test_matrix_is_the_cartesian_product_times_repeat() -> None:
+    calls = expand(parse_scenario(MATRIX))
+    assert len(calls) == 3 * 2 * 2
+    assert [c.call_id for c in calls[:3]] == ["grid-000", "grid-001", "grid-002"]
+    assert calls[0].matrix == {"caller.voice": "en-us", "caller.noise.snr_db": 0}
+    assert calls[2].matrix == {"caller.voice": "en-us", "caller.noise.snr_db": 20}
+    last = calls[-1].scenario.caller
+    assert last.voice == "en-029" and last.noise is not None and last.noise.snr_db == 20
+    assert calls[0].scenario.matrix == {} and calls[0].scenario.repeat == 1
+
+
+def test_each_call_has_its_own_stable_seed() -> None:
+    calls = expand(parse_scenario(MATRIX))
+    seeds = [c.seed for c in calls]
+    assert len(set(seeds)) == len(seeds)  # repeats of one cell differ too
+    assert seeds == [c.seed for c in expand(parse_scenario(MATRIX))]
+    assert seeds[7] == call_seed(5, 7)
+    assert expand(parse_scenario(MATRIX.replace("seed: 5", "seed: 6")))[0].seed != seeds[0]
+
+
+def test_a_scenario_without_matrix_is_one_call() -> None:
+    (call,) = expand(parse_scenario("name: one\nturns:\n  - say: hi\n"))
+    assert call.call_id == "one-000" and call.matrix == {}
+
+
+def test_a_bad_matrix_value_fails_at_load_time() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(MATRIX.replace("[0, 20]", "[0, loud]"), source="g.yaml")
+    msg = info.value.one_line()
+    assert msg.startswith("g.yaml matrix: caller.noise.snr_db") and "'loud'" in msg
+
+
+def test_a_matrix_can_vary_a_turn() -> None:
+    text = "name: t\nmatrix:\n  turns.0.say: [hello, goodbye]\nturns:\n  - say: hi\n"
+    assert [c.scenario.turns[0].say for c in expand(parse_scenario(text))] == ["hello", "goodbye"]
