@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL (default: bundled)")
     s.add_argument("--llm-model", default="voxsim-domain")
     s.add_argument("--hangover-ms", type=int, default=240, help="endpointing silence")
+    s.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     for stage in ("stt", "llm", "tts"):
         s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
         s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
@@ -168,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
             backchannel_ms=args.backchannel_ms,
             silence_reprompt_ms=args.silence_reprompt_ms,
         )
-        await serve_forever(bundle)
+        await serve_forever(bundle, stop_on_stdin_eof=args.stop_on_stdin_eof)
 
     try:
         asyncio.run(go())
