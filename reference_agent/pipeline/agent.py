@@ -282,7 +282,7 @@ class _Call:
         message: dict[str, Any] | None = None
         t = time.perf_counter()
         tools = TOOLS if self.agent.tools is not None else None
-        for _ in range(MAX_TOOL_ROUNDS):
+        for round_ in range(MAX_TOOL_ROUNDS):
             calls: list[ToolCallRequest] = []
 
             def first_token() -> None:
@@ -290,7 +290,8 @@ class _Call:
                 self._disarm_deadline()
 
             self._arm_deadline()
-            await self._guard("llm", _done())
+            if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
+                await self._guard("llm", _done())
             async for item in self.agent.llm.stream(self.history, tools, first_token):
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
