@@ -53,7 +53,7 @@ async def start_pipeline(
     hangover_ms: int = 240,
     faults: FaultPlan | None = None,
     tools_db: Path | None = None,
-    backchannel_ms: int = 400,
+    backchannel_ms: int = 600,
     silence_reprompt_ms: int = 8000,
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.

@@ -75,7 +75,7 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--tts-stall-after-ms", type=float, default=300.0)
     s.add_argument("--fault-seed", type=int, default=0)
     s.add_argument("--tools-db", type=Path, default=None, help="SQLite file of the tools")
-    s.add_argument("--backchannel-ms", type=int, default=400, help="shorter overlap: no barge-in")
+    s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
     s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
 
 

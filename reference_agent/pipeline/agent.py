@@ -28,6 +28,7 @@ from reference_agent.pipeline.player import Player
 from reference_agent.pipeline.stt import StreamingRecognizer
 from reference_agent.pipeline.tts import speak
 from reference_agent.pipeline.vad import Endpointer, VadEvent
+from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
 from reference_agent.tools.specs import TOOLS
 from reference_agent.tools.store import ToolError, ToolStore
 from simulator.audio import FRAME_MS, FRAME_SAMPLES, Pcm
@@ -58,17 +59,24 @@ class AgentSettings:
     greeting: bool = True
     faults: FaultPlan = field(default_factory=FaultPlan)
     tools_db: Path | None = None
-    backchannel_ms: int = 400
+    backchannel_ms: int = 600
     silence_reprompt_ms: int = 8000
 
 
 class PipelineAgent:
     """Handles calls on any AgentLink (in-process queues or a WebSocket)."""
 
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        sessions: SessionStore | None = None,
+        archive: SqliteArchive | None = None,
+    ) -> None:
         self.settings = settings
         self.llm = LlmClient(settings.llm_base_url, settings.llm_model)
         self.tools = ToolStore(settings.tools_db) if settings.tools_db is not None else None
+        self.sessions: SessionStore = sessions or MemoryStore()
+        self.archive = archive
 
     async def handle(self, link: AgentLink) -> None:
         """Run one call until the caller hangs up (or the agent ends it)."""
@@ -132,6 +140,22 @@ class _Call:
                         await task
             await self.player.stop()
             self._stt_pool.shutdown(wait=False, cancel_futures=True)
+            await self._save(ended=True)
+
+    def snapshot(self, ended: bool = False) -> dict[str, Any]:
+        """The call's session as stored: history (what the caller heard), tool calls."""
+        return {
+            "call_id": self.call_id,
+            "history": self.history,
+            "tool_calls": self.tool_log,
+            "ended": ended,
+        }
+
+    async def _save(self, ended: bool = False) -> None:
+        session = self.snapshot(ended)
+        await self.agent.sessions.save(self.call_id, session)
+        if ended and self.agent.archive is not None:
+            await self.agent.archive.save(self.call_id, session)
 
     async def _read_input(self) -> None:
         while True:
