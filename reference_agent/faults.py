@@ -113,15 +113,24 @@ class FaultInjector:
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
         self._rng = np.random.default_rng(plan.seed)
-        self.injected: list[dict[str, Any]] = []  # what was applied, for the call's record
+        self._latency: dict[str, float] = {}  # added since the last `take_latency`
 
     async def apply(self, stage: str) -> None:
         """Sleep the stage's added latency, then fail with its error probability."""
         fault = self.plan.stages.get(stage, StageFault())
         delay = fault.draw_ms(self._rng)
         if delay > 0:
-            self.injected.append({"stage": stage, "latency_ms": round(delay, 3)})
+            self._latency[stage] = self._latency.get(stage, 0.0) + delay
             await asyncio.sleep(delay / 1000)
         if fault.error_rate > 0 and self._rng.random() < fault.error_rate:
-            self.injected.append({"stage": stage, "error": True})
             raise InjectedFault(stage, fatal=fault.on_error == "fail")
+
+    def take_latency(self) -> dict[str, float]:
+        """Added latency per stage since the last call, as `injected_<stage>_ms` stages.
+
+        Sent with a reply's metrics so a test can check that what voxsim
+        measured moved by exactly what was drawn.
+        """
+        out = {f"injected_{k}_ms": round(v, 3) for k, v in self._latency.items()}
+        self._latency.clear()
+        return out

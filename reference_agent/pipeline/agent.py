@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from functools import partial
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reference_agent.domain import GREETING
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
@@ -41,6 +42,7 @@ RECOVERY = "Sorry, I had a problem there. Could you say that again?"
 REPROMPT = "Are you still there?"
 FAREWELL = "I have not heard from you, so I will end the call now. Goodbye."
 MAX_TOOL_ROUNDS = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -248,26 +250,26 @@ class _Call:
             self._failure = str(exc)
             self._ended.set()
 
-    async def _guard(self, stage: str, work: Awaitable[Any]) -> Any:
-        """Run one stage's injected faults, then `work`; a fatal fault fails the call."""
+    async def _guard(self, stage: str, work: Callable[[], Awaitable[T]] | None = None) -> T | None:
+        """Apply one stage's injected faults, then run `work`; a fatal fault fails the call."""
         try:
             await self.faults.apply(stage)
         except InjectedFault as exc:
-            if asyncio.iscoroutine(work):
-                work.close()
             if exc.fatal:
                 raise _CallFailed(f"injected {stage} error") from None
             raise
-        return await work
+        return await work() if work is not None else None
 
     async def _respond(self, endpoint_ms: float) -> None:
         loop = asyncio.get_running_loop()
         assert self._recognizer is not None
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
+        self.faults.take_latency()  # a fresh account for this reply
         t = time.perf_counter()
         try:
+            recognizer = self._recognizer
             text = await self._guard(
-                "stt", loop.run_in_executor(self._stt_pool, self._recognizer.finish)
+                "stt", lambda: loop.run_in_executor(self._stt_pool, recognizer.finish)
             )
         except InjectedFault:
             await self._say(RECOVERY, self._assistant_message())
@@ -315,7 +317,7 @@ class _Call:
 
             self._arm_deadline()
             if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
-                await self._guard("llm", _done())
+                await self._guard("llm")
             async for item in self.agent.llm.stream(self.history, tools, first_token):
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
@@ -323,8 +325,9 @@ class _Call:
                 if message is None:
                     message = self._assistant_message()
                     t_tts = time.perf_counter()
-                    await self._guard("tts", self._say(item, message))
+                    await self._guard("tts", partial(self._say, item, message))
                     stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
+                    stages.update(self.faults.take_latency())
                     await self.link.send_event({"type": "metrics", "stages": stages})
                 else:
                     await self._say(item, message)
@@ -349,7 +352,9 @@ class _Call:
             args = call.parsed()
             t = time.perf_counter()
             try:
-                result = await self._guard("tool", store.execute(call.name, args, self.call_id))
+                result = await self._guard(
+                    "tool", partial(store.execute, call.name, args, self.call_id)
+                )
             except ToolError as exc:
                 result = {"ok": False, "error": str(exc)}
             except InjectedFault:
@@ -408,7 +413,3 @@ class _Call:
             await self.player.drain()
             self._ended.set()
             return
-
-
-async def _done() -> None:
-    """An awaitable that does nothing (a stage whose work is elsewhere)."""
