@@ -15,10 +15,10 @@ import asyncio
 import contextlib
 import json
 import time
-from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
