@@ -123,15 +123,18 @@ class _Call:
         first = await self.link.recv()
         if isinstance(first, dict) and first.get("type") == "start":
             self._configure(first)
+        resumed = await self._resume()
         self._recognizer = await loop.run_in_executor(self._stt_pool, StreamingRecognizer)
         self.player.start(stall=self._stall_plan())
         watchdog = asyncio.create_task(self._silence_watchdog(), name="agent-silence")
-        if self.settings.greeting:
+        if self.settings.greeting and not resumed:
             await self._say(GREETING, self._assistant_message())
         inbox = asyncio.create_task(self._read_input(), name="agent-input")
         ended = asyncio.create_task(self._ended.wait(), name="agent-ended")
+        hung_up = False
         try:
             await asyncio.wait({inbox, ended}, return_when=asyncio.FIRST_COMPLETED)
+            hung_up = ended.done() or (inbox.done() and inbox.result())
             if self._failure is not None:
                 await self.link.send_event({"type": "error", "message": self._failure})
         finally:
@@ -142,7 +145,21 @@ class _Call:
                         await task
             await self.player.stop()
             self._stt_pool.shutdown(wait=False, cancel_futures=True)
-            await self._save(ended=True)
+            if hung_up:
+                await self._save(ended=True)
+            # Otherwise the link dropped without a hang-up: the call may go on on
+            # another instance from the state saved after its last turn.
+
+    async def _resume(self) -> bool:
+        """Pick up a live call another instance started (same call_id, state in the store)."""
+        if not self.call_id:
+            return False
+        session = await self.agent.sessions.load(self.call_id)
+        if session is None or session.get("ended"):
+            return False
+        self.history = list(session["history"])
+        self.tool_log = list(session.get("tool_calls", []))
+        return True
 
     def snapshot(self, ended: bool = False) -> dict[str, Any]:
         """The call's session as stored: history (what the caller heard), tool calls."""
@@ -159,11 +176,14 @@ class _Call:
         if ended and self.agent.archive is not None:
             await self.agent.archive.save(self.call_id, session)
 
-    async def _read_input(self) -> None:
+    async def _read_input(self) -> bool:
+        """Feed caller audio until the caller hangs up (True) or the link drops (False)."""
         while True:
             item = await self.link.recv()
-            if item is None or (isinstance(item, dict) and item.get("type") == "stop"):
-                return
+            if item is None:
+                return False
+            if isinstance(item, dict) and item.get("type") == "stop":
+                return True
             if isinstance(item, dict):
                 continue
             await self._on_frame(item)
@@ -237,6 +257,7 @@ class _Call:
         self._reply_task = None
         await self.player.cut()
         await self.link.send_event({"type": "clear"})
+        await self._save()
 
     # -- replies ------------------------------------------------------------
     async def _respond_after(self, previous: asyncio.Task[None] | None, endpoint_ms: float) -> None:
@@ -249,6 +270,9 @@ class _Call:
         except _CallFailed as exc:
             self._failure = str(exc)
             self._ended.set()
+            return
+        await self.player.drain()
+        await self._save()
 
     async def _guard(self, stage: str, work: Callable[[], Awaitable[T]] | None = None) -> T | None:
         """Apply one stage's injected faults, then run `work`; a fatal fault fails the call."""

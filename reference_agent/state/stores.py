@@ -86,3 +86,35 @@ class SqliteArchive:
 
     async def close(self) -> None:
         return None
+
+
+class RedisStore:
+    """Sessions in Redis during the call: any agent instance can pick a call up.
+
+    A live session expires after `ttl_s` without a save (an abandoned call);
+    an ended one after `ended_ttl_s`, by which time it is in the SQLite archive.
+    """
+
+    def __init__(self, url: str, ttl_s: int = 3600, ended_ttl_s: int = 60) -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self._redis = aioredis.from_url(url)
+        self._ttl = ttl_s
+        self._ended_ttl = ended_ttl_s
+
+    @staticmethod
+    def key(call_id: str) -> str:
+        """The Redis key of a call's session."""
+        return f"voxsim:session:{call_id}"
+
+    async def load(self, call_id: str) -> Session | None:
+        raw = await self._redis.get(self.key(call_id))
+        return json.loads(raw) if raw is not None else None
+
+    async def save(self, call_id: str, session: Session) -> None:
+        ttl = self._ended_ttl if session.get("ended") else self._ttl
+        await self._redis.set(self.key(call_id), json.dumps(session), ex=ttl)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
