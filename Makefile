@@ -12,7 +12,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed redis-server
+
+# Debian's redis-server backs the pipeline agent's live call state in tests;
+# installed only when missing, so a second `make install` costs nothing.
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
 
 demo: install
 	$(BIN)/voxsim run scenarios/smoke.yaml --out runs/smoke

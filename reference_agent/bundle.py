@@ -13,7 +13,9 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
@@ -50,8 +52,16 @@ async def start_pipeline(
     llm_model: str = "voxsim-domain",
     hangover_ms: int = 240,
     faults: FaultPlan | None = None,
+    tools_db: Path | None = None,
+    backchannel_ms: int = 600,
+    silence_reprompt_ms: int = 8000,
 ) -> BundledAgent:
-    """Start the LLM server (unless `llm_url`) and the agent's WebSocket server."""
+    """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
+
+    Tool calls go to the SQLite file `tools_db`; without one, a fresh file in a
+    temporary directory (printed in the ready line) so runs never share state
+    by accident.
+    """
     llm = None
     if llm_url is None:
         llm = await start_llm_server(host="127.0.0.1", port=0)
@@ -61,6 +71,9 @@ async def start_pipeline(
         llm_model=llm_model,
         hangover_ms=hangover_ms,
         faults=faults or FaultPlan(),
+        tools_db=tools_db or Path(tempfile.mkdtemp(prefix="voxsim-tools-")) / "tools.db",
+        backchannel_ms=backchannel_ms,
+        silence_reprompt_ms=silence_reprompt_ms,
     )
     agent = PipelineAgent(settings)
     server = await serve(agent.handle, host=host, port=port)
@@ -82,7 +95,8 @@ async def serve_forever(bundle: BundledAgent, stop_on_stdin_eof: bool = False) -
     watcher = None
     if stop_on_stdin_eof:
         watcher = asyncio.create_task(_wait_stdin_eof(stop), name="stdin-eof")
-    print(json.dumps({"ready": True, "url": bundle.url}), flush=True)
+    ready = {"ready": True, "url": bundle.url, "tools_db": str(bundle.agent.settings.tools_db)}
+    print(json.dumps(ready), flush=True)
     try:
         await stop.wait()
     finally:

@@ -12,6 +12,7 @@ sentences. Every phrase is lower-case words found in CMUdict.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 GREETING = "Hello, thanks for calling. How can I help you today?"
 SORRY = "Sorry, I did not catch that. Could you say it again?"
 ANYTHING_ELSE = "Is there anything else?"
+TRANSFER = "Okay. I am transferring you to a person now. Please hold."
 
 
 # --------------------------------------------------------------------------- phrases
@@ -136,6 +138,9 @@ def _build_phrases() -> list[str]:
         "i want to check on an order",
         "what time is my appointment",
         "can you say that again",
+        "can i speak to a person",
+        "i want to talk to a human",
+        "let me talk to someone please",
         "sorry what was that",
     ]
     phrases = fixed + _fill(booking, slots, 9) + _fill(changes, slots, 7) + _fill(orders, slots, 8)
@@ -231,6 +236,24 @@ class _State:
     booked: bool = False
     order: str | None = None
     pending: str | None = None  # "book", "reschedule", "status", "refund"
+    action: Action | None = None  # the tool call this turn asks for, if any
+
+
+@dataclass(frozen=True)
+class Action:
+    """A tool call the domain model wants made: a name and string arguments."""
+
+    name: str
+    args: tuple[tuple[str, str], ...] = ()
+
+    def arguments(self) -> dict[str, str]:
+        """The arguments as the JSON object a `tool_calls` entry carries."""
+        return dict(self.args)
+
+
+def _digits(order: str) -> str:
+    """ "one two three four" -> "1234" (tools store order numbers as digits)."""
+    return "".join(str(_DIGIT_WORD[d]) for d in order.split())
 
 
 def _when(day: str | None, time: str | None) -> str:
@@ -256,7 +279,9 @@ def _book(state: _State, day: str | None, time: str | None, verb: str) -> tuple[
     day = day or state.day
     time = time or state.time
     if day and time:
-        new = replace(state, day=day, time=time, booked=True, pending=None)
+        name = "reschedule_appointment" if verb == "moved" else "book_appointment"
+        action = Action(name, (("day", day), ("time", time)))
+        new = replace(state, day=day, time=time, booked=True, pending=None, action=action)
         if verb == "moved":
             done = f"I have moved your appointment to {_when(day, time)}."
         else:
@@ -273,6 +298,7 @@ def _book(state: _State, day: str | None, time: str | None, verb: str) -> tuple[
 
 def _step(state: _State, text: str) -> tuple[_State, str]:
     """Apply one caller turn; return the new state and the agent's reply."""
+    state = replace(state, action=None)
     words = normalize(text)
     if not words:
         return state, SORRY
@@ -281,25 +307,33 @@ def _step(state: _State, text: str) -> tuple[_State, str]:
     time = _time(words)
     wordset = set(words)
 
+    if _has(words, "person", "human", "someone"):
+        transfer = Action("transfer_to_human", (("reason", " ".join(words)),))
+        return replace(state, pending=None, action=transfer), TRANSFER
     if wordset & _BYE or _has(words, "that is all", "thats all"):
         return replace(state, pending=None), "Thank you for calling. Goodbye."
     if "refund" in wordset or _has(words, "money back"):
         order = order or state.order
         if order:
             reply = f"Okay. I have started a refund for order {order}. {ANYTHING_ELSE}"
-            return replace(state, order=order, pending=None), reply
+            refund = Action("start_refund", (("order", _digits(order)),))
+            return replace(state, order=order, pending=None, action=refund), reply
         return replace(state, pending="refund"), "Sure. What is your order number?"
     if "cancel" in wordset:
         if "order" in wordset:
             order = order or state.order
             if order:
                 reply = f"Okay. I have cancelled order {order}. {ANYTHING_ELSE}"
-                return replace(state, order=order, pending=None), reply
+                cancel = Action("cancel_order", (("order", _digits(order)),))
+                return replace(state, order=order, pending=None, action=cancel), reply
             return replace(state, pending="cancel_order"), "Sure. What is your order number?"
         if state.booked:
             when = _when(state.day, state.time)
             reply = f"Okay. I have cancelled your appointment on {when}. {ANYTHING_ELSE}"
-            return _State(order=state.order), reply
+            cancel = Action(
+                "cancel_appointment", (("day", str(state.day)), ("time", str(state.time)))
+            )
+            return _State(order=state.order, action=cancel), reply
         return replace(
             state, pending=None
         ), f"Okay. You have no appointment to cancel. {ANYTHING_ELSE}"
@@ -307,13 +341,16 @@ def _step(state: _State, text: str) -> tuple[_State, str]:
         order = order or state.order
         if order and state.pending == "refund":
             reply = f"Okay. I have started a refund for order {order}. {ANYTHING_ELSE}"
-            return replace(state, order=order, pending=None), reply
+            refund = Action("start_refund", (("order", _digits(order)),))
+            return replace(state, order=order, pending=None, action=refund), reply
         if order and state.pending == "cancel_order":
             reply = f"Okay. I have cancelled order {order}. {ANYTHING_ELSE}"
-            return replace(state, order=order, pending=None), reply
+            cancel = Action("cancel_order", (("order", _digits(order)),))
+            return replace(state, order=order, pending=None, action=cancel), reply
         if order:
             reply = f"Okay. Order {order} {_status(order)}. {ANYTHING_ELSE}"
-            return replace(state, order=order, pending=None), reply
+            look = Action("get_order_status", (("order", _digits(order)),))
+            return replace(state, order=order, pending=None, action=look), reply
         return replace(state, pending="status"), "Sure. What is your order number?"
     changing = _has(words, "reschedule", "instead", "move", "change", "make it")
     if changing or (state.booked and (day or time)):
@@ -360,3 +397,57 @@ def reply(history: Sequence[Mapping[str, Any]]) -> str:
         if message.get("role") == "user":
             state, text = _step(state, _content(message))
     return text
+
+
+def respond(history: Sequence[Mapping[str, Any]]) -> tuple[str, Action | None]:
+    """The next assistant message with tools: (text, None) or ("", the tool call to make).
+
+    Like `reply`, but when the caller's last turn needs a tool and no tool
+    result follows it yet, the answer is that tool call; once results follow,
+    the text is built from them (an order's status comes from the database).
+    """
+    state = _State()
+    text = GREETING
+    results: list[dict[str, Any]] = []
+    for message in history:
+        role = message.get("role")
+        if role == "user":
+            state, text = _step(state, _content(message))
+            results = []
+        elif role == "tool":
+            results.append(_tool_result(message))
+    action = state.action
+    if action is None:
+        return text, None
+    if not results:
+        return "", action
+    return _with_result(text, action, results[-1]), None
+
+
+def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(_content(message))
+    except ValueError:
+        return {"ok": False}
+    return value if isinstance(value, dict) else {"ok": False}
+
+
+def _with_result(text: str, action: Action, result: Mapping[str, Any]) -> str:
+    """The reply once the tool answered: its facts when it found them, an apology if not."""
+    if not result.get("ok", False):
+        return "Sorry, I could not do that just now. " + ANYTHING_ELSE
+    if action.name == "get_order_status":
+        spoken = " ".join(DIGITS[int(c)] for c in action.arguments()["order"])
+        return f"Okay. Order {spoken} {result['status']}. {ANYTHING_ELSE}"
+    return text
+
+
+def order_status(order_digits: str) -> str:
+    """The status the seeded orders table gives a four-digit order number."""
+    return _status(" ".join(DIGITS[int(c)] for c in order_digits))
+
+
+def seeded_orders() -> list[str]:
+    """Order numbers (digits) the tools database starts with: the phrases' ones and 1234."""
+    spoken = _order_numbers(24) + ["one two three four"]
+    return sorted({_digits(o) for o in spoken})

@@ -48,7 +48,7 @@ def _usage(messages: list[dict[str, Any]], reply: str) -> dict[str, int]:
     }
 
 
-def _chunk(cid: str, created: int, delta: dict[str, str], finish: str | None) -> bytes:
+def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None) -> bytes:
     payload = {
         "id": cid,
         "object": "chat.completion.chunk",
@@ -74,10 +74,26 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return _error(400, "'messages' must be a list of objects")
 
-    text = domain.reply(messages)
+    offered = _offered_tools(body.get("tools"))
+    text, action = domain.respond(messages) if offered else (domain.reply(messages), None)
+    if action is not None and action.name not in offered:
+        text, action = domain.reply(messages), None
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    call = _tool_call(action) if action is not None else None
 
+    if not body.get("stream") and call is not None:
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return web.json_response(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": MODEL,
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                "usage": _usage(messages, ""),
+            }
+        )
     if not body.get("stream"):
         return web.json_response(
             {
@@ -101,6 +117,9 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(_chunk(cid, created, {"role": "assistant"}, None))
+    if call is not None:
+        await _stream_tool_call(response, cid, created, call)
+        return response
     for token in tokens(text):
         await response.write(_chunk(cid, created, {"content": token}, None))
         await asyncio.sleep(0)
@@ -108,6 +127,46 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
+
+
+def _offered_tools(tools: Any) -> set[str]:
+    """Names of the functions the request offers (OpenAI `tools` parameter)."""
+    if not isinstance(tools, list):
+        return set()
+    names = set()
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            names.add(fn["name"])
+    return names
+
+
+def _tool_call(action: domain.Action) -> dict[str, Any]:
+    return {
+        "id": f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": action.name, "arguments": json.dumps(action.arguments())},
+    }
+
+
+async def _stream_tool_call(
+    response: web.StreamResponse, cid: str, created: int, call: dict[str, Any]
+) -> None:
+    """Stream one tool call the way OpenAI does: id and name first, then argument pieces."""
+    head = {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": ""},
+    }
+    await response.write(_chunk(cid, created, {"tool_calls": [head]}, None))
+    for piece in tokens(call["function"]["arguments"]):
+        delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+        await response.write(_chunk(cid, created, delta, None))
+        await asyncio.sleep(0)
+    await response.write(_chunk(cid, created, {}, "tool_calls"))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
 
 
 async def _models(request: web.Request) -> web.Response:

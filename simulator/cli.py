@@ -55,7 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in ("stt", "llm", "tts"):
         s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
         s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
+    _add_agent_fault_flags(s)
     return p
+
+
+def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
+    """The pipeline agent's further knobs (issue 5): tools, barge-in, silence, faults."""
+    s.add_argument("--tool-latency-ms", type=float, default=0.0)
+    s.add_argument("--tool-error-rate", type=float, default=0.0)
+    for stage in ("stt", "llm", "tool", "tts"):
+        s.add_argument(f"--{stage}-latency-jitter-ms", type=float, default=0.0)
+        s.add_argument(
+            f"--{stage}-latency-distribution",
+            choices=["fixed", "normal", "uniform", "exponential"],
+            default="fixed",
+        )
+        s.add_argument(f"--{stage}-on-error", choices=["recover", "fail"], default="recover")
+    s.add_argument("--llm-timeout-ms", type=float, default=0.0, help="0: no timeout")
+    s.add_argument("--tts-stall-ms", type=float, default=0.0, help="pause mid-sentence")
+    s.add_argument("--tts-stall-after-ms", type=float, default=300.0)
+    s.add_argument("--fault-seed", type=int, default=0)
+    s.add_argument("--tools-db", type=Path, default=None, help="SQLite file of the tools")
+    s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
+    s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,12 +142,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     faults = FaultPlan.from_config(
         {
-            stage: {
-                "latency_ms": getattr(args, f"{stage}_latency_ms"),
-                "error_rate": getattr(args, f"{stage}_error_rate"),
-            }
-            for stage in ("stt", "llm", "tts")
-        }
+            **{
+                stage: {
+                    "latency_ms": getattr(args, f"{stage}_latency_ms"),
+                    "error_rate": getattr(args, f"{stage}_error_rate"),
+                    "latency_jitter_ms": getattr(args, f"{stage}_latency_jitter_ms"),
+                    "distribution": getattr(args, f"{stage}_latency_distribution"),
+                    "on_error": getattr(args, f"{stage}_on_error"),
+                }
+                for stage in ("stt", "llm", "tool", "tts")
+            },
+            "llm_timeout_ms": args.llm_timeout_ms,
+            "tts_stall_ms": args.tts_stall_ms,
+            "tts_stall_after_ms": args.tts_stall_after_ms,
+        },
+        seed=args.fault_seed,
     )
 
     async def go() -> None:
@@ -136,6 +167,9 @@ def _serve(args: argparse.Namespace) -> int:
             llm_model=args.llm_model,
             hangover_ms=args.hangover_ms,
             faults=faults,
+            tools_db=args.tools_db,
+            backchannel_ms=args.backchannel_ms,
+            silence_reprompt_ms=args.silence_reprompt_ms,
         )
         await serve_forever(bundle, stop_on_stdin_eof=args.stop_on_stdin_eof)
 

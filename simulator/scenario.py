@@ -28,6 +28,12 @@ class StageFault(_Model):
 
     latency_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # How added latency is drawn: fixed; normal (sd = jitter); uniform (+- jitter);
+    # exponential (mean latency_ms). Draws are seeded by the scenario's seed.
+    latency_jitter_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
+    distribution: Literal["fixed", "normal", "uniform", "exponential"] = "fixed"
+    # An injected error: the agent says a recovery phrase, or the call fails.
+    on_error: Literal["recover", "fail"] = "recover"
 
 
 class Faults(_Model):
@@ -36,6 +42,12 @@ class Faults(_Model):
     stt: StageFault = StageFault()
     llm: StageFault = StageFault()
     tts: StageFault = StageFault()
+    tool: StageFault = StageFault()
+    # The agent gives up on an LLM request with no first token after this long (0: never).
+    llm_timeout_ms: Annotated[float, Field(ge=0, le=120_000)] = 0.0
+    # TTS stalls this long, `tts_stall_after_ms` into the first sentence of each reply.
+    tts_stall_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
+    tts_stall_after_ms: Annotated[float, Field(ge=0, le=60_000)] = 300.0
 
 
 class Agent(_Model):

@@ -1,56 +1,87 @@
-"""The reference pipeline agent: VAD endpointing -> pocketsphinx -> LLM -> eSpeak.
+"""The reference pipeline agent: VAD endpointing -> pocketsphinx -> LLM (+ tools) -> eSpeak.
 
 One `PipelineAgent` serves many calls; each call gets its own recognizer,
 endpointer, history and fault draws. Audio in is decoded as it arrives
 (streaming partials, on a worker thread); the LLM starts at the endpoint and
 its reply is spoken sentence by sentence while later sentences are still
-streaming. Audio out is paced at real time, 20 ms per frame, like a phone line.
+streaming. Tool calls the LLM streams are run against the SQLite tools store
+and fed back before it answers. Audio out is paced at real time, 20 ms per
+frame, like a phone line, by a `Player` that barge-in can pause and cut.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
 
 from reference_agent.domain import GREETING
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
-from reference_agent.pipeline.llm import LlmClient
+from reference_agent.pipeline.llm import LlmClient, ToolCallRequest
+from reference_agent.pipeline.player import Player
 from reference_agent.pipeline.stt import StreamingRecognizer
 from reference_agent.pipeline.tts import speak
 from reference_agent.pipeline.vad import Endpointer, VadEvent
-from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, Pcm, frames
+from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
+from reference_agent.tools.specs import TOOLS
+from reference_agent.tools.store import ToolError, ToolStore
+from simulator.audio import FRAME_MS, FRAME_SAMPLES, Pcm
 from simulator.transports.base import AgentLink
 
 SYSTEM_PROMPT = (
     "You are the phone agent of a clinic and shop: book appointments, check orders, refunds."
 )
 RECOVERY = "Sorry, I had a problem there. Could you say that again?"
+REPROMPT = "Are you still there?"
+FAREWELL = "I have not heard from you, so I will end the call now. Goodbye."
+MAX_TOOL_ROUNDS = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """Process-wide settings of the pipeline agent (CLI flags of `voxsim agent serve`)."""
+    """Process-wide settings of the pipeline agent (CLI flags of `voxsim agent serve`).
+
+    `backchannel_ms`: caller speech over the agent shorter than this ("uh-huh")
+    only pauses the agent, which then carries on; longer speech is a barge-in.
+    `silence_reprompt_ms`: caller silence before "Are you still there?"; the
+    same silence again ends the call. 0 turns it off.
+    """
 
     llm_base_url: str
     llm_model: str = "voxsim-domain"
     hangover_ms: int = 240
     greeting: bool = True
     faults: FaultPlan = field(default_factory=FaultPlan)
+    tools_db: Path | None = None
+    backchannel_ms: int = 600
+    silence_reprompt_ms: int = 8000
 
 
 class PipelineAgent:
     """Handles calls on any AgentLink (in-process queues or a WebSocket)."""
 
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        sessions: SessionStore | None = None,
+        archive: SqliteArchive | None = None,
+    ) -> None:
         self.settings = settings
         self.llm = LlmClient(settings.llm_base_url, settings.llm_model)
+        self.tools = ToolStore(settings.tools_db) if settings.tools_db is not None else None
+        self.sessions: SessionStore = sessions or MemoryStore()
+        self.archive = archive
 
     async def handle(self, link: AgentLink) -> None:
-        """Run one call until the caller hangs up."""
+        """Run one call until the caller hangs up (or the agent ends it)."""
         call = _Call(self, link)
         await call.run()
 
@@ -59,55 +90,125 @@ class PipelineAgent:
         await self.llm.close()
 
 
+class _CallFailed(Exception):
+    """The call must end with an error (an injected fatal fault)."""
+
+
 class _Call:
     def __init__(self, agent: PipelineAgent, link: AgentLink) -> None:
         self.agent = agent
         self.link = link
         self.settings = agent.settings
+        self.call_id = ""
         self.history: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
         self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
         self.faults = FaultInjector(self.settings.faults)
-        self.out: asyncio.Queue[tuple[Pcm, str] | None] = asyncio.Queue()
+        self.player = Player(link)
         self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
         self._recognizer: StreamingRecognizer | None = None
         self._preroll: list[Pcm] = []
         self._reply_task: asyncio.Task[None] | None = None
         self._last_voiced_at = 0.0
+        self._overlap_ms: int | None = None  # caller speech over the agent so far, if any
+        self._ended = asyncio.Event()
+        self._failure: str | None = None
+        self.tool_log: list[dict[str, Any]] = []
+        self._started_at = time.perf_counter()
+        self._prompted_at = 0.0
+        self._deadline: asyncio.Timeout | None = None
 
+    # -- the call ---------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         first = await self.link.recv()
         if isinstance(first, dict) and first.get("type") == "start":
             self._configure(first)
+        resumed = await self._resume()
         self._recognizer = await loop.run_in_executor(self._stt_pool, StreamingRecognizer)
-        player = asyncio.create_task(self._play(), name="agent-player")
-        if self.settings.greeting:
-            self.history.append({"role": "assistant", "content": GREETING})
-            await self._say(GREETING)
+        self.player.start(stall=self._stall_plan())
+        watchdog = asyncio.create_task(self._silence_watchdog(), name="agent-silence")
+        if self.settings.greeting and not resumed:
+            await self._say(GREETING, self._assistant_message())
+        inbox = asyncio.create_task(self._read_input(), name="agent-input")
+        ended = asyncio.create_task(self._ended.wait(), name="agent-ended")
+        hung_up = False
         try:
-            while True:
-                item = await self.link.recv()
-                if item is None or (isinstance(item, dict) and item.get("type") == "stop"):
-                    break
-                if isinstance(item, dict):
-                    continue
-                await self._on_frame(item)
+            await asyncio.wait({inbox, ended}, return_when=asyncio.FIRST_COMPLETED)
+            hung_up = ended.done() or (inbox.done() and inbox.result())
+            if self._failure is not None:
+                await self.link.send_event({"type": "error", "message": self._failure})
         finally:
-            for task in (self._reply_task, player):
+            for task in (inbox, ended, self._reply_task, watchdog):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+            await self.player.stop()
             self._stt_pool.shutdown(wait=False, cancel_futures=True)
+            if hung_up:
+                await self._save(ended=True)
+            # Otherwise the link dropped without a hang-up: the call may go on on
+            # another instance from the state saved after its last turn.
+
+    async def _resume(self) -> bool:
+        """Pick up a live call another instance started (same call_id, state in the store)."""
+        if not self.call_id:
+            return False
+        session = await self.agent.sessions.load(self.call_id)
+        if session is None or session.get("ended"):
+            return False
+        self.history = list(session["history"])
+        self.tool_log = list(session.get("tool_calls", []))
+        return True
+
+    def snapshot(self, ended: bool = False) -> dict[str, Any]:
+        """The call's session as stored: history (what the caller heard), tool calls."""
+        return {
+            "call_id": self.call_id,
+            "history": self.history,
+            "tool_calls": self.tool_log,
+            "ended": ended,
+        }
+
+    async def _save(self, ended: bool = False) -> None:
+        session = self.snapshot(ended)
+        await self.agent.sessions.save(self.call_id, session)
+        if ended and self.agent.archive is not None:
+            await self.agent.archive.save(self.call_id, session)
+
+    async def _read_input(self) -> bool:
+        """Feed caller audio until the caller hangs up (True) or the link drops (False)."""
+        while True:
+            item = await self.link.recv()
+            if item is None:
+                return False
+            if isinstance(item, dict) and item.get("type") == "stop":
+                return True
+            if isinstance(item, dict):
+                continue
+            await self._on_frame(item)
 
     def _configure(self, start: dict[str, Any]) -> None:
+        self.call_id = str(start.get("call_id") or "")
         config = start.get("config") or {}
         seed = int(config.get("seed", 0) or 0)
         plan = FaultPlan.from_config(config.get("faults"), seed=seed)
         self.faults = FaultInjector(plan.merged_over(self.settings.faults))
+        overrides: dict[str, Any] = {}
         if "greeting" in config:
-            self.settings = replace(self.settings, greeting=bool(config["greeting"]))
+            overrides["greeting"] = bool(config["greeting"])
+        for key in ("hangover_ms", "backchannel_ms", "silence_reprompt_ms"):
+            if isinstance(config.get(key), int | float):
+                overrides[key] = int(config[key])
+        if overrides:
+            self.settings = replace(self.settings, **overrides)
+            self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
 
+    def _stall_plan(self) -> tuple[float, float] | None:
+        plan = self.faults.plan
+        return (plan.tts_stall_after_ms, plan.tts_stall_ms) if plan.tts_stall_ms > 0 else None
+
+    # -- input: endpointing, barge-in --------------------------------------
     async def _on_frame(self, frame: Pcm) -> None:
         loop = asyncio.get_running_loop()
         assert self._recognizer is not None
@@ -121,80 +222,218 @@ class _Call:
             await loop.run_in_executor(self._stt_pool, recognizer.start)
             for f in preroll:
                 loop.run_in_executor(self._stt_pool, recognizer.feed, f)
+            if self.player.speaking:
+                # Stop talking at once; whether it was a barge-in or a backchannel
+                # is decided by how long the caller keeps talking.
+                self.player.pause()
+                self._overlap_ms = self.endpointer.start_frames * FRAME_MS
         loop.run_in_executor(self._stt_pool, self._recognizer.feed, frame)
         if self.endpointer.silent_ms == 0:
             self._last_voiced_at = time.perf_counter()
+        if self._overlap_ms is not None and event is not VadEvent.ENDPOINT:
+            self._overlap_ms += FRAME_MS if self.endpointer.silent_ms == 0 else 0
+            if self._overlap_ms >= self.settings.backchannel_ms:
+                self._overlap_ms = None
+                await self._barge_in()
         if event is VadEvent.ENDPOINT:
+            if self._overlap_ms is not None:
+                # A backchannel ("uh-huh"): carry on speaking, do not answer it.
+                self._overlap_ms = None
+                loop.run_in_executor(self._stt_pool, self._recognizer.finish)
+                self.player.resume()
+                return
             endpoint_ms = (time.perf_counter() - self._last_voiced_at) * 1000
             previous = self._reply_task
             self._reply_task = asyncio.create_task(
                 self._respond_after(previous, endpoint_ms), name="agent-reply"
             )
 
+    async def _barge_in(self) -> None:
+        """The caller took the turn: drop the reply and the audio the caller has not heard."""
+        if self._reply_task is not None and not self._reply_task.done():
+            self._reply_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reply_task
+        self._reply_task = None
+        await self.player.cut()
+        await self.link.send_event({"type": "clear"})
+        await self._save()
+
+    # -- replies ------------------------------------------------------------
     async def _respond_after(self, previous: asyncio.Task[None] | None, endpoint_ms: float) -> None:
         """Replies are spoken in order; input keeps flowing while one is generated."""
         if previous is not None and not previous.done():
             with contextlib.suppress(Exception):
                 await previous
-        await self._respond(endpoint_ms)
+        try:
+            await self._respond(endpoint_ms)
+        except _CallFailed as exc:
+            self._failure = str(exc)
+            self._ended.set()
+            return
+        await self.player.drain()
+        await self._save()
+
+    async def _guard(self, stage: str, work: Callable[[], Awaitable[T]] | None = None) -> T | None:
+        """Apply one stage's injected faults, then run `work`; a fatal fault fails the call."""
+        try:
+            await self.faults.apply(stage)
+        except InjectedFault as exc:
+            if exc.fatal:
+                raise _CallFailed(f"injected {stage} error") from None
+            raise
+        return await work() if work is not None else None
 
     async def _respond(self, endpoint_ms: float) -> None:
         loop = asyncio.get_running_loop()
         assert self._recognizer is not None
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
+        self.faults.take_latency()  # a fresh account for this reply
         t = time.perf_counter()
         try:
-            text = await loop.run_in_executor(self._stt_pool, self._recognizer.finish)
-            await self.faults.apply("stt")
+            recognizer = self._recognizer
+            text = await self._guard(
+                "stt", lambda: loop.run_in_executor(self._stt_pool, recognizer.finish)
+            )
         except InjectedFault:
-            await self._say(RECOVERY)
+            await self._say(RECOVERY, self._assistant_message())
             return
         stages["stt_ms"] = (time.perf_counter() - t) * 1000
         await self.link.send_event(
             {"type": "transcript", "role": "user", "text": text, "final": True}
         )
         self.history.append({"role": "user", "content": text})
-        t = time.perf_counter()
-        spoken: list[str] = []
+        message: dict[str, Any] | None = None
         try:
-            await self.faults.apply("llm")
+            async with self._llm_deadline():
+                message = await self._generate(stages)
+        except (InjectedFault, TimeoutError):
+            message = message or self._assistant_message()
+            await self._say(RECOVERY, message)
+
+    @contextlib.asynccontextmanager
+    async def _llm_deadline(self) -> AsyncIterator[None]:
+        """A deadline that `_arm_deadline` starts per LLM request and its first token stops."""
+        async with asyncio.timeout(None) as deadline:
+            self._deadline = deadline
+            try:
+                yield
+            finally:
+                self._deadline = None
+
+    def _arm_deadline(self) -> None:
+        """`llm_timeout_ms` bounds each LLM request's wait for its first token."""
+        timeout = self.faults.plan.llm_timeout_ms
+        if timeout > 0 and self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time() + timeout / 1000)
+
+    async def _generate(self, stages: dict[str, float]) -> dict[str, Any]:
+        """LLM rounds until it answers in words; tool calls in between are executed."""
+        message: dict[str, Any] | None = None
+        t = time.perf_counter()
+        tools = TOOLS if self.agent.tools is not None else None
+        for round_ in range(MAX_TOOL_ROUNDS):
+            calls: list[ToolCallRequest] = []
 
             def first_token() -> None:
-                stages["llm_ttft_ms"] = (time.perf_counter() - t) * 1000
+                stages.setdefault("llm_ttft_ms", (time.perf_counter() - t) * 1000)
+                self._disarm_deadline()
 
-            async for sentence in self.agent.llm.sentences(self.history, first_token):
-                if not spoken:
+            self._arm_deadline()
+            if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
+                await self._guard("llm")
+            async for item in self.agent.llm.stream(self.history, tools, first_token):
+                if isinstance(item, ToolCallRequest):
+                    calls.append(item)
+                    continue
+                if message is None:
+                    message = self._assistant_message()
                     t_tts = time.perf_counter()
-                    await self.faults.apply("tts")
-                    await self._say(sentence)
+                    await self._guard("tts", partial(self._say, item, message))
                     stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
+                    stages.update(self.faults.take_latency())
                     await self.link.send_event({"type": "metrics", "stages": stages})
                 else:
-                    await self._say(sentence)
-                spoken.append(sentence)
-        except InjectedFault:
-            await self._say(RECOVERY)
-            spoken.append(RECOVERY)
-        self.history.append({"role": "assistant", "content": " ".join(spoken)})
+                    await self._say(item, message)
+            if not calls:
+                break
+            t_tool = time.perf_counter()
+            await self._run_tools(calls)
+            stages["tool_ms"] = stages.get("tool_ms", 0.0) + (time.perf_counter() - t_tool) * 1000
+        return message or self._assistant_message()
 
-    async def _say(self, sentence: str) -> None:
-        pcm = await speak(sentence)
-        await self.out.put((pcm, sentence))
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.reschedule(None)
 
-    async def _play(self) -> None:
-        """Send queued speech paced at real time; the clock restarts after idle gaps."""
-        loop = asyncio.get_running_loop()
-        while True:
-            item = await self.out.get()
-            if item is None:
-                return
-            pcm, sentence = item
-            await self.link.send_event(
-                {"type": "transcript", "role": "assistant", "text": sentence}
+    async def _run_tools(self, calls: list[ToolCallRequest]) -> None:
+        store = self.agent.tools
+        assert store is not None
+        self.history.append(
+            {"role": "assistant", "content": None, "tool_calls": [c.message() for c in calls]}
+        )
+        for call in calls:
+            args = call.parsed()
+            t = time.perf_counter()
+            try:
+                result = await self._guard(
+                    "tool", partial(store.execute, call.name, args, self.call_id)
+                )
+            except ToolError as exc:
+                result = {"ok": False, "error": str(exc)}
+            except InjectedFault:
+                result = {"ok": False, "error": "injected tool error"}
+            record = {
+                "type": "tool_call",
+                "id": call.id,
+                "name": call.name,
+                "arguments": args,
+                "result": result,
+                "duration_ms": round((time.perf_counter() - t) * 1000, 3),
+            }
+            self.tool_log.append(record)
+            await self.link.send_event(record)
+            self.history.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
             )
-            t0 = loop.time()
-            for k, frame in enumerate(frames(pcm)):
-                delay = t0 + k * FRAME_SECONDS - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await self.link.send_audio(frame)
+
+    # -- output -------------------------------------------------------------
+    def _assistant_message(self) -> dict[str, Any]:
+        """A new assistant turn in the history; the player fills in what gets heard."""
+        message: dict[str, Any] = {"role": "assistant", "content": ""}
+        self.history.append(message)
+        return message
+
+    async def _say(self, sentence: str, message: dict[str, Any]) -> None:
+        pcm = await speak(sentence)
+        await self.player.enqueue(pcm, sentence, message)
+
+    async def _silence_watchdog(self) -> None:
+        """Re-prompt after `silence_reprompt_ms` of mutual silence; end the call after two."""
+        limit = self.settings.silence_reprompt_ms / 1000
+        if limit <= 0:
+            return
+        prompts = 0
+        while True:
+            await asyncio.sleep(0.1)
+            busy = (
+                self.player.speaking
+                or self.endpointer.in_speech
+                or (self._reply_task is not None and not self._reply_task.done())
+            )
+            if busy:
+                continue
+            quiet_since = max(self.player.last_audio_at, self._last_voiced_at, self._started_at)
+            if time.perf_counter() - quiet_since < limit:
+                continue
+            if prompts == 0 or self._last_voiced_at > self._prompted_at:
+                prompts = 0
+            prompts += 1
+            self._prompted_at = time.perf_counter()
+            if prompts == 1:
+                await self._say(REPROMPT, self._assistant_message())
+                continue
+            await self._say(FAREWELL, self._assistant_message())
+            await self.player.drain()
+            self._ended.set()
+            return

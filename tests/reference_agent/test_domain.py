@@ -144,3 +144,37 @@ def test_caller_phrases_are_understood_by_the_domain() -> None:
         if domain.reply([{"role": "user", "content": p}]) != domain.SORRY
     ]
     assert len(understood) >= 0.9 * len(domain.CALLER_PHRASES)
+
+
+def test_a_turn_that_needs_a_tool_asks_for_it_before_answering() -> None:
+    history = [{"role": "user", "content": "Book me in for Friday at noon"}]
+    text, action = domain.respond(history)
+    assert text == "" and action is not None
+    assert (action.name, action.arguments()) == (
+        "book_appointment",
+        {"day": "friday", "time": "noon"},
+    )
+    history.append({"role": "tool", "content": '{"ok": true}'})
+    assert domain.respond(history) == (domain.reply(history), None)
+
+
+def test_a_failed_tool_is_owned_up_to() -> None:
+    history = [
+        {"role": "user", "content": "I want a refund for order one two three four"},
+        {"role": "tool", "content": '{"ok": false, "reason": "no such order"}'},
+    ]
+    text, action = domain.respond(history)
+    assert action is None and text.startswith("Sorry, I could not do that")
+
+
+def test_asking_for_a_person_transfers_the_call() -> None:
+    text, action = domain.respond([{"role": "user", "content": "can i speak to a person"}])
+    assert action is not None and action.name == "transfer_to_human"
+    assert _talk("can i speak to a person") == [domain.TRANSFER]
+
+
+def test_turns_without_a_tool_answer_directly() -> None:
+    assert domain.respond([{"role": "user", "content": "hello"}]) == (
+        "Hello. How can I help you today?",
+        None,
+    )

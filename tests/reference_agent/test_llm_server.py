@@ -94,3 +94,61 @@ async def test_oversize_body_is_rejected_with_413(server: LlmServer) -> None:
 async def test_malformed_request_is_a_400(client: AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model=MODEL, messages="hello")  # type: ignore[arg-type]
+
+
+async def test_offered_tools_come_back_as_streamed_openai_tool_calls(client: AsyncOpenAI) -> None:
+    from reference_agent.tools.specs import TOOLS
+
+    stream = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Where is my order one two three four"}],
+        tools=TOOLS,  # type: ignore[arg-type]
+        stream=True,
+    )
+    name, arguments, finish = "", "", None
+    async for chunk in stream:
+        choice = chunk.choices[0]
+        assert not choice.delta.content
+        for piece in choice.delta.tool_calls or []:
+            assert piece.index == 0
+            if piece.function is not None:
+                name += piece.function.name or ""
+                arguments += piece.function.arguments or ""
+        finish = choice.finish_reason or finish
+    assert (name, arguments, finish) == ("get_order_status", '{"order": "1234"}', "tool_calls")
+
+
+async def test_after_the_tool_result_the_reply_uses_it(client: AsyncOpenAI) -> None:
+    from reference_agent.tools.specs import TOOLS
+
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_order_status", "arguments": '{"order": "1234"}'},
+    }
+    reply = await client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": "Where is my order one two three four"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},  # type: ignore[list-item]
+            {
+                "role": "tool",
+                "tool_call_id": "call_1",
+                "content": '{"ok": true, "status": "is lost"}',
+            },
+        ],
+        tools=TOOLS,  # type: ignore[arg-type]
+    )
+    assert reply.choices[0].message.content == (
+        "Okay. Order one two three four is lost. Is there anything else?"
+    )
+
+
+async def test_without_tools_the_reply_is_plain_text(client: AsyncOpenAI) -> None:
+    reply = await client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Where is my order one two three four"}]
+    )
+    assert reply.choices[0].message.tool_calls is None
+    assert reply.choices[0].message.content == domain.reply(
+        [{"role": "user", "content": "Where is my order one two three four"}]
+    )

@@ -1,0 +1,1 @@
+"""Call state of the pipeline agent and where it is kept (memory, Redis, SQLite)."""

@@ -1,0 +1,1 @@
+"""The bundled domain's tools: OpenAI-style specs and their SQLite implementation."""
