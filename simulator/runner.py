@@ -122,10 +122,11 @@ async def run_files(
     """Run every scenario in `paths`; bad files raise ScenarioError before any call."""
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
-    plans = {s.name: expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)}
+    plans = [expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)]
     if only is not None:
-        plans = {k: [c for c in v if c.call_id == only] for k, v in plans.items()}
-        scenarios = [s for s in scenarios if plans[s.name]]
+        plans = [[c for c in calls if c.call_id == only] for calls in plans]
+        scenarios = [s for s, calls in zip(scenarios, plans, strict=True) if calls]
+        plans = [calls for calls in plans if calls]
         if not scenarios:
             raise UsageError(f"no call {only!r}", where="--only", fix="use an id like NAME-003")
     store = RunStore(out_dir)
@@ -136,7 +137,7 @@ async def run_files(
     failed_calls = 0
     status = "completed"
     try:
-        for scenario in scenarios:
+        for scenario, calls in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
             if url is None:
                 if bundled is None:
@@ -145,7 +146,6 @@ async def run_files(
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
-            calls = plans[scenario.name]
             console.print(f"[bold]{scenario.name}[/]: {len(calls)} call(s) against {url}")
             turn_rows: list[dict[str, Any]] = []
             # Render the next call in a worker process while this one plays.
