@@ -25,6 +25,7 @@ from urllib.parse import quote
 import plotly.graph_objects as go
 import plotly.offline
 
+from reports.matrix_wer import matrix_section
 from reports.rundir import RunData, write_atomic
 from reports.stats import Summary, as_number, format_metric, format_number, summary
 
@@ -644,6 +645,8 @@ def render_report(data: RunData, run_dir: Path) -> str:
     label, reason = verdict(data.run)
     ordered = _ordered_turns(data.turns)
     charts, blobs = _charts_section(ordered, data.run)
+    matrix_html, matrix_blob = matrix_section(data.calls, data.turns)
+    charts, blobs = charts + matrix_html, blobs + matrix_blob
     body = "".join(
         (
             _header(data, label, reason),

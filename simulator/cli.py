@@ -104,11 +104,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{f}: ok ({sc.name}, {len(sc.turns)} turns, {len(expand(sc, f))} calls)")
         return EXIT_OK
     if args.command == "voices":
-        from simulator.caller.voices import list_voices
+        from simulator.caller.voices import list_voices, speaker_variants
 
         for engine, voice, about in list_voices():
             print(f"{engine:<7} {voice:<16} {about}")
-        print("variants (espeak): append +f1..+f5, +m1..+m7, +klatt (e.g. en-us+f3)")
+        print("speaker variants (espeak, e.g. en-us+f3): " + " ".join(speaker_variants()))
         return EXIT_OK
     if args.command == "report":
         from reports.html import write_report

@@ -1,7 +1,9 @@
 """Expand a scenario's `matrix:` and `repeat:` into calls, each with its own seed.
 
 `matrix` maps dotted field paths (e.g. `caller.noise.snr_db`, `turns.1.say`)
-to lists of values; the calls are the cartesian product in the order the keys
+to lists of values (a mapping value is merged into the field, so settings that
+go together can vary together: `caller: [{voice: en-us}, {engine: piper,
+voice: joe}]`); the calls are the cartesian product in the order the keys
 are written, each repeated `repeat` times. Call i is `NAME-iii` and renders
 with a seed derived from (scenario seed, i), so `voxsim run FILE --only
 NAME-007` replays exactly that call on its own.
@@ -51,7 +53,9 @@ def _set(data: Any, path: list[str], value: Any, key: str) -> None:
             else:
                 node = node[int(part)]
         elif isinstance(node, dict):
-            if last:
+            if last and isinstance(value, dict) and isinstance(node.get(part), dict):
+                node[part] = {**node[part], **value}  # e.g. caller: {engine: piper, voice: joe}
+            elif last:
                 node[part] = value
             else:
                 if node.get(part) is None:

@@ -14,11 +14,11 @@ from rich.console import Console
 from reference_agent.bundle import AgentProcess
 from reports.html import write_report
 from reports.junit import write_junit
-from simulator.caller.render import render_call
+from simulator.caller.render import Rendered, render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
 from simulator.matrix import CallPlan, expand
 from simulator.scenario import Scenario, load_scenario
-from simulator.session import PlannedTurn, Session, SessionOptions
+from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.transports.base import StartInfo, Transport
@@ -63,11 +63,11 @@ async def run_call(
     store: RunStore | None = None,
     options: SessionOptions | None = None,
     plan: CallPlan | None = None,
-    rendered: list[PlannedTurn] | None = None,
+    rendered: Rendered | None = None,
 ) -> dict[str, Any]:
     """Render and play one call; stream its turns to `store`; return the call row."""
     seed = plan.seed if plan is not None else scenario.seed
-    turns = rendered if rendered is not None else await render_call(scenario, seed)
+    turns, bed = rendered if rendered is not None else await render_call_full(scenario, seed)
     start = StartInfo(
         call_id=call_id,
         traceparent=new_traceparent(),
@@ -91,7 +91,13 @@ async def run_call(
         )
 
     session = Session(
-        transport, turns, start, scenario=scenario.name, options=options, on_turn=on_turn
+        transport,
+        turns,
+        start,
+        scenario=scenario.name,
+        options=options,
+        on_turn=on_turn,
+        background=bed,
     )
     record = await session.run()
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
@@ -122,10 +128,11 @@ async def run_files(
     """Run every scenario in `paths`; bad files raise ScenarioError before any call."""
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
-    plans = {s.name: expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)}
+    plans = [expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)]
     if only is not None:
-        plans = {k: [c for c in v if c.call_id == only] for k, v in plans.items()}
-        scenarios = [s for s in scenarios if plans[s.name]]
+        plans = [[c for c in calls if c.call_id == only] for calls in plans]
+        scenarios = [s for s, calls in zip(scenarios, plans, strict=True) if calls]
+        plans = [calls for calls in plans if calls]
         if not scenarios:
             raise UsageError(f"no call {only!r}", where="--only", fix="use an id like NAME-003")
     store = RunStore(out_dir)
@@ -136,7 +143,7 @@ async def run_files(
     failed_calls = 0
     status = "completed"
     try:
-        for scenario in scenarios:
+        for scenario, calls in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
             if url is None:
                 if bundled is None:
@@ -145,16 +152,15 @@ async def run_files(
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
-            calls = plans[scenario.name]
             console.print(f"[bold]{scenario.name}[/]: {len(calls)} call(s) against {url}")
             turn_rows: list[dict[str, Any]] = []
             # Render the next call in a worker process while this one plays.
-            ahead = asyncio.ensure_future(render_call(calls[0].scenario, calls[0].seed))
+            ahead = asyncio.ensure_future(render_call_full(calls[0].scenario, calls[0].seed))
             for k, plan in enumerate(calls):
                 rendered = await ahead
                 if k + 1 < len(calls):
                     nxt = calls[k + 1]
-                    ahead = asyncio.ensure_future(render_call(nxt.scenario, nxt.seed))
+                    ahead = asyncio.ensure_future(render_call_full(nxt.scenario, nxt.seed))
                 call = await run_call(
                     plan.scenario,
                     WebSocketTransport(url),

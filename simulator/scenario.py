@@ -196,15 +196,6 @@ class Turn(_Model):
         return self
 
     @property
-    def in_reply(self) -> bool:
-        """True when this turn acts during the agent's reply to the previous turn."""
-        return (
-            self.barge_in_ms is not None
-            or self.backchannel is not None
-            or self.hangup_ms is not None
-        )
-
-    @property
     def waits_for_reply(self) -> bool:
         """True when the caller waits for the agent to answer after this turn."""
         if self.wait is not None:

@@ -108,8 +108,13 @@ class Session:
         scenario: str = "",
         options: SessionOptions | None = None,
         on_turn: Callable[[dict[str, Any]], None] | None = None,
+        background: Pcm | None = None,
     ) -> None:
         self.transport = transport
+        #: Caller-side background noise looped under everything the caller sends
+        #: outside its turns' own audio (which already carries its noise).
+        self.background = background if background is not None and len(background) else None
+        self._covered: list[tuple[int, int]] = []  # caller-timeline spans of turn audio
         self.turns = turns
         self.start = start
         self.scenario = scenario
@@ -205,10 +210,29 @@ class Session:
             else:
                 self._max_late = max(self._max_late, -delay)
             frame = self.caller.read(k * FRAME_SAMPLES, FRAME_SAMPLES)
+            if self.background is not None:
+                frame = self._with_background(k * FRAME_SAMPLES, frame)
             await self.transport.send_audio(frame)
             k += 1
             self._sent = k * FRAME_SAMPLES
             self._progress.set()
+
+    def _with_background(self, pos: int, frame: Pcm) -> Pcm:
+        """Fill the samples of `frame` no turn covers with the looped noise bed (and record it)."""
+        assert self.background is not None
+        n = len(frame)
+        free = np.ones(n, dtype=bool)
+        for a, b in reversed(self._covered):
+            if b <= pos:
+                break
+            free[max(0, a - pos) : max(0, min(n, b - pos))] = False
+        if not free.any():
+            return frame
+        idx = (np.arange(pos, pos + n) % len(self.background))[free]
+        out = frame.copy()
+        out[free] = self.background[idx]
+        self.caller.write(pos, out)
+        return out
 
     async def _receive_loop(self) -> None:
         async for item in self.transport.receive():
@@ -260,6 +284,7 @@ class Session:
                 if turn.in_reply:
                     start = self._place_in_reply(row, turn)
                 self.caller.write(start, turn.pcm)
+                self._covered.append((start, start + len(turn.pcm)))
                 speech_start = start + turn.speech_start
                 speech_end = start + turn.speech_end
                 row["speech_start_s"] = self._s(speech_start)

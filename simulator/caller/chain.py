@@ -52,3 +52,29 @@ def render_utterance(
     for stream, stage in stages(caller, seed):
         audio, truth = stage.render(audio, truth, np.random.default_rng([seed, index, stream]))
     return audio, truth
+
+
+_BED_SECONDS = 10.0
+
+
+def render_background(caller: Caller, seed: int, noise_rms: float) -> Pcm | None:
+    """The caller's background noise for the gaps between turns, through the same line.
+
+    Same kind and absolute level as the noise under the turns (`noise_rms`), so
+    the line does not fall to digital silence when the caller stops talking.
+    """
+    if caller.noise is None or noise_rms <= 0:
+        return None
+    from simulator.caller.noise import background
+    from simulator.caller.truth import to_int16
+
+    rng = np.random.default_rng([seed, 0xBED, _NOISE])
+    bed = to_int16(background(caller.noise, noise_rms, _BED_SECONDS, rng))
+    truth = Truth(0, 0, "", "")
+    if caller.channel is not None:
+        from simulator.caller.channel import ChannelStage
+
+        bed, _ = ChannelStage(caller.channel).render(
+            bed, truth, np.random.default_rng([seed, 0xBED, _CHANNEL])
+        )
+    return bed

@@ -164,4 +164,12 @@ class NoiseStage:
         level = min(1.0, _HEADROOM / max(1.0, float(np.max(np.abs(mix)))))
         out = to_int16(mix * level)
         measured = snr_db(speech * level, out - speech * level, mask)
-        return out, truth.noted(snr_db=round(measured, 3), noise_level_gain=level)
+        rms = float(np.sqrt(np.mean((gain * level * noise) ** 2)))
+        return out, truth.noted(snr_db=round(measured, 3), noise_level_gain=level, noise_rms=rms)
+
+
+def background(cfg: Noise, rms: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """A loopable bed of the same noise at absolute level `rms`, for the gaps between turns."""
+    bed = make_noise(cfg, int(seconds * SAMPLE_RATE), rng)
+    power = float(np.sqrt(np.mean(bed**2)))
+    return bed * (rms / power) if power > 0 else bed

@@ -19,13 +19,16 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
+from simulator.audio import Pcm
 from simulator.caller.cache import cache_dir
-from simulator.caller.chain import render_utterance
+from simulator.caller.chain import render_background, render_utterance
 from simulator.scenario import Caller, Scenario, Turn
 from simulator.session import PlannedTurn
 
 #: Bump when the chain's output for the same inputs changes.
-CHAIN_VERSION = "caller-chain-v1"
+CHAIN_VERSION = "caller-chain-v2"
 
 
 def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
@@ -79,11 +82,27 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
     return planned
 
 
-def render_isolated(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
+Rendered = tuple[list[PlannedTurn], Pcm | None]
+
+
+def render_all(turns: list[Turn], caller: Caller, seed: int) -> Rendered:
+    """The turns, then the background noise bed for the gaps (if the caller has noise)."""
+    planned = render_turns(turns, caller, seed)
+    levels = [t.notes["noise_rms"] for t in planned if "noise_rms" in t.notes]
+    bed = render_background(caller, seed, float(np.median(levels))) if levels else None
+    return planned, bed
+
+
+def render_isolated_all(turns: list[Turn], caller: Caller, seed: int) -> Rendered:
     """Render in a fresh spawned process: byte-identical for the same inputs."""
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(render_turns, turns, caller, seed).result()
+        return pool.submit(render_all, turns, caller, seed).result()
+
+
+def render_isolated(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
+    """The turns of `render_isolated_all`."""
+    return render_isolated_all(turns, caller, seed)[0]
 
 
 def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
@@ -101,17 +120,17 @@ def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
 
 
-def render_cached(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTurn]:
-    """The call's turns from the disk cache, or rendered in a fresh process and stored."""
+def render_cached(turns: list[Turn], caller: Caller, seed: int) -> Rendered:
+    """The call's turns and noise bed from the disk cache, or rendered fresh and stored."""
     path = cache_dir("render") / f"{cache_key(turns, caller, seed)}.pkl"
     if path.exists():
         try:
             with path.open("rb") as f:
-                cached: list[PlannedTurn] = pickle.load(f)
+                cached: Rendered = pickle.load(f)
             return cached
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             path.unlink(missing_ok=True)
-    planned = render_isolated(turns, caller, seed)
+    planned = render_isolated_all(turns, caller, seed)
     tmp = path.with_suffix(f".{multiprocessing.current_process().pid}.tmp")
     with tmp.open("wb") as f:
         pickle.dump(planned, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -121,6 +140,11 @@ def render_cached(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedT
 
 async def render_call(scenario: Scenario, seed: int | None = None) -> list[PlannedTurn]:
     """Render a scenario's call off the event loop, deterministically, through the cache."""
+    return (await render_call_full(scenario, seed))[0]
+
+
+async def render_call_full(scenario: Scenario, seed: int | None = None) -> Rendered:
+    """`render_call` plus the background noise bed the session plays between turns."""
     return await asyncio.to_thread(
         render_cached,
         list(scenario.turns),

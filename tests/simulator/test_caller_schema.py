@@ -56,3 +56,17 @@ def test_a_full_caller_loads(tmp_path: Path) -> None:
     caller = parse_scenario(text).caller
     assert caller.room is not None and caller.room.size_m == (4, 3, 2.5)
     assert caller.channel is not None and caller.channel.codec == "opus"
+
+
+def test_the_cli_exits_2_with_one_line_for_a_bad_caller_value(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    f = tmp_path / "bad.yaml"
+    f.write_text(BASE.format(caller="  room: {rt60_s: -1}"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "validate", str(f)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"{f}:3 caller.room.rt60_s" in line and "0.05 < x <= 3.0" in line

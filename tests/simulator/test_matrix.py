@@ -55,3 +55,14 @@ def test_a_bad_matrix_value_fails_at_load_time() -> None:
 def test_a_matrix_can_vary_a_turn() -> None:
     text = "name: t\nmatrix:\n  turns.0.say: [hello, goodbye]\nturns:\n  - say: hi\n"
     assert [c.scenario.turns[0].say for c in expand(parse_scenario(text))] == ["hello", "goodbye"]
+
+
+def test_a_mapping_value_varies_settings_together_and_keeps_the_rest() -> None:
+    text = (
+        "name: m\ncaller: {rate_wpm: 150}\n"
+        "matrix:\n  caller: [{voice: en-us}, {engine: piper, voice: joe}]\n"
+        "turns:\n  - say: hi\n"
+    )
+    a, b = (c.scenario.caller for c in expand(parse_scenario(text)))
+    assert (a.engine, a.voice, a.rate_wpm) == ("espeak", "en-us", 150)
+    assert (b.engine, b.voice, b.rate_wpm) == ("piper", "joe", 150)

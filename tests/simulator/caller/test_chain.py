@@ -82,3 +82,19 @@ def test_speech_bounds_match_the_energy_in_the_audio_after_each_stage(
 def test_the_dry_speech_bounds_match_its_energy(speech: Speech, truth: Truth) -> None:
     onset, offset = _energy_bounds(speech.pcm)
     assert abs(onset - truth.speech_start) <= 160 and abs(offset - truth.speech_end) <= 160
+
+
+def test_speech_bounds_match_the_energy_after_disfluencies_and_pauses() -> None:
+    from simulator.caller.disfluency import plan_segments
+    from simulator.caller.speech import speak
+    from simulator.scenario import Caller, Disfluency
+
+    cfg = Disfluency(filler_rate=0.3, repeat_rate=0.2, false_start_rate=0.1, pause_rate=0.3)
+    text = "I would like to book a table for two tonight please"
+    segments = plan_segments(text, cfg, np.random.default_rng(8))
+    pcm, truth = speak(text, segments, Caller(), seed=2)
+    assert truth.pauses and truth.spoken_text != text
+    onset, offset = _energy_bounds(pcm)
+    assert abs(onset - truth.speech_start) <= 160 and abs(offset - truth.speech_end) <= 160
+    for a, b in truth.pauses:  # planned pauses are silent in the audio
+        assert not np.any(np.abs(pcm[a:b].astype(np.int32)) > 60)

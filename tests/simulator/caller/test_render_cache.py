@@ -12,14 +12,15 @@ SC = "name: c\ncaller: {noise: {kind: white, snr_db: 10}}\nturns:\n  - say: hell
 
 def test_a_second_render_comes_from_the_disk_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     sc = parse_scenario(SC)
-    first = render.render_cached(list(sc.turns), sc.caller, 5)
+    first, first_bed = render.render_cached(list(sc.turns), sc.caller, 5)
 
     def no_render(*_: object) -> None:
         raise AssertionError("rendered again despite the cache")
 
     monkeypatch.setattr(render, "render_isolated", no_render)
-    again = render.render_cached(list(sc.turns), sc.caller, 5)
+    again, bed = render.render_cached(list(sc.turns), sc.caller, 5)
     assert again[0].pcm.tobytes() == first[0].pcm.tobytes()
+    assert bed is not None and first_bed is not None and bed.tobytes() == first_bed.tobytes()
 
 
 def test_the_cache_key_changes_with_every_input() -> None:

@@ -55,3 +55,13 @@ def test_piper_is_byte_identical_for_the_same_text_and_follows_the_rate() -> Non
     assert a.pcm.tobytes() == b.pcm.tobytes() and a.end - a.start > 16_000
     slow = synthesize_piper("I would like to book a table", 110)
     assert slow.end - slow.start > 1.3 * (a.end - a.start)
+
+
+def test_variant_names_are_case_sensitive_like_espeak_itself() -> None:
+    """eSpeak silently ignores a variant it cannot open; voxsim must refuse it instead."""
+    check_voice("espeak", "en-us+anikaRobot")
+    with pytest.raises(ValueError, match="not an espeak voice"):
+        check_voice("espeak", "en-us+anikarobot")
+    robot = synth_one("hello there", Caller(voice="en-us+anikaRobot"), seed=1).pcm
+    plain = synth_one("hello there", Caller(voice="en-us"), seed=1).pcm
+    assert len(robot) != len(plain)
