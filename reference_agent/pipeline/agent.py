@@ -29,6 +29,7 @@ from reference_agent.pipeline.player import Player
 from reference_agent.pipeline.stt import StreamingRecognizer
 from reference_agent.pipeline.tts import speak
 from reference_agent.pipeline.vad import Endpointer, VadEvent
+from reference_agent.state.context import ContextPolicy, build_context, count_tokens
 from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
 from reference_agent.tools.specs import TOOLS
 from reference_agent.tools.store import ToolError, ToolStore
@@ -63,6 +64,7 @@ class AgentSettings:
     tools_db: Path | None = None
     backchannel_ms: int = 600
     silence_reprompt_ms: int = 8000
+    context: ContextPolicy = field(default_factory=ContextPolicy)
 
 
 class PipelineAgent:
@@ -342,7 +344,9 @@ class _Call:
             self._arm_deadline()
             if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
                 await self._guard("llm")
-            async for item in self.agent.llm.stream(self.history, tools, first_token):
+            context = build_context(self.history, self.settings.context)
+            stages["context_tokens"] = float(count_tokens(context))
+            async for item in self.agent.llm.stream(context, tools, first_token):
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
                     continue
