@@ -77,6 +77,7 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--tools-db", type=Path, default=None, help="SQLite file of the tools")
     s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
     s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
+    s.add_argument("--otlp-url", default=None, help="export spans over OTLP/HTTP to this URL")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
             tools_db=args.tools_db,
             backchannel_ms=args.backchannel_ms,
             silence_reprompt_ms=args.silence_reprompt_ms,
+            otlp_url=args.otlp_url,
         )
         await serve_forever(bundle, stop_on_stdin_eof=args.stop_on_stdin_eof)
 
