@@ -56,6 +56,7 @@ async def start_pipeline(
     backchannel_ms: int = 600,
     silence_reprompt_ms: int = 8000,
     otlp_url: str | None = None,
+    vad: str = "webrtc",
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
 
@@ -76,6 +77,7 @@ async def start_pipeline(
         backchannel_ms=backchannel_ms,
         silence_reprompt_ms=silence_reprompt_ms,
         otlp_url=otlp_url,
+        vad=vad,
     )
     agent = PipelineAgent(settings)
     server = await serve(agent.handle, host=host, port=port)

@@ -70,6 +70,7 @@ class AgentSettings:
     silence_reprompt_ms: int = 8000
     context: ContextPolicy = field(default_factory=ContextPolicy)
     otlp_url: str | None = None
+    vad: str = "webrtc"
 
 
 class PipelineAgent:
@@ -111,7 +112,7 @@ class _Call:
         self.settings = agent.settings
         self.call_id = ""
         self.history: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
-        self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
+        self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms, vad=self.settings.vad)
         self.faults = FaultInjector(self.settings.faults)
         self.player = Player(link)
         self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
@@ -219,9 +220,13 @@ class _Call:
         for key in ("hangover_ms", "backchannel_ms", "silence_reprompt_ms"):
             if isinstance(config.get(key), int | float):
                 overrides[key] = int(config[key])
+        if config.get("vad") in ("webrtc", "silero"):
+            overrides["vad"] = config["vad"]
         if overrides:
             self.settings = replace(self.settings, **overrides)
-            self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
+            self.endpointer = Endpointer(
+                hangover_ms=self.settings.hangover_ms, vad=self.settings.vad
+            )
 
     def _stall_plan(self) -> tuple[float, float] | None:
         plan = self.faults.plan
