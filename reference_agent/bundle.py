@@ -55,6 +55,8 @@ async def start_pipeline(
     tools_db: Path | None = None,
     backchannel_ms: int = 600,
     silence_reprompt_ms: int = 8000,
+    otlp_url: str | None = None,
+    vad: str = "webrtc",
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
 
@@ -74,6 +76,8 @@ async def start_pipeline(
         tools_db=tools_db or Path(tempfile.mkdtemp(prefix="voxsim-tools-")) / "tools.db",
         backchannel_ms=backchannel_ms,
         silence_reprompt_ms=silence_reprompt_ms,
+        otlp_url=otlp_url,
+        vad=vad,
     )
     agent = PipelineAgent(settings)
     server = await serve(agent.handle, host=host, port=port)

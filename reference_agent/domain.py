@@ -396,6 +396,8 @@ def reply(history: Sequence[Mapping[str, Any]]) -> str:
     for message in history:
         if message.get("role") == "user":
             state, text = _step(state, _content(message))
+        elif _is_facts(message):
+            state = _from_facts(_content(message))
     return text
 
 
@@ -416,6 +418,8 @@ def respond(history: Sequence[Mapping[str, Any]]) -> tuple[str, Action | None]:
             results = []
         elif role == "tool":
             results.append(_tool_result(message))
+        elif _is_facts(message):
+            state = _from_facts(_content(message))
     action = state.action
     if action is None:
         return text, None
@@ -451,3 +455,41 @@ def seeded_orders() -> list[str]:
     """Order numbers (digits) the tools database starts with: the phrases' ones and 1234."""
     spoken = _order_numbers(24) + ["one two three four"]
     return sorted({_digits(o) for o in spoken})
+
+
+# --------------------------------------------------------------------------- facts
+
+FACTS_PREFIX = "Known facts:"
+_FACT_FIELDS = ("day", "time", "booked", "order", "pending")
+
+
+def facts(history: Sequence[Mapping[str, Any]]) -> str:
+    """What the conversation in `history` established, as one summary line.
+
+    The summariser (reference_agent.state.context) puts this line in place of
+    old turns; `reply`/`respond` read it back as their starting state, so a
+    fact from turn 2 still drives turn 38 after turn 2 itself is gone.
+    """
+    state = _State()
+    for message in history:
+        if message.get("role") == "user":
+            state, _ = _step(state, _content(message))
+        elif _is_facts(message):
+            state = _from_facts(_content(message))
+    parts = [
+        f"{k}={getattr(state, k)}" for k in _FACT_FIELDS if getattr(state, k) not in (None, False)
+    ]
+    return f"{FACTS_PREFIX} " + ("; ".join(parts) if parts else "none")
+
+
+def _is_facts(message: Mapping[str, Any]) -> bool:
+    return message.get("role") == "system" and _content(message).startswith(FACTS_PREFIX)
+
+
+def _from_facts(text: str) -> _State:
+    values: dict[str, Any] = {}
+    for part in text.splitlines()[0][len(FACTS_PREFIX) :].split(";"):
+        key, _, value = part.strip().partition("=")
+        if key in _FACT_FIELDS and value:
+            values[key] = value == "True" if key == "booked" else value
+    return _State(**values)

@@ -78,6 +78,8 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--tools-db", type=Path, default=None, help="SQLite file of the tools")
     s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
     s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
+    s.add_argument("--otlp-url", default=None, help="export spans over OTLP/HTTP to this URL")
+    s.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc", help="endpointing VAD")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +172,8 @@ def _serve(args: argparse.Namespace) -> int:
             tools_db=args.tools_db,
             backchannel_ms=args.backchannel_ms,
             silence_reprompt_ms=args.silence_reprompt_ms,
+            otlp_url=args.otlp_url,
+            vad=args.vad,
         )
         await serve_forever(bundle, stop_on_stdin_eof=args.stop_on_stdin_eof)
 

@@ -22,13 +22,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Span
+
 from reference_agent.domain import GREETING
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
 from reference_agent.pipeline.llm import LlmClient, ToolCallRequest
 from reference_agent.pipeline.player import Player
 from reference_agent.pipeline.stt import StreamingRecognizer
+from reference_agent.pipeline.tracing import Tracing
 from reference_agent.pipeline.tts import speak
 from reference_agent.pipeline.vad import Endpointer, VadEvent
+from reference_agent.state.context import ContextPolicy, build_context, count_tokens
 from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
 from reference_agent.tools.specs import TOOLS
 from reference_agent.tools.store import ToolError, ToolStore
@@ -63,6 +68,9 @@ class AgentSettings:
     tools_db: Path | None = None
     backchannel_ms: int = 600
     silence_reprompt_ms: int = 8000
+    context: ContextPolicy = field(default_factory=ContextPolicy)
+    otlp_url: str | None = None
+    vad: str = "webrtc"
 
 
 class PipelineAgent:
@@ -73,12 +81,14 @@ class PipelineAgent:
         settings: AgentSettings,
         sessions: SessionStore | None = None,
         archive: SqliteArchive | None = None,
+        span_exporter: SpanExporter | None = None,
     ) -> None:
         self.settings = settings
         self.llm = LlmClient(settings.llm_base_url, settings.llm_model)
         self.tools = ToolStore(settings.tools_db) if settings.tools_db is not None else None
         self.sessions: SessionStore = sessions or MemoryStore()
         self.archive = archive
+        self.tracing = Tracing(span_exporter, settings.otlp_url)
 
     async def handle(self, link: AgentLink) -> None:
         """Run one call until the caller hangs up (or the agent ends it)."""
@@ -86,8 +96,9 @@ class PipelineAgent:
         await call.run()
 
     async def close(self) -> None:
-        """Release the LLM client."""
+        """Release the LLM client and flush spans."""
         await self.llm.close()
+        await asyncio.to_thread(self.tracing.shutdown)
 
 
 class _CallFailed(Exception):
@@ -101,7 +112,7 @@ class _Call:
         self.settings = agent.settings
         self.call_id = ""
         self.history: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
-        self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
+        self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms, vad=self.settings.vad)
         self.faults = FaultInjector(self.settings.faults)
         self.player = Player(link)
         self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
@@ -116,6 +127,10 @@ class _Call:
         self._started_at = time.perf_counter()
         self._prompted_at = 0.0
         self._deadline: asyncio.Timeout | None = None
+        self.tracer = agent.tracing.for_call(None)
+        self._span: Span | None = None  # the turn being answered
+        self._listening: tuple[Span, Span] | None = None  # (turn, vad) while the caller talks
+        self.player.tracer = self.tracer
 
     # -- the call ---------------------------------------------------------
     async def run(self) -> None:
@@ -123,6 +138,7 @@ class _Call:
         first = await self.link.recv()
         if isinstance(first, dict) and first.get("type") == "start":
             self._configure(first)
+        self.player.tracer = self.tracer
         resumed = await self._resume()
         self._recognizer = await loop.run_in_executor(self._stt_pool, StreamingRecognizer)
         self.player.start(stall=self._stall_plan())
@@ -191,6 +207,10 @@ class _Call:
     def _configure(self, start: dict[str, Any]) -> None:
         self.call_id = str(start.get("call_id") or "")
         config = start.get("config") or {}
+        otlp = config.get("otlp_url")
+        self.tracer = self.agent.tracing.for_call(
+            start.get("traceparent"), otlp if isinstance(otlp, str) else None
+        )
         seed = int(config.get("seed", 0) or 0)
         plan = FaultPlan.from_config(config.get("faults"), seed=seed)
         self.faults = FaultInjector(plan.merged_over(self.settings.faults))
@@ -200,9 +220,13 @@ class _Call:
         for key in ("hangover_ms", "backchannel_ms", "silence_reprompt_ms"):
             if isinstance(config.get(key), int | float):
                 overrides[key] = int(config[key])
+        if config.get("vad") in ("webrtc", "silero"):
+            overrides["vad"] = config["vad"]
         if overrides:
             self.settings = replace(self.settings, **overrides)
-            self.endpointer = Endpointer(hangover_ms=self.settings.hangover_ms)
+            self.endpointer = Endpointer(
+                hangover_ms=self.settings.hangover_ms, vad=self.settings.vad
+            )
 
     def _stall_plan(self) -> tuple[float, float] | None:
         plan = self.faults.plan
@@ -222,6 +246,15 @@ class _Call:
             await loop.run_in_executor(self._stt_pool, recognizer.start)
             for f in preroll:
                 loop.run_in_executor(self._stt_pool, recognizer.feed, f)
+            onset_ns = time.time_ns() - self.endpointer.start_frames * FRAME_MS * 1_000_000
+            turn = self.tracer.start("agent.turn", start_ns=onset_ns)
+            vad = self.tracer.start(
+                "vad",
+                parent=turn,
+                start_ns=onset_ns,
+                attributes={"vad.hangover_ms": self.endpointer.hangover_ms},
+            )
+            self._listening = (turn, vad)
             if self.player.speaking:
                 # Stop talking at once; whether it was a barge-in or a backchannel
                 # is decided by how long the caller keeps talking.
@@ -236,16 +269,24 @@ class _Call:
                 self._overlap_ms = None
                 await self._barge_in()
         if event is VadEvent.ENDPOINT:
+            turn_span, vad_span = self._listening or (None, None)
+            self._listening = None
+            endpoint_ms = (time.perf_counter() - self._last_voiced_at) * 1000
+            if vad_span is not None:
+                vad_span.set_attribute("vad.endpoint_ms", endpoint_ms)
+                vad_span.end()
             if self._overlap_ms is not None:
                 # A backchannel ("uh-huh"): carry on speaking, do not answer it.
                 self._overlap_ms = None
+                if turn_span is not None:
+                    turn_span.set_attribute("turn.backchannel", True)
+                    turn_span.end()
                 loop.run_in_executor(self._stt_pool, self._recognizer.finish)
                 self.player.resume()
                 return
-            endpoint_ms = (time.perf_counter() - self._last_voiced_at) * 1000
             previous = self._reply_task
             self._reply_task = asyncio.create_task(
-                self._respond_after(previous, endpoint_ms), name="agent-reply"
+                self._respond_after(previous, endpoint_ms, turn_span), name="agent-reply"
             )
 
     async def _barge_in(self) -> None:
@@ -260,19 +301,28 @@ class _Call:
         await self._save()
 
     # -- replies ------------------------------------------------------------
-    async def _respond_after(self, previous: asyncio.Task[None] | None, endpoint_ms: float) -> None:
+    async def _respond_after(
+        self, previous: asyncio.Task[None] | None, endpoint_ms: float, turn: Span | None
+    ) -> None:
         """Replies are spoken in order; input keeps flowing while one is generated."""
         if previous is not None and not previous.done():
             with contextlib.suppress(Exception):
                 await previous
+        self._span = turn
         try:
             await self._respond(endpoint_ms)
+            await self.player.drain()
+            await self._save()
         except _CallFailed as exc:
             self._failure = str(exc)
             self._ended.set()
-            return
-        await self.player.drain()
-        await self._save()
+        except asyncio.CancelledError:
+            if turn is not None:
+                turn.set_attribute("turn.interrupted", True)
+            raise
+        finally:
+            if turn is not None:
+                turn.end()
 
     async def _guard(self, stage: str, work: Callable[[], Awaitable[T]] | None = None) -> T | None:
         """Apply one stage's injected faults, then run `work`; a fatal fault fails the call."""
@@ -290,15 +340,20 @@ class _Call:
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
         self.faults.take_latency()  # a fresh account for this reply
         t = time.perf_counter()
+        stt = self.tracer.start("stt", parent=self._span)
         try:
             recognizer = self._recognizer
             text = await self._guard(
                 "stt", lambda: loop.run_in_executor(self._stt_pool, recognizer.finish)
             )
+            stt.set_attribute("stt.text", str(text))
         except InjectedFault:
+            stt.set_attribute("error", True)
+            stt.end()
             await self._say(RECOVERY, self._assistant_message())
             return
         stages["stt_ms"] = (time.perf_counter() - t) * 1000
+        stt.end()
         await self.link.send_event(
             {"type": "transcript", "role": "user", "text": text, "final": True}
         )
@@ -335,26 +390,36 @@ class _Call:
         for round_ in range(MAX_TOOL_ROUNDS):
             calls: list[ToolCallRequest] = []
 
-            def first_token() -> None:
+            llm = self.tracer.start("llm", parent=self._span, attributes={"llm.round": round_})
+            t_round = time.perf_counter()
+
+            def first_token(llm: Span = llm, t_round: float = t_round) -> None:
                 stages.setdefault("llm_ttft_ms", (time.perf_counter() - t) * 1000)
+                llm.set_attribute("llm.ttft_ms", (time.perf_counter() - t_round) * 1000)
+                llm.add_event("first_token")
                 self._disarm_deadline()
 
             self._arm_deadline()
             if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
                 await self._guard("llm")
-            async for item in self.agent.llm.stream(self.history, tools, first_token):
-                if isinstance(item, ToolCallRequest):
-                    calls.append(item)
-                    continue
-                if message is None:
-                    message = self._assistant_message()
-                    t_tts = time.perf_counter()
-                    await self._guard("tts", partial(self._say, item, message))
-                    stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
-                    stages.update(self.faults.take_latency())
-                    await self.link.send_event({"type": "metrics", "stages": stages})
-                else:
-                    await self._say(item, message)
+            context = build_context(self.history, self.settings.context)
+            stages["context_tokens"] = float(count_tokens(context))
+            try:
+                async for item in self.agent.llm.stream(context, tools, first_token):
+                    if isinstance(item, ToolCallRequest):
+                        calls.append(item)
+                        continue
+                    if message is None:
+                        message = self._assistant_message()
+                        t_tts = time.perf_counter()
+                        await self._guard("tts", partial(self._say, item, message))
+                        stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
+                        stages.update(self.faults.take_latency())
+                        await self.link.send_event({"type": "metrics", "stages": stages})
+                    else:
+                        await self._say(item, message)
+            finally:
+                llm.end()
             if not calls:
                 break
             t_tool = time.perf_counter()
@@ -375,10 +440,11 @@ class _Call:
         for call in calls:
             args = call.parsed()
             t = time.perf_counter()
+            span = self.tracer.start("tool", parent=self._span, attributes={"tool.name": call.name})
             try:
                 result = await self._guard(
                     "tool", partial(store.execute, call.name, args, self.call_id)
-                )
+                ) or {"ok": False}
             except ToolError as exc:
                 result = {"ok": False, "error": str(exc)}
             except InjectedFault:
@@ -391,6 +457,8 @@ class _Call:
                 "result": result,
                 "duration_ms": round((time.perf_counter() - t) * 1000, 3),
             }
+            span.set_attribute("tool.ok", bool(result.get("ok")))
+            span.end()
             self.tool_log.append(record)
             await self.link.send_event(record)
             self.history.append(
@@ -405,8 +473,15 @@ class _Call:
         return message
 
     async def _say(self, sentence: str, message: dict[str, Any]) -> None:
-        pcm = await speak(sentence)
-        await self.player.enqueue(pcm, sentence, message)
+        span = self.tracer.start("tts", parent=self._span, attributes={"tts.chars": len(sentence)})
+        try:
+            pcm = await speak(sentence)
+            span.set_attribute(
+                "tts.time_to_first_audio_ms", (time.time_ns() - _start_ns(span)) / 1e6
+            )
+        finally:
+            span.end()
+        await self.player.enqueue(pcm, sentence, message, parent=self._span)
 
     async def _silence_watchdog(self) -> None:
         """Re-prompt after `silence_reprompt_ms` of mutual silence; end the call after two."""
@@ -437,3 +512,9 @@ class _Call:
             await self.player.drain()
             self._ended.set()
             return
+
+
+def _start_ns(span: Span) -> int:
+    """When a span started (now for a no-op span)."""
+    start = getattr(span, "start_time", None)
+    return int(start) if start else time.time_ns()

@@ -16,6 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Span
+
+from reference_agent.pipeline.tracing import CallTracer
 from simulator.audio import FRAME_SECONDS, Pcm, frames
 from simulator.transports.base import AgentLink
 
@@ -26,6 +29,7 @@ class _Item:
     sentence: str
     message: dict[str, Any]
     frames: int
+    parent: Span | None = None
     sent: int = 0
 
 
@@ -52,6 +56,7 @@ class Player:
         self._task: asyncio.Task[None] | None = None
         self._stall: tuple[float, float] | None = None
         self._stalled: set[int] = set()
+        self.tracer: CallTracer | None = None
 
     @property
     def speaking(self) -> bool:
@@ -63,9 +68,12 @@ class Player:
         self._stall = stall
         self._task = asyncio.create_task(self._run(), name="agent-player")
 
-    async def enqueue(self, pcm: Pcm, sentence: str, message: dict[str, Any]) -> None:
+    async def enqueue(
+        self, pcm: Pcm, sentence: str, message: dict[str, Any], parent: Span | None = None
+    ) -> None:
         """Queue one sentence's audio; `message` is the assistant turn it belongs to."""
-        self._queue.append(_Item(pcm, sentence, message, frames=max(1, len(frames(pcm)))))
+        n = max(1, len(frames(pcm)))
+        self._queue.append(_Item(pcm, sentence, message, frames=n, parent=parent))
         self._wake.set()
 
     def pause(self) -> None:
@@ -114,7 +122,14 @@ class Player:
                 await self._wake.wait()
             item = self._queue.popleft()
             self._current = item
-            await self._play(item)
+            span = self.tracer.start("playback", parent=item.parent) if self.tracer else None
+            try:
+                await self._play(item)
+            finally:
+                if span is not None:
+                    span.set_attribute("playback.frames", item.sent)
+                    span.set_attribute("playback.interrupted", item.sent < item.frames)
+                    span.end()
             _append(item.message, item.sentence)
             self._current = None
             self._idle.set()

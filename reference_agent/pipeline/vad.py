@@ -31,16 +31,23 @@ class Endpointer:
     hangover_ms: int = 240
     start_frames: int = 3
     mode: int = 2
+    vad: str = "webrtc"  # or "silero" (benchmarks/vad_choice.py compares them)
 
     def __post_init__(self) -> None:
-        self._vad = webrtcvad.Vad(self.mode)
+        if self.vad == "silero":
+            from reference_agent.pipeline.silero import SileroVad
+
+            self._is_speech = SileroVad().is_speech
+        else:
+            webrtc = webrtcvad.Vad(self.mode)
+            self._is_speech = lambda frame: webrtc.is_speech(to_bytes(frame), SAMPLE_RATE)
         self.in_speech = False
         self._voiced_run = 0
         self._silent_ms = 0
 
     def process(self, frame: Pcm) -> VadEvent:
         """Feed exactly one 20 ms frame (320 samples)."""
-        voiced = self._vad.is_speech(to_bytes(frame), SAMPLE_RATE)
+        voiced = bool(self._is_speech(frame))
         if not self.in_speech:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= self.start_frames:

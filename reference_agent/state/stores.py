@@ -35,17 +35,25 @@ class SessionStore(Protocol):
 
 
 class MemoryStore:
-    """Sessions in this process's memory (the default; lost when it exits)."""
+    """Sessions in this process's memory (the default; lost when it exits).
 
-    def __init__(self) -> None:
+    Keeps the `limit` most recently saved sessions, so a long-running agent
+    under load does not grow without bound.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
         self._sessions: dict[str, str] = {}
+        self._limit = limit
 
     async def load(self, call_id: str) -> Session | None:
         raw = self._sessions.get(call_id)
         return json.loads(raw) if raw is not None else None
 
     async def save(self, call_id: str, session: Session) -> None:
+        self._sessions.pop(call_id, None)
         self._sessions[call_id] = json.dumps(session)
+        while len(self._sessions) > self._limit:
+            del self._sessions[next(iter(self._sessions))]
 
     async def close(self) -> None:
         return None
