@@ -1,0 +1,79 @@
+"""Task success: a call that books the wrong day fails `expect`, the right one passes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from simulator.metrics.task import evaluate_call, success_rate
+from simulator.scenario import parse_scenario
+
+
+def _scenario(db: Path) -> str:
+    return f"""
+name: book
+turns: [{{say: "book me for wednesday at three pm"}}]
+expect:
+  tools: [{{name: book_appointment, args: {{day: Wednesday, time: "15:00"}}}}]
+  state:
+    - sqlite: {db}
+      query: "SELECT day FROM appointments WHERE call_id = :call_id"
+      rows: [[wednesday]]
+  agent_says: ["Wednesday at 3 pm"]
+"""
+
+
+def _call(db: Path, call_id: str, day: str) -> tuple[list[dict], list[dict]]:
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS appointments (call_id TEXT, day TEXT)")
+        con.execute("INSERT INTO appointments VALUES (?, ?)", (call_id, day))
+    events = [
+        {"type": "transcript", "role": "user", "text": f"book me for {day} at three pm"},
+        {
+            "type": "tool_call",
+            "name": "book_appointment",
+            "arguments": {"day": day, "time": "three pm"},
+            "result": {"ok": True},
+        },
+    ]
+    turns = [{"spoken_text": f"i have booked you for {day} at three pm is there anything else"}]
+    return events, turns
+
+
+def test_the_right_day_passes_every_check(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    expect = parse_scenario(_scenario(db)).expect
+    assert expect is not None
+    events, turns = _call(db, "book-000", "wednesday")
+    result = evaluate_call(expect, "book-000", events, turns)
+    assert result["passed"], result
+    assert len(result["checks"]) == 3
+
+
+def test_the_wrong_day_fails_the_tool_state_and_speech_checks(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    expect = parse_scenario(_scenario(db)).expect
+    assert expect is not None
+    events, turns = _call(db, "book-001", "tuesday")
+    result = evaluate_call(expect, "book-001", events, turns)
+    assert not result["passed"]
+    assert [c["passed"] for c in result["checks"]] == [False, False, False]
+    assert "tuesday" in result["checks"][0]["reason"]
+
+
+def test_missing_database_and_missing_tool_are_failures_with_a_reason(tmp_path: Path) -> None:
+    expect = parse_scenario(_scenario(tmp_path / "none.db")).expect
+    assert expect is not None
+    result = evaluate_call(expect, "x", [], [])
+    assert [c["reason"] for c in result["checks"]] == [
+        "never called",
+        f"no database at {tmp_path / 'none.db'}",
+        "not heard",
+    ]
+
+
+def test_success_rate_has_n_and_a_wilson_interval() -> None:
+    out = success_rate([{"passed": True}, {"passed": False}, None, {"passed": True}])
+    assert (out["successes"], out["n"]) == (2, 3)
+    lo, hi = out["ci"]
+    assert lo < 2 / 3 < hi
