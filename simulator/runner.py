@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +17,13 @@ from reports.html import write_report
 from reports.junit import write_junit
 from simulator.caller.render import render_call
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
+from simulator.metrics.call import measure_call
+from simulator.metrics.summary import summarize_run
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
+from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
 from simulator.transports.base import StartInfo, Transport
 from simulator.transports.websocket import WebSocketTransport
 
@@ -61,14 +65,20 @@ async def run_call(
     call_id: str,
     store: RunStore | None = None,
     options: SessionOptions | None = None,
+    otlp_url: str | None = None,
+    spans: SpanSink | None = None,
 ) -> dict[str, Any]:
-    """Render and play one call; stream its turns to `store`; return the call row."""
+    """Render and play one call; stream its turns to `store`; return the call row.
+
+    After the call, the whole-recording metrics (metrics/call.py) are added to
+    the turn rows and the call row; the harness's call and turn spans go to
+    `spans`. `otlp_url` is passed to the agent in the start config.
+    """
     turns = await render_call(scenario)
-    start = StartInfo(
-        call_id=call_id,
-        traceparent=new_traceparent(),
-        config={"faults": scenario.agent.faults.model_dump(), "seed": scenario.seed},
-    )
+    config: dict[str, Any] = {"faults": scenario.agent.faults.model_dump(), "seed": scenario.seed}
+    if otlp_url is not None:
+        config["otlp_url"] = otlp_url
+    start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
 
     def on_turn(row: dict[str, Any]) -> None:
         if store is not None:
@@ -90,6 +100,17 @@ async def run_call(
         transport, turns, start, scenario=scenario.name, options=options, on_turn=on_turn
     )
     record = await session.run()
+    # Wall clock of sample 0, the clock agents stamp their spans with.
+    wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
+    measured = await asyncio.to_thread(
+        measure_call,
+        scenario,
+        call_id,
+        record.turns,
+        record.events,
+        record.caller,
+        record.agent,
+    )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
     row: dict[str, Any] = {
         "call_id": call_id,
@@ -103,8 +124,12 @@ async def run_call(
         "audio_dir": audio_dir,
         "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
         "trace_id": start.traceparent.split("-")[1],
+        "wall_t0_ns": wall_t0_ns,
+        **measured,
         "turns": record.turns,
     }
+    if spans is not None:
+        spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
     if store is not None:
         store.add_call({k: v for k, v in row.items() if k != "turns"})
     return row
@@ -120,6 +145,10 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
     results: list[dict[str, Any]] = []
     failed_calls = 0
     status = "completed"
+    sink = SpanSink(out_dir / "spans.jsonl")
+    receiver = OtlpReceiver(sink)
+    await receiver.start()
+    calls: list[dict[str, Any]] = []
     try:
         for scenario in scenarios:
             url = _agent_url(scenario, agent)
@@ -131,11 +160,20 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
                 url = bundled.url
             agent_desc["url"] = url
             console.print(f"[bold]{scenario.name}[/]: 1 call against {url}")
-            call = await run_call(scenario, WebSocketTransport(url), f"{scenario.name}-000", store)
+            call = await run_call(
+                scenario,
+                WebSocketTransport(url),
+                f"{scenario.name}-000",
+                store,
+                otlp_url=receiver.url,
+                spans=sink,
+            )
+            calls.append(call)
+            store.rewrite_turns([t for c in calls for t in c["turns"]])
             if call["status"] != "ok":
                 failed_calls += 1
                 console.print(f"  [red]call failed:[/] {call['error']}")
-            results.extend(evaluate(scenario.name, scenario.slo, call["turns"]))
+            results.extend(evaluate(scenario.name, scenario.slo, call["turns"], [call]))
     except AgentError as exc:
         failed_calls += 1
         status = "failed"
@@ -147,6 +185,20 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
     finally:
         if bundled is not None:
             await bundled.stop()
+        await _settle(sink)
+        await receiver.stop()
+        sink.close()
+        for call in calls:
+            join_turns(call["turns"], sink.spans, call["wall_t0_ns"])
+        all_turns = [t for c in calls for t in c["turns"]]
+        if calls:
+            store.rewrite_turns(all_turns)
+        store.run["metrics"] = summarize_run(calls, all_turns)
+        store.run["otlp"] = {
+            "url": receiver.url,
+            "spans": len(sink.spans),
+            "rejected": receiver.rejected,
+        }
         code = (
             EXIT_AGENT_FAILED
             if failed_calls or status != "completed"
@@ -160,6 +212,21 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
         write_junit(out_dir)
         report = write_report(out_dir)
     return RunOutcome(out_dir, code, results, report)
+
+
+async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) -> None:
+    """Give agents that export in batches a moment: wait until no span arrived for
+    `quiet_s` (at most `limit_s`); no wait when no agent span ever came."""
+    if not any(s.get("source") == "agent" for s in sink.spans):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    seen = len(sink.spans)
+    while loop.time() < deadline:
+        await asyncio.sleep(quiet_s)
+        if len(sink.spans) == seen:
+            return
+        seen = len(sink.spans)
 
 
 def _agent_url(scenario: Scenario, override: str | None) -> str | None:

@@ -113,6 +113,11 @@ class Session:
         self._pending: list[dict[str, Any]] = []
         self._last_turn_end = 0  # caller-timeline sample where the previous turn finished
 
+    @property
+    def t0(self) -> float:
+        """The event loop's monotonic time of call sample 0 (set when the call starts)."""
+        return self._t0
+
     # -- timeline helpers -------------------------------------------------
     def _now_samples(self) -> int:
         return int((asyncio.get_running_loop().time() - self._t0) * SAMPLE_RATE)
