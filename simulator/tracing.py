@@ -299,7 +299,7 @@ def join_turns(
     `spans_joined` (count), and for turns with a measured latency
     `span_explained_ms` (the union of the stages clipped to the latency
     window speech end -> agent onset) and `span_remainder_ms` = latency -
-    explained.
+    explained; both None when the turn has no latency or no agent span.
     """
     agent = [s for s in spans if s.get("source") == "agent"]
     parents = {(s["trace_id"], s["parent_span_id"]) for s in agent if s.get("parent_span_id")}
@@ -332,7 +332,7 @@ def join_turns(
         latency = row.get("latency_ms")
         end_s = row.get("speech_end_s")
         onset_s = row.get("agent_onset_s")
-        if latency is None or end_s is None or onset_s is None:
+        if not mine or latency is None or end_s is None or onset_s is None:
             row["span_explained_ms"] = None
             row["span_remainder_ms"] = None
             continue

@@ -45,7 +45,8 @@ def latency_by_cell(calls: Sequence[Row], turns: Sequence[Row]) -> dict[str, Any
 
 
 def stage_latencies(turns: Sequence[Row]) -> dict[str, Any]:
-    """Agent stage latencies from joined spans (per stage name) and the remainder."""
+    """Agent stage latencies: from joined spans (per span name) with the explained part
+    and the remainder, and as the agent reported them in `metrics` events."""
     per: dict[str, list[float]] = defaultdict(list)
     for t in turns:
         for name, ms in (t.get("span_stages") or {}).items():
@@ -57,8 +58,13 @@ def stage_latencies(turns: Sequence[Row]) -> dict[str, Any]:
     explained = [
         float(t["span_explained_ms"]) for t in turns if t.get("span_explained_ms") is not None
     ]
+    reported: dict[str, list[float]] = defaultdict(list)
+    for t in turns:
+        for name, ms in (t.get("stages") or {}).items():
+            reported[name].append(float(ms))
     return {
         "stages": out,
+        "reported_stages": {n: summarize(v, qs=(50, 95)) for n, v in sorted(reported.items())},
         "explained_ms": summarize(explained, qs=(50, 95)),
         "remainder_ms": summarize(remainder, qs=(50, 95)),
     }
