@@ -17,6 +17,7 @@ plausible in-domain sentence; it is a damage detector, not an STT benchmark.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -77,7 +78,15 @@ def score_turns(rows: list[dict[str, Any]], agent: Pcm, cache: Path | None = Non
     `spoken_wer_ref_words`, `spoken_wer_subs/_dels/_ins`.
     """
     texts = [r["agent_reply_text"] for r in rows if r.get("agent_reply_text")]
-    stt = HarnessTranscriber(texts, cache)
+    if cache is None:
+        # One LM per call: build it in a scratch directory, not the shared cache.
+        with tempfile.TemporaryDirectory(prefix="voxsim-lm-") as tmp:
+            _score_with(HarnessTranscriber(texts, Path(tmp)), rows, agent)
+    else:
+        _score_with(HarnessTranscriber(texts, cache), rows, agent)
+
+
+def _score_with(stt: HarnessTranscriber, rows: list[dict[str, Any]], agent: Pcm) -> None:
     for row in rows:
         ref = row.get("agent_reply_text")
         onset, end = row.get("agent_onset_s"), row.get("agent_end_s")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,25 +10,15 @@ from pathlib import Path
 import pytest
 
 from simulator.runner import run_files
+from tests.conftest import serve
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def otlp_agent_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "otlp_agent.py")], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        url = json.loads(line)["url"]
-    except (ValueError, KeyError):
-        proc.kill()
-        raise RuntimeError(f"agent did not start: {line!r}") from None
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    """tests/simulator/otlp_agent.py in its own process."""
+    yield from serve([sys.executable, str(HERE / "otlp_agent.py")])
 
 
 async def test_every_turn_gets_its_agent_stage_spans_and_a_remainder(
