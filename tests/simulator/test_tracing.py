@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import sys
 import textwrap
@@ -176,3 +177,24 @@ def test_join_assigns_leaf_stages_to_turns_and_reports_the_remainder() -> None:
     assert rows[0]["span_remainder_ms"] == pytest.approx(150.0)
     assert rows[1]["span_stages"] == {"stt": 100.0}
     assert rows[1]["span_remainder_ms"] == pytest.approx(200.0)
+
+
+async def test_gzip_bodies_are_inflated_within_the_size_limit(tmp_path: Path) -> None:
+    sink = SpanSink(tmp_path / "spans.jsonl")
+    receiver = OtlpReceiver(sink)
+    await receiver.start()
+    url = receiver.url + "/v1/traces"
+    good = gzip.compress(json.dumps(_json_body()).encode())
+    bomb = gzip.compress(b"\x00" * (MAX_BODY_BYTES * 4))  # tiny on the wire, 16 MiB inflated
+    try:
+        async with aiohttp.ClientSession() as http:
+            headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+            async with http.post(url, data=good, headers=headers) as r:
+                assert r.status == 200
+            headers["Content-Type"] = "application/x-protobuf"
+            async with http.post(url, data=bomb, headers=headers) as r:
+                assert r.status == 413
+    finally:
+        await receiver.stop()
+        sink.close()
+    assert len(bomb) < MAX_BODY_BYTES and [s["name"] for s in sink.spans] == ["tts"]

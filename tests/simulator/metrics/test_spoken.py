@@ -9,9 +9,10 @@ import numpy as np
 
 from simulator.audio import FRAME_SAMPLES, read_wav
 from simulator.metrics.spoken import language_phrases, score_turns
+from simulator.metrics.task import evaluate_call
 from simulator.metrics.wer import aggregate
 from simulator.runner import run_call
-from simulator.scenario import parse_scenario
+from simulator.scenario import Expect, parse_scenario
 from simulator.store import RunStore
 from simulator.transports.websocket import WebSocketTransport
 
@@ -36,7 +37,7 @@ def test_reply_phrases_keep_only_pronounceable_normalised_words() -> None:
     ]
 
 
-async def test_spoken_wer_is_near_zero_clean_and_rises_with_downlink_loss(
+async def test_spoken_wer_is_near_zero_clean_rises_with_loss_and_feeds_task_success(
     pipeline_agent_url: str, tmp_path: Path
 ) -> None:
     scenario = parse_scenario(
@@ -65,3 +66,8 @@ async def test_spoken_wer_is_near_zero_clean_and_rises_with_downlink_loss(
         lossy_wer.append(float(np.mean(wers)))
     assert lossy_wer[0] > clean["wer"] + 0.03, lossy_wer
     assert lossy_wer[1] > lossy_wer[0], lossy_wer
+    # Task success on the same real call: phrases are checked in what the harness heard.
+    right = Expect(agent_says=["Tuesday at 3 pm"])
+    wrong = Expect(agent_says=["Wednesday at 3 pm"])
+    assert evaluate_call(right, "spoken-000", [], call["turns"])["passed"]
+    assert not evaluate_call(wrong, "spoken-000", [], call["turns"])["passed"]
