@@ -40,22 +40,23 @@ def _call(db: Path, call_id: str, day: str) -> tuple[list[dict], list[dict]]:
     return events, turns
 
 
-def test_the_right_day_passes_every_check(tmp_path: Path) -> None:
+def _judge(tmp_path: Path, call_id: str, day: str) -> dict:
+    """Expect Wednesday 3 pm; run a call that booked `day` against it."""
     db = tmp_path / "agent.db"
     expect = parse_scenario(_scenario(db)).expect
     assert expect is not None
-    events, turns = _call(db, "book-000", "wednesday")
-    result = evaluate_call(expect, "book-000", events, turns)
+    events, turns = _call(db, call_id, day)
+    return evaluate_call(expect, call_id, events, turns)
+
+
+def test_the_right_day_passes_every_check(tmp_path: Path) -> None:
+    result = _judge(tmp_path, "book-000", "wednesday")
     assert result["passed"], result
     assert len(result["checks"]) == 3
 
 
 def test_the_wrong_day_fails_the_tool_state_and_speech_checks(tmp_path: Path) -> None:
-    db = tmp_path / "agent.db"
-    expect = parse_scenario(_scenario(db)).expect
-    assert expect is not None
-    events, turns = _call(db, "book-001", "tuesday")
-    result = evaluate_call(expect, "book-001", events, turns)
+    result = _judge(tmp_path, "book-001", "tuesday")
     assert not result["passed"]
     assert [c["passed"] for c in result["checks"]] == [False, False, False]
     assert "tuesday" in result["checks"][0]["reason"]
