@@ -24,6 +24,11 @@ from simulator.audio import SAMPLE_RATE, SPEECH_THRESHOLD, Pcm
 
 #: Silence that splits activity into separate segments.
 DEFAULT_GAP = SAMPLE_RATE * 150 // 1000
+#: Silence that means the agent stopped talking (barge-in, backchannel): longer
+#: than the gap between sentences of one reply (~250 ms for the bundled agent),
+#: so a sentence break is not taken for a stop. The stop time is still exact:
+#: the last loud sample before that silence.
+STOP_GAP = SAMPLE_RATE * 500 // 1000
 #: After a backchannel ends, the agent has this long to show that it yielded.
 BACKCHANNEL_GRACE = SAMPLE_RATE * 500 // 1000
 #: Longest wait for an agent to stop after a barge-in before "it did not stop".
@@ -81,12 +86,13 @@ def takeover_on_backchannel(
     """True when a caller backchannel ("uh-huh") made the agent yield; None if not scoreable.
 
     Scoreable only if the agent was speaking when the backchannel began. The
-    agent yielded when its speech segment ends in [bc_start, bc_end + grace):
+    agent yielded when its speech (split at silences of STOP_GAP) ends before
+    bc_end + grace:
     it stopped (or paused for a turn) because of the caller. A reply that
     happens to end inside that window counts too: a scenario should place
     backchannels early in a long reply.
     """
-    segs = segments(agent)
+    segs = segments(agent, gap=STOP_GAP)
     seg = _active_at(segs, bc_start)
     if seg is None:
         return None
@@ -96,10 +102,12 @@ def takeover_on_backchannel(
 def barge_in_stop_ms(agent: Pcm, caller_onset: int, max_wait: int = BARGE_IN_MAX) -> float | None:
     """Milliseconds from the caller's barge-in onset to the end of the agent's audio.
 
+    The agent has stopped at its last loud sample before a silence of STOP_GAP
+    (a pause between its sentences is not a stop).
     0 when the agent was already silent; None when it kept talking for more
     than `max_wait` samples (it did not stop).
     """
-    seg = _active_at(segments(agent), caller_onset)
+    seg = _active_at(segments(agent, gap=STOP_GAP), caller_onset)
     if seg is None:
         return 0.0
     stop = seg[1]

@@ -62,6 +62,7 @@ def test_agent_that_stops_for_a_backchannel_took_it_as_a_turn() -> None:
     bc = (s(1000), s(1300))
     assert takeover_on_backchannel(track((0, 1150)), *bc) is True
     assert takeover_on_backchannel(track((0, 3000)), *bc) is False
+    assert takeover_on_backchannel(track((0, 1150), (1400, 3000)), *bc) is False  # sentence break
     assert takeover_on_backchannel(track((2000, 3000)), *bc) is None  # agent was not speaking
 
 
@@ -70,6 +71,10 @@ def test_barge_in_stop_latency_is_caller_onset_to_agent_audio_end() -> None:
     assert barge_in_stop_ms(agent, s(1000)) == pytest.approx(237, abs=TOL_MS)
     assert barge_in_stop_ms(agent, s(2000)) == 0.0  # already silent
     assert barge_in_stop_ms(track((0, 7900)), s(1000)) is None  # never stopped within 5 s
+    # A 250 ms break between two sentences is not a stop: the agent talked on to 2600.
+    assert barge_in_stop_ms(track((0, 1237), (1487, 2600)), s(1000)) == pytest.approx(
+        1600, abs=TOL_MS
+    )
 
 
 def test_talk_over_counts_agent_speech_started_while_the_caller_spoke() -> None:
