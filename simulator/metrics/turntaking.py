@@ -75,9 +75,9 @@ def takeover_on_pause(agent: Pcm, pause_start: int, pause_end: int) -> bool:
     A false takeover: the caller had not finished (the plan paused and then
     went on), but the agent took the turn within [pause_start, pause_end).
     Agent audio already running at pause_start (e.g. a reply to something
-    earlier) is not a new takeover.
+    earlier, sentence breaks included) is not a new takeover.
     """
-    return _first_onset(segments(agent), pause_start, pause_end) is not None
+    return _first_onset(segments(agent, gap=STOP_GAP), pause_start, pause_end) is not None
 
 
 def takeover_on_backchannel(
@@ -144,11 +144,12 @@ def overlap(caller: Pcm, agent: Pcm) -> Overlap:
 def reprompt_ms(agent: Pcm, silence_start: int, silence_end: int) -> float | None:
     """Milliseconds from the start of the caller's silence to the agent's re-prompt.
 
-    The agent must first be quiet: the reference is the later of the silence
-    start and the end of agent audio running at that moment. None when the
+    The agent must first be quiet: agent speech running at the silence start
+    (sentence breaks included) must end first; a re-prompt is new speech after
+    a silence of at least STOP_GAP. None when the
     agent said nothing new before the silence ended.
     """
-    segs = segments(agent)
+    segs = segments(agent, gap=STOP_GAP)
     seg = _active_at(segs, silence_start)
     reference = seg[1] if seg is not None else silence_start
     onset = _first_onset(segs, reference + 1 if seg is not None else reference, silence_end)

@@ -56,6 +56,7 @@ def test_agent_starting_inside_a_caller_pause_is_a_false_takeover() -> None:
     assert not takeover_on_pause(track((1700, 2500)), *pause)
     # Agent speech already running before the pause is not a new takeover.
     assert not takeover_on_pause(track((0, 1400)), *pause)
+    assert not takeover_on_pause(track((0, 900), (1150, 1400)), *pause)  # its next sentence
 
 
 def test_agent_that_stops_for_a_backchannel_took_it_as_a_turn() -> None:
@@ -94,6 +95,7 @@ def test_reprompt_after_silence_is_timed_from_the_silence_start() -> None:
     assert reprompt_ms(track((100, 900)), *silence) is None
     # The tail of an answer running into the silence is not a re-prompt.
     assert reprompt_ms(track((500, 1500)), *silence) is None
+    assert reprompt_ms(track((500, 1500), (1750, 2200)), *silence) is None  # its next sentence
     assert reprompt_ms(track((500, 1500), (5000, 5500)), *silence) == pytest.approx(
         4000, abs=TOL_MS
     )
