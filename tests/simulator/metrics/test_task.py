@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from simulator.errors import ScenarioError
 from simulator.metrics.task import evaluate_call, success_rate
 from simulator.scenario import parse_scenario
 
@@ -78,3 +81,10 @@ def test_success_rate_has_n_and_a_wilson_interval() -> None:
     assert (out["successes"], out["n"]) == (2, 3)
     lo, hi = out["ci"]
     assert lo < 2 / 3 < hi
+
+
+def test_a_bad_expect_block_names_its_line_and_field() -> None:
+    text = "name: x\nturns: [{say: hi}]\nexpect:\n  tools:\n    - {nam: book}\n"
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(text, source="x.yaml")
+    assert "x.yaml:5 expect.tools[0].nam" in err.value.one_line()
