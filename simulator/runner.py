@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +18,13 @@ from reports.junit import write_junit
 from simulator.caller.render import Rendered, render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
 from simulator.matrix import CallPlan, expand
+from simulator.metrics.call import measure_call
+from simulator.metrics.summary import summarize_run
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
+from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
 from simulator.transports.base import StartInfo, Transport
 from simulator.transports.websocket import WebSocketTransport
 
@@ -64,15 +68,21 @@ async def run_call(
     options: SessionOptions | None = None,
     plan: CallPlan | None = None,
     rendered: Rendered | None = None,
+    otlp_url: str | None = None,
+    spans: SpanSink | None = None,
 ) -> dict[str, Any]:
-    """Render and play one call; stream its turns to `store`; return the call row."""
+    """Render and play one call; stream its turns to `store`; return the call row.
+
+    After the call, the whole-recording metrics (metrics/call.py) are added to
+    the turn rows and the call row; the harness's call and turn spans go to
+    `spans`. `otlp_url` is passed to the agent in the start config.
+    """
     seed = plan.seed if plan is not None else scenario.seed
     turns, bed = rendered if rendered is not None else await render_call_full(scenario, seed)
-    start = StartInfo(
-        call_id=call_id,
-        traceparent=new_traceparent(),
-        config={"faults": scenario.agent.faults.model_dump(), "seed": seed},
-    )
+    config: dict[str, Any] = {"faults": scenario.agent.faults.model_dump(), "seed": seed}
+    if otlp_url is not None:
+        config["otlp_url"] = otlp_url
+    start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
 
     def on_turn(row: dict[str, Any]) -> None:
         if store is not None:
@@ -100,6 +110,17 @@ async def run_call(
         background=bed,
     )
     record = await session.run()
+    # Wall clock of sample 0, the clock agents stamp their spans with.
+    wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
+    measured = await asyncio.to_thread(
+        measure_call,
+        scenario,
+        call_id,
+        record.turns,
+        record.events,
+        record.caller,
+        record.agent,
+    )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
     row: dict[str, Any] = {
         "call_id": call_id,
@@ -115,8 +136,12 @@ async def run_call(
         "audio_dir": audio_dir,
         "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
         "trace_id": start.traceparent.split("-")[1],
+        "wall_t0_ns": wall_t0_ns,
+        **measured,
         "turns": record.turns,
     }
+    if spans is not None:
+        spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
     if store is not None:
         store.add_call({k: v for k, v in row.items() if k != "turns"})
     return row
@@ -142,8 +167,12 @@ async def run_files(
     results: list[dict[str, Any]] = []
     failed_calls = 0
     status = "completed"
+    sink = SpanSink(out_dir / "spans.jsonl")
+    receiver = OtlpReceiver(sink)
+    await receiver.start()
+    calls: list[dict[str, Any]] = []
     try:
-        for scenario, calls in zip(scenarios, plans, strict=True):
+        for scenario, call_plans in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
             if url is None:
                 if bundled is None:
@@ -152,14 +181,15 @@ async def run_files(
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
-            console.print(f"[bold]{scenario.name}[/]: {len(calls)} call(s) against {url}")
-            turn_rows: list[dict[str, Any]] = []
+            console.print(f"[bold]{scenario.name}[/]: {len(call_plans)} call(s) against {url}")
+            scenario_calls: list[dict[str, Any]] = []
             # Render the next call in a worker process while this one plays.
-            ahead = asyncio.ensure_future(render_call_full(calls[0].scenario, calls[0].seed))
-            for k, plan in enumerate(calls):
+            first = call_plans[0]
+            ahead = asyncio.ensure_future(render_call_full(first.scenario, first.seed))
+            for k, plan in enumerate(call_plans):
                 rendered = await ahead
-                if k + 1 < len(calls):
-                    nxt = calls[k + 1]
+                if k + 1 < len(call_plans):
+                    nxt = call_plans[k + 1]
                     ahead = asyncio.ensure_future(render_call_full(nxt.scenario, nxt.seed))
                 call = await run_call(
                     plan.scenario,
@@ -168,12 +198,17 @@ async def run_files(
                     store,
                     plan=plan,
                     rendered=rendered,
+                    otlp_url=receiver.url,
+                    spans=sink,
                 )
+                calls.append(call)
+                scenario_calls.append(call)
+                store.rewrite_turns([t for c in calls for t in c["turns"]])
                 if call["status"] != "ok":
                     failed_calls += 1
                     console.print(f"  [red]call failed:[/] {call['error']}")
-                turn_rows.extend(call["turns"])
-            results.extend(evaluate(scenario.name, scenario.slo, turn_rows))
+            scenario_turns = [t for c in scenario_calls for t in c["turns"]]
+            results.extend(evaluate(scenario.name, scenario.slo, scenario_turns, scenario_calls))
     except AgentError as exc:
         failed_calls += 1
         status = "failed"
@@ -185,6 +220,20 @@ async def run_files(
     finally:
         if bundled is not None:
             await bundled.stop()
+        await _settle(sink)
+        await receiver.stop()
+        sink.close()
+        for call in calls:
+            join_turns(call["turns"], sink.spans, call["wall_t0_ns"])
+        all_turns = [t for c in calls for t in c["turns"]]
+        if calls:
+            store.rewrite_turns(all_turns)
+        store.run["metrics"] = summarize_run(calls, all_turns)
+        store.run["otlp"] = {
+            "url": receiver.url,
+            "spans": len(sink.spans),
+            "rejected": receiver.rejected,
+        }
         code = (
             EXIT_AGENT_FAILED
             if failed_calls or status != "completed"
@@ -207,6 +256,21 @@ def caller_notes(turns: list[dict[str, Any]]) -> dict[str, float]:
         for key, value in (row.get("caller_notes") or {}).items():
             values.setdefault(key, []).append(float(value))
     return {k: round(sum(v) / len(v), 3) for k, v in values.items()}
+
+
+async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) -> None:
+    """Give agents that export in batches a moment: wait until no span arrived for
+    `quiet_s` (at most `limit_s`); no wait when no agent span ever came."""
+    if not any(s.get("source") == "agent" for s in sink.spans):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    seen = len(sink.spans)
+    while loop.time() < deadline:
+        await asyncio.sleep(quiet_s)
+        if len(sink.spans) == seen:
+            return
+        seen = len(sink.spans)
 
 
 def _agent_url(scenario: Scenario, override: str | None) -> str | None:

@@ -209,6 +209,40 @@ class Slo(_Model):
     latency_p50_ms: Annotated[float, Field(gt=0)] | None = None
     latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
     wer_max: Annotated[float, Field(ge=0)] | None = None
+    latency_p99_ms: Annotated[float, Field(gt=0)] | None = None
+    spoken_wer_max: Annotated[float, Field(ge=0)] | None = None
+    task_success_min: Annotated[float, Field(ge=0, le=1)] | None = None
+    pause_takeover_max: Annotated[float, Field(ge=0, le=1)] | None = None
+    backchannel_takeover_max: Annotated[float, Field(ge=0, le=1)] | None = None
+    barge_in_stop_p95_ms: Annotated[float, Field(gt=0)] | None = None
+    time_to_first_audio_ms: Annotated[float, Field(gt=0)] | None = None
+
+
+class ToolExpectation(_Model):
+    """A tool call the agent must make; `args` must match (a subset, normalised like WER)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    args: dict[str, Any] = {}
+
+
+class StateCheck(_Model):
+    """A final-state check: `query` on the SQLite file `sqlite` must return `rows`.
+
+    `:call_id` in the query is bound to the call's id. Values compare after
+    the WER normalisation when they are strings.
+    """
+
+    sqlite: Annotated[str, Field(min_length=1)]
+    query: Annotated[str, Field(min_length=1)]
+    rows: list[list[Any]]
+
+
+class Expect(_Model):
+    """What a successful call achieves (task success, docs/metrics.md)."""
+
+    tools: list[ToolExpectation] = []
+    state: list[StateCheck] = []
+    agent_says: list[Annotated[str, Field(min_length=1)]] = []
 
 
 class Scenario(_Model):
@@ -224,6 +258,7 @@ class Scenario(_Model):
     #: Dotted field -> values; the calls are the cartesian product (simulator/matrix.py).
     matrix: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
     repeat: Annotated[int, Field(ge=1, le=10_000)] = 1
+    expect: Expect | None = None
 
 
 def load_scenario(path: str | Path) -> Scenario:

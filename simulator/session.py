@@ -136,6 +136,11 @@ class Session:
         self._reply_onset: int | None = None  # onset of the agent reply last waited for
         self._fillers: dict[int, tuple[str, ...]] = {}
 
+    @property
+    def t0(self) -> float:
+        """The event loop's monotonic time of call sample 0 (set when the call starts)."""
+        return self._t0
+
     # -- timeline helpers -------------------------------------------------
     def _now_samples(self) -> int:
         return int((asyncio.get_running_loop().time() - self._t0) * SAMPLE_RATE)

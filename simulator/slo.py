@@ -1,41 +1,100 @@
-"""Judge a scenario's turns against its SLOs; each result keeps its value and n."""
+"""Judge a scenario's turns and calls against its SLOs; each result keeps its value and n.
+
+A limit named `*_min` must be reached (value >= limit); every other limit
+must not be exceeded (value <= limit). A metric with no data fails its SLO.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from simulator.metrics.stats import percentile
+from simulator.metrics.summary import reply_latencies, turn_taking
+from simulator.metrics.task import success_rate
+from simulator.metrics.wer import aggregate
 from simulator.scenario import Slo
 
+Row = dict[str, Any]
 
-def evaluate(scenario: str, slo: Slo, turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One result per SLO the scenario sets: metric, limit, value, n, passed."""
+
+def _percentile_of(values: list[float], q: float) -> tuple[float | None, int]:
+    return percentile(values, q), len(values)
+
+
+def _metrics(
+    turns: list[Row], calls: list[Row]
+) -> dict[str, Callable[[], tuple[float | None, int]]]:
+    """metric name -> (value, n), computed lazily from rows."""
     said = [t for t in turns if t.get("kind") == "say"]
-    latencies = [float(t["latency_ms"]) for t in said if t.get("latency_ms") is not None]
-    results: list[dict[str, Any]] = []
 
-    def add(metric: str, limit: float, value: float | None, n: int) -> None:
-        passed = value is not None and value <= limit
+    def wer(prefix: str, rows: list[Row]) -> tuple[float | None, int]:
+        agg = aggregate(rows, prefix)
+        return agg["wer"], int(agg["n"] or 0)
+
+    def rate(key: str) -> tuple[float | None, int]:
+        p = turn_taking(calls)[key]
+        return p["rate"], p["n"]
+
+    def task() -> tuple[float | None, int]:
+        p = success_rate([c.get("task") for c in calls])
+        return p["rate"], p["n"]
+
+    def barge() -> tuple[float | None, int]:
+        stops = [
+            float(v)
+            for c in calls
+            for v in (c.get("turn_taking") or {}).get("barge_in_stop_ms", [])
+        ]
+        return _percentile_of(stops, 95)
+
+    def ttfa() -> tuple[float | None, int]:
+        vals = [
+            float(c["time_to_first_audio_ms"])
+            for c in calls
+            if c.get("time_to_first_audio_ms") is not None
+        ]
+        return (max(vals) if vals else None), len(vals)
+
+    lat = reply_latencies(turns)
+    return {
+        "latency_p50_ms": lambda: _percentile_of(lat, 50),
+        "latency_p95_ms": lambda: _percentile_of(lat, 95),
+        "latency_p99_ms": lambda: _percentile_of(lat, 99),
+        "wer_max": lambda: wer("wer", said),
+        "spoken_wer_max": lambda: wer("spoken_wer", turns),
+        "task_success_min": task,
+        "pause_takeover_max": lambda: rate("pause_takeover"),
+        "backchannel_takeover_max": lambda: rate("backchannel_takeover"),
+        "barge_in_stop_p95_ms": barge,
+        "time_to_first_audio_ms": ttfa,
+    }
+
+
+def evaluate(
+    scenario: str, slo: Slo, turns: list[Row], calls: list[Row] | None = None
+) -> list[Row]:
+    """One result per SLO the scenario sets: metric, limit, value, n, passed."""
+    results: list[Row] = []
+    for metric, compute in _metrics(turns, calls or []).items():
+        limit = getattr(slo, metric)
+        if limit is None:
+            continue
+        value, n = compute()
+        if value is None:
+            passed = False
+        elif metric.endswith("_min"):
+            passed = value >= limit
+        else:
+            passed = value <= limit
         results.append(
             {
                 "scenario": scenario,
                 "metric": metric,
-                "limit": limit,
+                "limit": float(limit),
                 "value": value,
                 "n": n,
                 "passed": passed,
             }
         )
-
-    for metric, q in (("latency_p50_ms", 50), ("latency_p95_ms", 95)):
-        limit = getattr(slo, metric)
-        if limit is not None:
-            value = float(np.percentile(latencies, q)) if latencies else None
-            add(metric, float(limit), value, len(latencies))
-    if slo.wer_max is not None:
-        scored = [t for t in said if t.get("wer_ref_words")]
-        words = sum(int(t["wer_ref_words"]) for t in scored)
-        errors = sum(int(t["wer_subs"]) + int(t["wer_dels"]) + int(t["wer_ins"]) for t in scored)
-        add("wer_max", float(slo.wer_max), errors / words if words else None, len(scored))
     return results

@@ -109,6 +109,14 @@ class RunStore:
         fh.write(json.dumps(row, default=str) + "\n")
         fh.flush()
 
+    def rewrite_turns(self, rows: list[dict[str, Any]]) -> None:
+        """Replace turns.jsonl with `rows` (atomically), e.g. after post-call metrics."""
+        self._turns.close()
+        tmp = self.root / "turns.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows), encoding="utf-8")
+        tmp.replace(self.root / "turns.jsonl")
+        self._turns = open(self.root / "turns.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
     def close(self) -> None:
         """Close the JSONL files."""
         self._calls.close()

@@ -1,0 +1,69 @@
+"""Measure a finished call: the figures that need its whole recording.
+
+The session measures latency while the call runs; what needs the complete
+tracks (the harness's transcription of the agent, turn-taking over both
+tracks, time to first agent audio, task success) is computed here, after the
+call, off the event loop (pocketsphinx is CPU work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.audio import SAMPLE_RATE, Pcm, first_above
+from simulator.metrics.spoken import score_turns
+from simulator.metrics.task import evaluate_call
+from simulator.metrics.turntaking import Action, call_turn_taking
+from simulator.scenario import Scenario
+
+
+def _s(sec: float) -> int:
+    return int(round(sec * SAMPLE_RATE))
+
+
+def actions_from_rows(rows: Sequence[dict[str, Any]], scenario: Scenario) -> list[Action]:
+    """The plan's executed actions on the call timeline, from the turn rows.
+
+    A row may carry `actions: [{"kind", "start_s", "end_s"}, ...]` (recorded by
+    the session as it executes pauses, backchannels, barge-ins and silences,
+    with their exact sample times); every `say` turn that waits for a reply
+    also ends a turn at its ground-truth speech end ("turn_end").
+    """
+    out: list[Action] = []
+    for row in rows:
+        for a in row.get("actions") or []:
+            out.append(Action(str(a["kind"]), _s(float(a["start_s"])), _s(float(a["end_s"]))))
+        i = int(row["turn"])
+        waits = i < len(scenario.turns) and scenario.turns[i].waits_for_reply
+        if row.get("kind") == "say" and waits and row.get("speech_end_s") is not None:
+            out.append(Action("turn_end", _s(row["speech_start_s"]), _s(row["speech_end_s"])))
+    return sorted(out, key=lambda a: a.start)
+
+
+def time_to_first_audio_ms(agent: Pcm) -> float | None:
+    """Milliseconds from the call start (sample 0) to the first agent speech."""
+    first = first_above(agent)
+    return None if first is None else first * 1000.0 / SAMPLE_RATE
+
+
+def measure_call(
+    scenario: Scenario,
+    call_id: str,
+    rows: list[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    caller: Pcm,
+    agent: Pcm,
+    cache: Path | None = None,
+) -> dict[str, Any]:
+    """Add per-turn fields to `rows` in place; return the call-level fields."""
+    score_turns(rows, agent, cache)
+    out: dict[str, Any] = {
+        "time_to_first_audio_ms": time_to_first_audio_ms(agent),
+        "turn_taking": call_turn_taking(caller, agent, actions_from_rows(rows, scenario)),
+        "task": None,
+    }
+    if scenario.expect is not None:
+        out["task"] = evaluate_call(scenario.expect, call_id, events, rows)
+    return out
