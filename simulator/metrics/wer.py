@@ -176,6 +176,8 @@ def score_intended(reference: str, hypothesis: str, fillers: tuple[str, ...] = (
     """WER of a disfluent caller: against the intended text, fillers removed from the
     transcript (repeats and false starts still count: the agent heard them)."""
     return score(reference, strip_fillers(hypothesis, reference, fillers))
+
+
 def aggregate(
     rows: Sequence[dict[str, object]], prefix: str = "wer"
 ) -> dict[str, float | int | None]:
