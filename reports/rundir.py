@@ -117,3 +117,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+BASELINE_JSON = "baseline.json"
+
+
+def read_baseline(run_dir: Path | str) -> dict[str, Any] | None:
+    """baseline.json (written by `voxsim compare` / `run --baseline`), or None if absent/bad."""
+    try:
+        data = json.loads((Path(run_dir) / BASELINE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -14,6 +14,14 @@ from rich.console import Console
 from reference_agent.bundle import AgentProcess
 from reports.html import write_report
 from reports.junit import write_junit
+from simulator.baseline import (
+    Comparison,
+    Tolerance,
+    check_run_dir,
+    compare_dirs,
+    render_table,
+    write_comparison,
+)
 from simulator.caller.render import render_call
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
 from simulator.scenario import Scenario, load_scenario
@@ -34,6 +42,7 @@ class RunOutcome:
     exit_code: int
     slo_results: list[dict[str, Any]]
     report: Path | None
+    comparison: Comparison | None = None
 
 
 def collect_files(paths: list[str]) -> list[Path]:
@@ -110,9 +119,21 @@ async def run_call(
     return row
 
 
-async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -> RunOutcome:
-    """Run every scenario in `paths`; bad files raise ScenarioError before any call."""
+async def run_files(
+    paths: list[str],
+    out_dir: Path,
+    agent: str | None = None,
+    baseline: Path | None = None,
+    tolerance: Tolerance | None = None,
+) -> RunOutcome:
+    """Run every scenario in `paths`; bad files raise ScenarioError before any call.
+
+    With `baseline`, the run is compared with that run directory (baseline.json,
+    shown in the report and junit.xml); a regression makes the exit code 1.
+    """
     scenarios = [load_scenario(p) for p in collect_files(paths)]
+    if baseline is not None:
+        check_run_dir(baseline, "--baseline")
     store = RunStore(out_dir)
     agent_desc = {"kind": agent or scenarios[0].agent.kind, "url": None}
     store.start(out_dir.name, [s.model_dump() for s in scenarios], agent_desc)
@@ -157,9 +178,18 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
         store.run["slo_results"] = results
         store.finish(status, code)
         store.close()
+        comparison = None
+        if baseline is not None and status == "completed":
+            comparison = compare_dirs(out_dir, baseline, tolerance)
+            write_comparison(out_dir, comparison)
+            console.print(render_table(comparison))
+            if comparison.regressions and code == EXIT_OK:
+                code = EXIT_SLO_MISSED
+                store.run["regressions"] = len(comparison.regressions)
+                store.finish(status, code)
         write_junit(out_dir)
         report = write_report(out_dir)
-    return RunOutcome(out_dir, code, results, report)
+    return RunOutcome(out_dir, code, results, report, comparison)
 
 
 def _agent_url(scenario: Scenario, override: str | None) -> str | None:
