@@ -12,7 +12,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed /usr/bin/chromium
+
+# Headless Chromium for the report's browser test (tests/browser): Debian's
+# package, driven by the `playwright` PyPI package (never `playwright install`).
+# Runs only when /usr/bin/chromium is missing; needs root (sudo when not root).
+/usr/bin/chromium:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) \
+		apt-get install -y -qq --no-install-recommends chromium
 
 demo: install
 	$(BIN)/voxsim run scenarios/smoke.yaml --out runs/smoke

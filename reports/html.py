@@ -743,6 +743,7 @@ def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> st
     heat, heat_blobs = _matrix_section(data)
     load, load_blobs = _load_section(data)
     blobs += wf_blobs + heat_blobs + load_blobs
+    scale_ms = max((v for vs in _latency_by_scenario(ordered).values() for v in vs), default=0.0)
     body = "".join(
         (
             _header(data, label, reason),
@@ -761,7 +762,7 @@ def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> st
                 data.calls,
                 ordered,
                 run_dir,
-                lambda row: waterfall_html(row, spans),
+                lambda row: waterfall_html(row, spans, scale_ms),
                 embed_audio=embed_audio,
             ),
             _details_section(data.run),

@@ -224,13 +224,24 @@ def waterfall_figure(
     return fig
 
 
-def waterfall_html(row: dict[str, Any], spans: dict[str, list[dict[str, Any]]] | None) -> str:
-    """A no-JavaScript waterfall of one turn (positioned <span>s), or "" without latency."""
+def waterfall_html(
+    row: dict[str, Any],
+    spans: dict[str, list[dict[str, Any]]] | None,
+    scale_ms: float | None = None,
+) -> str:
+    """A no-JavaScript waterfall of one caller turn (positioned <span>s), or "".
+
+    `scale_ms` (the run's largest latency) gives every turn the same scale, so
+    a longer bar is a longer time across the whole report.
+    """
+    if row.get("kind", "say") != "say":
+        return ""
     segs = turn_segments(row, spans)
     if not segs:
         return ""
-    lo = max(min(s.start_ms for s in segs), -SHOW_CALLER_MS)
-    hi = max(s.start_ms for s in segs if s.label == AGENT[0]) + SHOW_AGENT_MS
+    lo = -SHOW_CALLER_MS
+    latency = max(s.start_ms for s in segs if s.label == AGENT[0])
+    hi = max(latency, scale_ms or 0.0) + SHOW_AGENT_MS
     width = hi - lo
     bars = []
     for seg in segs:

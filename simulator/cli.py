@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild report.html from a run directory")
     rep.add_argument("dir", type=Path)
+    rep.add_argument(
+        "--embed-audio", action="store_true", help="inline each call's recordings as players"
+    )
 
     sub.add_parser("voices", help="list caller voices")
 
@@ -129,7 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(
                 "not a run directory", where=str(args.dir), fix="pass DIR of voxsim run"
             )
-        print(write_report(args.dir))
+        print(write_report(args.dir, embed_audio=args.embed_audio))
         return EXIT_OK
     if args.command == "run":
         from simulator.runner import run_files

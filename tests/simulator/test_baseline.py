@@ -170,7 +170,7 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     stored = json.loads((tmp_path / "slow" / "baseline.json").read_text())
     assert stored["regressions"] >= 1
     assert "Regression" in (tmp_path / "slow" / "junit.xml").read_text()
-    assert "Baseline" in (tmp_path / "slow" / "report.html").read_text()
+    assert 'id="baseline"' in (tmp_path / "slow" / "report.html").read_text()
     bad = _voxsim("compare", str(tmp_path / "slow"), "--baseline", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--baseline" in bad.stderr and "Traceback" not in bad.stderr
