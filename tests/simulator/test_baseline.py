@@ -123,7 +123,6 @@ turns:
   - say: "Where is my order five six seven eight"
   - say: "Where is my order one two three four"
   - say: "Where is my order five six seven eight"
-  - say: "Where is my order one two three four"
 """
 
 
@@ -148,7 +147,7 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     slow = run_scenario(
         slow_file, agent=pipeline_agent_url, out=tmp_path / "slow", baseline=tmp_path / "base"
     )
-    assert len(base.latencies_ms) == len(slow.latencies_ms) == 5
+    assert len(base.latencies_ms) == len(slow.latencies_ms) == 4
 
     assert slow.comparison is not None
     p50 = _by_metric(slow.comparison.changes)["latency_p50_ms"]
