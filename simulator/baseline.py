@@ -29,6 +29,9 @@ from reports.stats import as_number
 from simulator.errors import UsageError
 
 BOOTSTRAP_RESAMPLES = 2000
+#: fewer latencies than this on either side: the bootstrap cannot see the
+#: spread (one turn resamples to itself), so no change is called significant
+MIN_BOOTSTRAP_N = 4
 CONFIDENCE = 0.95
 _Z = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -73,11 +76,12 @@ class MetricChange:
 
     def line(self) -> str:
         """One line, e.g. "smoke latency_p95_ms +151.2 ms [+140.3, +160.9] (n=8 vs 8 ...)"."""
-        if self.delta is None or self.ci_low is None or self.ci_high is None:
-            return (
-                f"{self.scenario} {self.metric}: no data (n={self.n_current} vs {self.n_baseline})"
-            )
         fmt = _fmt_ms if self.unit == "ms" else _fmt_rate
+        if self.delta is None or self.ci_low is None or self.ci_high is None:
+            what = "no data" if self.delta is None else f"{fmt(self.delta)}, too few turns for a CI"
+            return (
+                f"{self.scenario} {self.metric}: {what} (n={self.n_current} vs {self.n_baseline})"
+            )
         verdict = (
             "REGRESSION"
             if self.regression
@@ -221,8 +225,10 @@ def compare_rows(
             interval: tuple[float | None, float | None, float | None] = (None, None, None)
             values: tuple[float | None, float | None] = (None, None)
             if la and lb:
-                interval = bootstrap_percentile_diff(la, lb, q)
                 values = (float(np.percentile(la, q)), float(np.percentile(lb, q)))
+                interval = (values[1] - values[0], None, None)
+            if min(len(la), len(lb)) >= MIN_BOOTSTRAP_N:
+                interval = bootstrap_percentile_diff(la, lb, q)
             comparison.changes.append(
                 _change(
                     name,
@@ -334,8 +340,13 @@ def render_table(comparison: Comparison) -> str:
         fmt = _fmt_ms if c.unit == "ms" else _fmt_rate
         plain = (lambda v: f"{v:.1f}") if c.unit == "ms" else (lambda v: f"{v * 100:.1f}%")
         if c.delta is None or c.ci_low is None or c.ci_high is None:
-            cells = ("—", "—", "—", "—")
-            verdict = "no data"
+            cells = (
+                plain(c.baseline) if c.baseline is not None else "—",
+                plain(c.current) if c.current is not None else "—",
+                "—" if c.delta is None else fmt(c.delta),
+                "—",
+            )
+            verdict = "no data" if c.delta is None else f"too few turns (< {MIN_BOOTSTRAP_N})"
         else:
             cells = (
                 plain(c.baseline) if c.baseline is not None else "—",

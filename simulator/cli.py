@@ -1,4 +1,4 @@
-"""`voxsim` command line: validate, run, report, voices, agent serve.
+"""`voxsim` command line: validate, run, compare, report, voices, agent serve.
 
 Every failure voxsim expects ends as one line on stderr and an exit code
 (0 SLOs met, 1 SLO missed, 2 bad input, 3 agent or harness failed); no

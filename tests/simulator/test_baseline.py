@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import xmlschema
 
 from simulator.api import run_scenario
 from simulator.baseline import (
@@ -71,6 +72,13 @@ def test_a_large_but_noisy_change_on_few_turns_is_not_significant() -> None:
     current = [450.0, 1000.0, 650.0]  # +150 ms at P50, but n=3 and spread 600 ms
     p50 = _by_metric(compare_rows(_rows(base), _rows(current), Tolerance()).changes)
     assert not p50["latency_p50_ms"].significant and not p50["latency_p50_ms"].regression
+
+
+def test_too_few_turns_give_no_interval_and_no_regression() -> None:
+    change = _by_metric(compare_rows(_rows([400.0]), _rows([900.0]), Tolerance()).changes)
+    p50 = change["latency_p50_ms"]
+    assert p50.delta == 500.0 and p50.ci_low is None and not p50.regression
+    assert "too few turns" in p50.line()
 
 
 def test_improvements_are_never_regressions() -> None:
@@ -153,7 +161,8 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     p50 = _by_metric(slow.comparison.changes)["latency_p50_ms"]
     assert p50.regression, p50.line()
     assert p50.delta is not None and 120 < p50.delta < 180, p50.line()
-    assert not slow.passed  # run --baseline: a regression is exit code 1
+    assert slow.exit_code == 1  # run --baseline: a regression is exit code 1
+    assert slow.slo_results == []  # no SLO is set: the 1 comes from the regression alone
     assert any("regression vs baseline: base latency_p50_ms" in f for f in slow.failures())
 
     self_compare = compare_dirs(tmp_path / "base", tmp_path / "base")
@@ -168,7 +177,9 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     assert "REGRESSION" in slower.stdout
     stored = json.loads((tmp_path / "slow" / "baseline.json").read_text())
     assert stored["regressions"] >= 1
-    assert "Regression" in (tmp_path / "slow" / "junit.xml").read_text()
+    junit = tmp_path / "slow" / "junit.xml"
+    assert "Regression" in junit.read_text()
+    xmlschema.XMLSchema(REPO / "tests" / "reports" / "junit-10.xsd").validate(str(junit))
     assert 'id="baseline"' in (tmp_path / "slow" / "report.html").read_text()
     bad = _voxsim("compare", str(tmp_path / "slow"), "--baseline", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
