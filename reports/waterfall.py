@@ -65,6 +65,15 @@ def spans_by_trace(spans: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, 
     return dict(out)
 
 
+def _ms_per_unit(start: float, end: float) -> float:
+    """Span times may be epoch ns/us (OpenTelemetry), or s/ms: guess from magnitude."""
+    if start > 1e17:
+        return 1e-6  # ns
+    if start > 1e14:
+        return 1e-3  # us
+    return 1000.0 if end - start < 60 else 1.0  # s (a turn's spans last < 60 s) or ms
+
+
 def _turn_spans(
     row: dict[str, Any], spans: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
@@ -72,7 +81,8 @@ def _turn_spans(
     mine = [
         s
         for s in spans.get(str(row.get("trace_id")), [])
-        if isinstance(s.get("attrs"), dict) and s["attrs"].get("turn") == row.get("turn")
+        if isinstance(s.get("attrs"), dict)
+        and s["attrs"].get("turn", s["attrs"].get("voxsim.turn")) == row.get("turn")
     ]
     parents = {s.get("parent") for s in mine}
     return sorted((s for s in mine if s.get("span_id") not in parents), key=lambda s: s["start"])
@@ -99,7 +109,7 @@ def turn_segments(
     cursor = 0.0
     if leaves:
         t0 = float(leaves[0]["start"])
-        scale = 1000.0 if float(leaves[-1]["end"]) - t0 < 60 else 1.0  # seconds or ms
+        scale = _ms_per_unit(t0, max(float(s["end"]) for s in leaves))
         colors: dict[str, str] = {}
         for span in leaves:
             name = str(span.get("name") or "span")

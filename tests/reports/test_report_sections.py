@@ -104,6 +104,26 @@ def test_waterfall_uses_leaf_spans_of_the_turn_when_present() -> None:
     assert segs["network/unexplained"] == pytest.approx((350.0, 500.0))
 
 
+def test_span_times_in_epoch_nanoseconds_are_read_as_such() -> None:
+    t0 = 1_764_000_000_000_000_000
+    spans = spans_by_trace(
+        [
+            {
+                "trace_id": "t1",
+                "span_id": "b",
+                "parent": None,
+                "name": "stt",
+                "start": t0,
+                "end": t0 + 40_000_000,
+                "attrs": {"voxsim.turn": 1},
+            },
+        ]
+    )
+    segs = {s.label: s.ms for s in turn_segments(_turn(), spans)}
+    assert segs["stt"] == pytest.approx(40.0)
+    assert segs["network/unexplained"] == pytest.approx(460.0)
+
+
 def test_dominant_stage_is_taken_over_the_slowest_turns() -> None:
     fast = [_turn(turn=i, latency_ms=400.0) for i in range(9)]
     slow = _turn(
