@@ -70,7 +70,7 @@ def glance(
         regressions = [c for c in changes if c.get("regression")]
         detail = (
             "; ".join(f"{_e(c.get('scenario'))} {_e(c.get('metric'))}" for c in regressions[:3])
-            or f"{len(changes)} metrics compared"
+            or f"metrics compared: {len(changes)}"
         )
         boxes.append(
             _box(

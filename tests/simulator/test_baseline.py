@@ -184,3 +184,19 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     bad = _voxsim("compare", str(tmp_path / "slow"), "--baseline", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--baseline" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_run_with_a_missing_baseline_exits_2_before_any_call(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _voxsim(
+        "run", "scenarios/smoke.yaml", "--baseline", str(tmp_path / "nowhere"), "--out", str(out)
+    )
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"voxsim: --baseline {tmp_path / 'nowhere'}: not a voxsim run directory")
+    assert not out.exists()
+
+
+def test_compare_rejects_a_negative_tolerance(tmp_path: Path) -> None:
+    proc = _voxsim("compare", str(tmp_path), "--baseline", str(tmp_path), "--tolerance-ms", "-1")
+    assert proc.returncode == 2 and "tolerance out of range" in proc.stderr

@@ -25,6 +25,12 @@ def _write(tmp_path: Path) -> Path:
     (suite / "a_strict.yaml").write_text(SCENARIO.format(name="strict", limit=1))
     (suite / "b_relaxed.yaml").write_text(SCENARIO.format(name="relaxed", limit=5000))
     (suite / "not_a_scenario.yaml").write_text("colours: [red, green]\n")
+    (suite / "test_own.py").write_text(
+        "from pathlib import Path\n\n"
+        "def test_shared_agent_fixture(voxsim_agent):\n"
+        "    Path('fixture_url.txt').write_text(voxsim_agent)\n"
+        "    assert voxsim_agent.startswith('ws://127.0.0.1:')\n"
+    )
     return suite
 
 
@@ -42,7 +48,7 @@ def test_two_scenarios_one_slo_set_to_fail_report_1_passed_1_failed(tmp_path: Pa
     suite = _write(tmp_path)
     out = tmp_path / "out"
     proc = _pytest(tmp_path, str(suite), "--voxsim-out", str(out), "-rA")
-    assert re.search(r"\b1 failed, 1 passed\b", proc.stdout), proc.stdout + proc.stderr
+    assert re.search(r"\b1 failed, 2 passed\b", proc.stdout), proc.stdout + proc.stderr
     assert proc.returncode == 1
 
     strict = json.loads((out / "strict" / "run.json").read_text())
@@ -51,9 +57,11 @@ def test_two_scenarios_one_slo_set_to_fail_report_1_passed_1_failed(tmp_path: Pa
     assert result["value"] > 1
     assert f"strict: latency_p95_ms = {measured} ms (n=1) exceeds limit 1 ms" in proc.stdout
 
-    # The bundled agent was started once for the session: both runs used one URL.
+    # The bundled agent was started once for the session: both runs and the
+    # session fixture `voxsim_agent` used one URL.
     relaxed = json.loads((out / "relaxed" / "run.json").read_text())
-    assert strict["agent"]["url"] == relaxed["agent"]["url"]
+    fixture_url = (tmp_path / "fixture_url.txt").read_text()
+    assert strict["agent"]["url"] == relaxed["agent"]["url"] == fixture_url
     assert relaxed["slo_results"][0]["passed"] is True
 
 
@@ -69,7 +77,7 @@ def test_k_selects_scenarios_by_name(tmp_path: Path) -> None:
     proc = _pytest(tmp_path, str(suite), "--collect-only", "-q", "-k", "relaxed")
     assert "b_relaxed.yaml::relaxed" in proc.stdout, proc.stdout
     assert "strict" not in proc.stdout.replace("deselected", "")
-    assert "1/2 tests collected (1 deselected)" in proc.stdout
+    assert "1/3 tests collected (2 deselected)" in proc.stdout
 
 
 def test_an_invalid_scenario_is_a_collection_error_naming_file_and_line(tmp_path: Path) -> None:
