@@ -571,7 +571,7 @@ def _latency_figures(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> 
                 hovertemplate="%{x:.1f} ms: %{y:.1%} of turns at or below<extra></extra>",
             )
         )
-    for label, value in (("P50", overall["p50"]), ("P95", overall["p95"])):
+    for label, value in (("P50", overall["p50"]), ("P95", overall["p95"]), ("P99", overall["p99"])):
         ecdf.add_vline(
             x=value,
             line={"dash": "dot", "color": "#333", "width": 1},

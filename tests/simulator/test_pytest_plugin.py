@@ -62,6 +62,22 @@ def test_two_scenarios_one_slo_set_to_fail_report_1_passed_1_failed(tmp_path: Pa
     relaxed = json.loads((out / "relaxed" / "run.json").read_text())
     fixture_url = (tmp_path / "fixture_url.txt").read_text()
     assert strict["agent"]["url"] == relaxed["agent"]["url"] == fixture_url
+
+    # --voxsim-baseline DIR compares each scenario with DIR/<scenario>
+    again = _pytest(
+        tmp_path,
+        str(suite),
+        "-k",
+        "relaxed",
+        "--voxsim-out",
+        str(tmp_path / "out2"),
+        "--voxsim-baseline",
+        str(out),
+    )
+    assert re.search(r"\b1 passed\b", again.stdout), again.stdout + again.stderr
+    compared = json.loads((tmp_path / "out2" / "relaxed" / "baseline.json").read_text())
+    assert compared["baseline_dir"] == str(out / "relaxed")
+    assert compared["regressions"] == 0  # one turn a side: no interval, never a regression
     assert relaxed["slo_results"][0]["passed"] is True
 
 
@@ -85,3 +101,12 @@ def test_an_invalid_scenario_is_a_collection_error_naming_file_and_line(tmp_path
     proc = _pytest(tmp_path, str(tmp_path / "bad.yaml"))
     assert proc.returncode == 2
     assert "bad.yaml:4 turns[0].volume: unknown field" in proc.stdout, proc.stdout
+
+
+def test_a_missing_baseline_fails_the_item_with_one_line(tmp_path: Path) -> None:
+    suite = _write(tmp_path)
+    missing = tmp_path / "nowhere"
+    proc = _pytest(tmp_path, str(suite / "b_relaxed.yaml"), "--voxsim-baseline", str(missing), "-q")
+    assert proc.returncode == 1
+    assert f"--baseline {missing}: not a voxsim run directory" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stdout
