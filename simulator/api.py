@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -159,7 +160,10 @@ class BundledAgent:
         cmd = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", self.kind]
         self._proc = subprocess.Popen([*cmd, "--port", "0"], stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(self.timeout_s)
+        line = self._proc.stdout.readline() if ready else ""
         try:
             self.url = str(json.loads(line)["url"])
         except (ValueError, KeyError, TypeError):

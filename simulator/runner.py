@@ -182,7 +182,7 @@ async def run_files(
         if baseline is not None and status == "completed":
             comparison = compare_dirs(out_dir, baseline, tolerance)
             write_comparison(out_dir, comparison)
-            console.print(render_table(comparison))
+            console.print(render_table(comparison), markup=False, soft_wrap=True)
             if comparison.regressions and code == EXIT_OK:
                 code = EXIT_SLO_MISSED
                 store.run["regressions"] = len(comparison.regressions)
