@@ -62,9 +62,14 @@ def glance(
         )
     cells = matrix.cells(calls, turns)
     worst = matrix.worst_cells(cells)
-    if worst:
-        text = "; ".join(f"{_e(c.accent)} × {_e(c.noise)} {(c.wer or 0) * 100:.1f}%" for c in worst)
-        boxes.append(_box("worst accent × noise (WER)", _e(worst[0].accent), text, "bad"))
+    found = matrix.axes(calls, turns)
+    if worst and found is not None:
+        noise = found[1].rsplit(".", 1)[-1]
+        text = "; ".join(
+            f"{_e(c.accent)} × {_e(noise)} {_e(c.noise)}: {(c.wer or 0) * 100:.1f}%" for c in worst
+        )
+        top = f"{_e(worst[0].accent)} × {_e(noise)} {_e(worst[0].noise)}"
+        boxes.append(_box("worst accent × noise (WER)", top, text, "bad"))
     if baseline is not None:
         changes = [c for c in baseline.get("changes") or [] if isinstance(c, dict)]
         regressions = [c for c in changes if c.get("regression")]
