@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed redis-server silero-vad
+install: $(BIN)/.installed redis-server silero-vad /usr/bin/chromium
 
 # Debian's redis-server backs the pipeline agent's live call state in tests;
 # installed only when missing, so a second `make install` costs nothing.
@@ -21,6 +21,14 @@ redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
+
+# Headless Chromium for the report's browser test (tests/browser): Debian's
+# package, driven by the `playwright` PyPI package (never `playwright install`).
+# Runs only when /usr/bin/chromium is missing; needs root (sudo when not root).
+/usr/bin/chromium:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) \
+		apt-get install -y -qq --no-install-recommends chromium
 
 demo: install
 	$(BIN)/voxsim run scenarios/smoke.yaml --out runs/smoke

@@ -25,9 +25,12 @@ from urllib.parse import quote
 import plotly.graph_objects as go
 import plotly.offline
 
-from reports.matrix_wer import matrix_section
+from reports import load as load_curve
+from reports import matrix, sections
 from reports.rundir import RunData, write_atomic
 from reports.stats import Summary, as_number, format_metric, format_number, summary
+from reports.transcripts import call_anchor, calls_sections
+from reports.waterfall import spans_by_trace, waterfall_figure, waterfall_html
 
 REPORT_HTML = "report.html"
 
@@ -69,6 +72,23 @@ td.over{color:#c62828;font-weight:600}
 .scroll{max-height:640px;overflow:auto;border:1px solid #dde1e6}
 .scroll table{border:0}
 details{margin-top:8px}pre{background:#fff;border:1px solid #dde1e6;padding:8px;overflow:auto}
+.glance{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:10px;
+ margin:14px 0}
+.glance>div{background:#fff;border:1px solid #dde1e6;border-left:4px solid #4c72b0;padding:8px 12px}
+.glance .k{color:#4a5561;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.glance .v{font-size:20px;font-weight:700}.glance .d{font-size:12px;color:#4a5561}
+.glance .badv{color:#c62828}.glance>div.bad{border-left-color:#c62828}
+.glance>div.good{border-left-color:#2e7d32}
+del{background:#fdecea;color:#c62828}ins{background:#e8f5e9;color:#1b5e20;text-decoration:none;
+ font-weight:600}
+.call{background:#fff;border:1px solid #dde1e6;padding:4px 12px 10px;margin:0 0 12px}
+.call h3{font-size:15px;margin:8px 0}.audio{margin:4px 0 8px;display:flex;gap:12px;flex-wrap:wrap}
+.player{margin:0}.player figcaption{font-size:12px;color:#4a5561}
+.wf{min-width:220px}.wf .track{position:relative;height:14px;background:#f1f3f5}
+.wf .seg{position:absolute;top:0;height:14px}
+.wf .zero{position:absolute;top:-2px;height:18px;width:1px;background:#111}
+.key{display:inline-block;width:10px;height:10px;margin:0 3px 0 4px;vertical-align:baseline}
+td.wfcell{width:260px}
 """
 
 BOOT_JS = """
@@ -196,7 +216,7 @@ def _header(data: RunData, label: str, reason: str) -> str:
     )
 
 
-def _slo_section(run: dict[str, Any]) -> str:
+def _slo_section(run: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     results = _slo_results(run)
     if not results:
         note = "No SLO results recorded" + (
@@ -218,7 +238,13 @@ def _slo_section(run: dict[str, Any]) -> str:
             + _num_td(_e(format_metric(metric, value)))
             + _num_td(_e(r.get("n")))
             + _num_td(_e(format_metric(metric, as_number(r.get("limit")))))
-            + f"<td>{result}</td></tr>"
+            + f"<td>{result}</td>"
+            + (
+                _num_td(_e(sections.baseline_delta(baseline, r.get("scenario"), metric)))
+                if baseline
+                else ""
+            )
+            + "</tr>"
         )
     headers = [
         ("scenario", False),
@@ -228,6 +254,8 @@ def _slo_section(run: dict[str, Any]) -> str:
         ("limit", True),
         ("result", False),
     ]
+    if baseline:
+        headers.append(("vs baseline [95% CI]", True))
     return "<h2>SLOs</h2>" + _table(headers, rows)
 
 
@@ -408,7 +436,8 @@ def _calls_section(calls: Sequence[dict[str, Any]], run_dir: Path) -> str:
         matrix_text = ", ".join(f"{k}={v}" for k, v in matrix.items())
         status_cls = "pass" if ok else "fail"
         rows.append(
-            f'<tr class="{"" if ok else "bad"}"><td>{_e(call.get("call_id"))}</td>'
+            f'<tr class="{"" if ok else "bad"}"><td><a href="#{call_anchor(call.get("call_id"))}">'
+            f"{_e(call.get('call_id'))}</a></td>"
             f"<td>{_e(call.get('scenario'))}</td>"
             f'<td class="text">{_e(matrix_text) if matrix_text else ""}</td>'
             f'<td><span class="{status_cls}">{_e(call.get("status"))}</span></td>'
@@ -542,7 +571,7 @@ def _latency_figures(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> 
                 hovertemplate="%{x:.1f} ms: %{y:.1%} of turns at or below<extra></extra>",
             )
         )
-    for label, value in (("P50", overall["p50"]), ("P95", overall["p95"])):
+    for label, value in (("P50", overall["p50"]), ("P95", overall["p95"]), ("P99", overall["p99"])):
         ecdf.add_vline(
             x=value,
             line={"dash": "dot", "color": "#333", "width": 1},
@@ -614,6 +643,19 @@ def _stage_figure(ordered: Sequence[dict[str, Any]]) -> go.Figure | None:
     return fig
 
 
+def _figure_blocks(figures: Sequence[go.Figure], prefix: str) -> tuple[list[str], list[str]]:
+    """Chart divs and their JSON blobs (rendered by BOOT_JS) for `figures`."""
+    divs, blobs = [], []
+    for n, fig in enumerate(figures):
+        div_id = f"{prefix}-{n}"
+        divs.append(f'<div class="chart" id="{div_id}"></div>')
+        blobs.append(
+            f'<script type="application/json" data-plot="{div_id}">'
+            f"{_script_json(fig.to_json())}</script>"
+        )
+    return divs, blobs
+
+
 def _charts_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> tuple[str, str]:
     """Return (chart divs, JSON script blocks) for the figures that have data."""
     figures = _latency_figures(ordered, run)
@@ -622,14 +664,7 @@ def _charts_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> t
         figures.append(stage)
     if not figures:
         return '<h2>Charts</h2><p class="muted">No latency measured yet.</p>', ""
-    divs, blobs = [], []
-    for n, fig in enumerate(figures):
-        div_id = f"fig-{n}"
-        divs.append(f'<div class="chart" id="{div_id}"></div>')
-        blobs.append(
-            f'<script type="application/json" data-plot="{div_id}">'
-            f"{_script_json(fig.to_json())}</script>"
-        )
+    divs, blobs = _figure_blocks(figures, "fig")
     note = (
         '<noscript><p class="muted">Charts need JavaScript; '
         "the tables carry every number.</p></noscript>"
@@ -640,21 +675,96 @@ def _charts_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> t
 # ---------------------------------------------------------------- page
 
 
-def render_report(data: RunData, run_dir: Path) -> str:
+def _waterfall_section(
+    ordered: Sequence[dict[str, Any]], spans: dict[str, list[dict[str, Any]]]
+) -> tuple[str, str]:
+    fig = waterfall_figure(ordered, spans)
+    if fig is None:
+        return "", ""
+    divs, blobs = _figure_blocks([fig], "fig-waterfall")
+    source = "the agent's spans (spans.jsonl)" if spans else "the stage timings the agent reports"
+    return (
+        '<h2 id="waterfall">Where the time goes: per-turn waterfall</h2>'
+        f'<p class="muted small">Bars from {source}, placed after the ground-truth end of the '
+        "caller's speech; grey is what they do not explain up to the measured first agent "
+        "audio (network, VAD tail, buffering). Every turn has its own waterfall in its "
+        "call's transcript below.</p>" + "".join(divs),
+        "".join(blobs),
+    )
+
+
+def _matrix_section(data: RunData) -> tuple[str, str]:
+    found = matrix.axes(data.calls, data.turns)
+    cells = matrix.cells(data.calls, data.turns)
+    if found is None or not cells:
+        return "", ""
+    fig = matrix.heatmap_figure(cells, found)
+    divs, blobs = _figure_blocks([fig] if fig is not None else [], "fig-heatmap")
+    return (
+        '<h2 id="matrix">Accent × noise</h2>'
+        + "".join(divs)
+        + matrix.cells_table(cells, found)
+        + '<p class="muted small">Worst WER first; WER = all word edits / all reference '
+        "words of the cell's caller turns; latency percentiles over the cell's turns.</p>",
+        "".join(blobs),
+    )
+
+
+def _load_section(data: RunData) -> tuple[str, str]:
+    limits = [
+        lim["latency_p95_ms"]
+        for lim in _scenario_limits(data.run).values()
+        if "latency_p95_ms" in lim
+    ]
+    limit = min(limits) if limits else None
+    fig = load_curve.load_figure(data.load_steps, limit)
+    if fig is None:
+        return "", ""
+    divs, blobs = _figure_blocks([fig], "fig-load")
+    brk = load_curve.breakpoint_step(data.load_steps, limit)
+    note = (
+        f"Breakpoint: {_e(brk.get('concurrency'))} concurrent calls."
+        if brk is not None
+        else "No breakpoint within the tested concurrency."
+    )
+    return (
+        f'<h2 id="load">Load</h2><p><b>{note}</b></p>' + "".join(divs),
+        "".join(blobs),
+    )
+
+
+def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> str:
     """Render the whole page for a loaded run as one HTML string."""
     label, reason = verdict(data.run)
     ordered = _ordered_turns(data.turns)
+    spans = spans_by_trace(data.spans)
     charts, blobs = _charts_section(ordered, data.run)
-    matrix_html, matrix_blob = matrix_section(data.calls, data.turns)
-    charts, blobs = charts + matrix_html, blobs + matrix_blob
+    waterfall, wf_blobs = _waterfall_section(ordered, spans)
+    heat, heat_blobs = _matrix_section(data)
+    load, load_blobs = _load_section(data)
+    blobs += wf_blobs + heat_blobs + load_blobs
+    scale_ms = max((v for vs in _latency_by_scenario(ordered).values() for v in vs), default=0.0)
     body = "".join(
         (
             _header(data, label, reason),
-            _slo_section(data.run),
+            sections.glance(label, ordered, data.calls, spans, data.baseline),
+            _slo_section(data.run, data.baseline),
+            sections.baseline_section(data.baseline),
             _summary_section(ordered),
+            waterfall,
+            heat,
             charts,
+            load,
+            sections.turn_taking_section(ordered),
             _turns_section(ordered, data.run),
             _calls_section(data.calls, run_dir),
+            calls_sections(
+                data.calls,
+                ordered,
+                run_dir,
+                lambda row: waterfall_html(row, spans, scale_ms),
+                embed_audio=embed_audio,
+            ),
             _details_section(data.run),
         )
     )
@@ -671,12 +781,13 @@ def render_report(data: RunData, run_dir: Path) -> str:
     )
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(run_dir: Path, embed_audio: bool = False) -> Path:
     """Write `run_dir/report.html` atomically and return its path.
 
     Works on a run stopped part-way: missing SLO results render INCOMPLETE and
-    the tables show whatever rows exist.
+    the tables show whatever rows exist. `embed_audio` inlines each call's
+    recordings as players (large; off by default: links instead).
     """
     run_dir = Path(run_dir)
-    page = render_report(RunData.load(run_dir), run_dir)
+    page = render_report(RunData.load(run_dir), run_dir, embed_audio=embed_audio)
     return write_atomic(run_dir / REPORT_HTML, page.encode("utf-8"))

@@ -3,17 +3,25 @@
 CI systems already know how to show JUnit, so an SLO miss shows up there as a
 failed test whose message carries the value, its n and the limit. A metric
 with no data is an error, not a pass: nothing was measured.
+
+The file follows the JUnit structure CI systems read (the Jenkins
+junit-10.xsd that pytest also checks itself against; tests/reports validate
+against it): <properties> only at suite level, so each measured value is a
+suite property named `SCENARIO.METRIC.value|n|limit` and is repeated in the
+testcase's <system-out>. A baseline comparison (baseline.json) adds one
+testcase per scenario x compared metric, failed when it is a regression.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reports.rundir import RunData, write_atomic
+from reports.rundir import RunData, read_baseline, write_atomic
 from reports.stats import as_number, format_metric
 
 JUNIT_XML = "junit.xml"
@@ -55,8 +63,52 @@ def _secs(value: float) -> str:
     return f"{value:.3f}"
 
 
-def build_junit(data: RunData) -> ET.Element:
-    """Build the <testsuites> element for a loaded run."""
+def _baseline_changes(comparison: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not comparison or not isinstance(comparison.get("changes"), list):
+        return []
+    return [c for c in comparison["changes"] if isinstance(c, dict)]
+
+
+def baseline_message(change: dict[str, Any]) -> str:
+    """One line for a baseline change: delta, 95 % CI, n and tolerance."""
+    unit = change.get("unit")
+
+    def fmt(v: Any, sign: bool = True) -> str:
+        x = as_number(v)
+        if x is None:
+            return "—"
+        if unit == "ms":
+            return f"{x:+.1f} ms" if sign else f"{x:.1f} ms"
+        return f"{x * 100:+.1f} pt" if sign else f"{x * 100:.1f} pt"
+
+    return (
+        f"{change.get('metric')} changed {fmt(change.get('delta'))} "
+        f"(95% CI {fmt(change.get('ci_low'))} to {fmt(change.get('ci_high'))}, "
+        f"n={change.get('n_current')} vs baseline n={change.get('n_baseline')}, "
+        f"tolerance {fmt(change.get('tolerance'), sign=False)}, {change.get('method')})"
+    )
+
+
+def _baseline_case(suite: ET.Element, props: ET.Element, change: dict[str, Any]) -> int:
+    """Add one baseline testcase; return 1 when it is a failure (a regression)."""
+    scenario, metric = str(change.get("scenario")), str(change.get("metric"))
+    case = ET.SubElement(
+        suite, "testcase", classname=f"voxsim.baseline.{scenario}", name=metric, time="0.000"
+    )
+    for key in ("delta", "ci_low", "ci_high", "baseline", "current"):
+        raw = change.get(key)
+        value = "" if raw is None else str(raw)
+        ET.SubElement(props, "property", name=f"baseline.{scenario}.{metric}.{key}", value=value)
+    message = baseline_message(change)
+    failed = bool(change.get("regression"))
+    if failed:
+        ET.SubElement(case, "failure", message=message, type="Regression").text = message
+    ET.SubElement(case, "system-out").text = message
+    return int(failed)
+
+
+def build_junit(data: RunData, comparison: dict[str, Any] | None = None) -> ET.Element:
+    """Build the <testsuites> element for a loaded run (and its baseline comparison)."""
     run = data.run
     status = str(run.get("status", "unknown"))
     results = [r for r in run.get("slo_results") or [] if isinstance(r, dict)]
@@ -86,10 +138,12 @@ def build_junit(data: RunData) -> ET.Element:
             name=metric,
             time=_secs(scenario_secs.get(scenario, 0.0) / checks_per_scenario[scenario]),
         )
-        case_props = ET.SubElement(case, "properties")
+        measured = []
         for key in ("value", "n", "limit"):
             raw = result.get(key)
-            ET.SubElement(case_props, "property", name=key, value="" if raw is None else str(raw))
+            text = "" if raw is None else str(raw)
+            ET.SubElement(props, "property", name=f"{scenario}.{metric}.{key}", value=text)
+            measured.append(f"{key}={text or 'none'}")
         tests += 1
         message = slo_message(result)
         if as_number(result.get("value")) is None:
@@ -98,6 +152,11 @@ def build_junit(data: RunData) -> ET.Element:
         elif not result.get("passed"):
             failures += 1
             ET.SubElement(case, "failure", message=message, type="SLOMissed").text = message
+        ET.SubElement(case, "system-out").text = " ".join(measured)
+
+    for change in _baseline_changes(comparison):
+        tests += 1
+        failures += _baseline_case(suite, props, change)
 
     # A run that failed or stopped without SLO results must not look green in CI.
     if not results or status in ("failed", "interrupted"):
@@ -130,10 +189,23 @@ def build_junit(data: RunData) -> ET.Element:
     return suites
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Replace characters XML 1.0 forbids (agent errors may carry control codes) with U+FFFD."""
+    for el in root.iter():
+        if el.text:
+            el.text = _NOT_XML.sub("\ufffd", el.text)
+        for key, value in el.attrib.items():
+            el.set(key, _NOT_XML.sub("\ufffd", value))
+
+
 def write_junit(run_dir: Path) -> Path:
     """Write `run_dir/junit.xml` atomically and return its path."""
     run_dir = Path(run_dir)
-    root = build_junit(RunData.load(run_dir))
+    root = build_junit(RunData.load(run_dir), read_baseline(run_dir))
+    _xml_safe(root)
     ET.indent(root)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return write_atomic(run_dir / JUNIT_XML, body + b"\n")

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
 CALLS_JSONL = "calls.jsonl"
 TURNS_JSONL = "turns.jsonl"
+SPANS_JSONL = "spans.jsonl"
+LOAD_JSONL = "load.jsonl"
 
 
 def read_run(run_dir: Path | str) -> dict[str, Any]:
@@ -75,6 +77,11 @@ class RunData:
     run: dict[str, Any] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    #: optional tables: spans.jsonl (agent/harness spans), load.jsonl (load steps)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    load_steps: list[dict[str, Any]] = field(default_factory=list)
+    #: baseline.json, when the run was compared with a baseline
+    baseline: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, run_dir: Path | str) -> RunData:
@@ -93,6 +100,9 @@ class RunData:
             run=read_run(base),
             calls=read_jsonl(base / CALLS_JSONL),
             turns=read_jsonl(base / TURNS_JSONL),
+            spans=read_jsonl(base / SPANS_JSONL),
+            load_steps=read_jsonl(base / LOAD_JSONL),
+            baseline=read_baseline(base),
         )
 
 
@@ -117,3 +127,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+BASELINE_JSON = "baseline.json"
+
+
+def read_baseline(run_dir: Path | str) -> dict[str, Any] | None:
+    """baseline.json (written by `voxsim compare` / `run --baseline`), or None if absent/bad."""
+    try:
+        data = json.loads((Path(run_dir) / BASELINE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

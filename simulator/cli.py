@@ -1,4 +1,4 @@
-"""`voxsim` command line: validate, run, report, voices, agent serve.
+"""`voxsim` command line: validate, run, compare, report, voices, agent serve.
 
 Every failure voxsim expects ends as one line on stderr and an exit code
 (0 SLOs met, 1 SLO missed, 2 bad input, 3 agent or harness failed); no
@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
-from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, UsageError, VoxsimError
+from simulator.baseline import Tolerance
+from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLO_MISSED, UsageError, VoxsimError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,9 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATE)")
     r.add_argument("--agent", default=None, help="'pipeline' (bundled) or ws://HOST:PORT/PATH")
     r.add_argument("--only", default=None, metavar="CALL_ID", help="run one call, e.g. NAME-003")
+    r.add_argument("--baseline", type=Path, default=None, help="run directory to compare with")
+    _tolerance_args(r)
+
+    c = sub.add_parser("compare", help="compare a run directory with a baseline run directory")
+    c.add_argument("dir", type=Path)
+    c.add_argument("--baseline", type=Path, required=True, help="the baseline run directory")
+    _tolerance_args(c)
 
     rep = sub.add_parser("report", help="rebuild report.html from a run directory")
     rep.add_argument("dir", type=Path)
+    rep.add_argument(
+        "--embed-audio", action="store_true", help="inline each call's recordings as players"
+    )
 
     sub.add_parser("voices", help="list caller voices")
 
@@ -82,6 +93,35 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc", help="endpointing VAD")
 
 
+def _tolerance_args(p: argparse.ArgumentParser) -> None:
+    """A regression must be significant AND larger than these (see simulator/baseline.py)."""
+    p.add_argument("--tolerance-ms", type=float, default=50.0, help="latency (default 50)")
+    p.add_argument(
+        "--tolerance-rate", type=float, default=0.05, help="rates, absolute (default 0.05)"
+    )
+
+
+def _tolerance(args: argparse.Namespace) -> Tolerance:
+    if args.tolerance_ms < 0 or not 0 <= args.tolerance_rate <= 1:
+        raise UsageError(
+            "tolerance out of range", where="--tolerance-ms/--tolerance-rate", fix="ms >= 0, 0..1"
+        )
+    return Tolerance(latency_ms=args.tolerance_ms, rate=args.tolerance_rate)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from reports.html import write_report
+    from reports.junit import write_junit
+    from simulator.baseline import compare_dirs, render_table, write_comparison
+
+    comparison = compare_dirs(args.dir, args.baseline, _tolerance(args))
+    write_comparison(args.dir, comparison)
+    print(render_table(comparison))
+    write_junit(args.dir)
+    print(f"report: {write_report(args.dir)}")
+    return EXIT_SLO_MISSED if comparison.regressions else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `voxsim` script."""
     args = build_parser().parse_args(argv)
@@ -119,13 +159,22 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(
                 "not a run directory", where=str(args.dir), fix="pass DIR of voxsim run"
             )
-        print(write_report(args.dir))
+        print(write_report(args.dir, embed_audio=args.embed_audio))
         return EXIT_OK
     if args.command == "run":
         from simulator.runner import run_files
 
         out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-        outcome = asyncio.run(run_files(args.files, out, agent=args.agent, only=args.only))
+        outcome = asyncio.run(
+            run_files(
+                args.files,
+                out,
+                agent=args.agent,
+                only=args.only,
+                baseline=args.baseline,
+                tolerance=_tolerance(args),
+            )
+        )
         for r in outcome.slo_results:
             value = "no data" if r["value"] is None else f"{r['value']:.3f}"
             verdict = "PASS" if r["passed"] else "FAIL"
@@ -133,6 +182,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{verdict} {where} = {value} (n={r['n']}, limit {r['limit']})")
         print(f"report: {outcome.report}")
         return outcome.exit_code
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "agent":
         return _serve(args)
     raise UsageError(f"unknown command {args.command}")

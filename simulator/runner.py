@@ -15,6 +15,14 @@ from rich.console import Console
 from reference_agent.bundle import AgentProcess
 from reports.html import write_report
 from reports.junit import write_junit
+from simulator.baseline import (
+    Comparison,
+    Tolerance,
+    check_run_dir,
+    compare_dirs,
+    render_table,
+    write_comparison,
+)
 from simulator.caller.render import Rendered, render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
 from simulator.matrix import CallPlan, expand
@@ -39,6 +47,7 @@ class RunOutcome:
     exit_code: int
     slo_results: list[dict[str, Any]]
     report: Path | None
+    comparison: Comparison | None = None
 
 
 def collect_files(paths: list[str]) -> list[Path]:
@@ -148,11 +157,23 @@ async def run_call(
 
 
 async def run_files(
-    paths: list[str], out_dir: Path, agent: str | None = None, only: str | None = None
+    paths: list[str],
+    out_dir: Path,
+    agent: str | None = None,
+    only: str | None = None,
+    baseline: Path | None = None,
+    tolerance: Tolerance | None = None,
 ) -> RunOutcome:
-    """Run every scenario in `paths`; bad files raise ScenarioError before any call."""
+    """Run every scenario in `paths`; bad files raise ScenarioError before any call.
+
+    With `only`, just that call (e.g. NAME-003) is run. With `baseline`, the run
+    is compared with that run directory (baseline.json, shown in the report and
+    junit.xml); a regression makes the exit code 1.
+    """
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
+    if baseline is not None:
+        check_run_dir(baseline, "--baseline")
     plans = [expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)]
     if only is not None:
         plans = [[c for c in calls if c.call_id == only] for calls in plans]
@@ -244,9 +265,18 @@ async def run_files(
         store.run["slo_results"] = results
         store.finish(status, code)
         store.close()
+        comparison = None
+        if baseline is not None and status == "completed":
+            comparison = compare_dirs(out_dir, baseline, tolerance)
+            write_comparison(out_dir, comparison)
+            console.print(render_table(comparison), markup=False, soft_wrap=True)
+            if comparison.regressions and code == EXIT_OK:
+                code = EXIT_SLO_MISSED
+                store.run["regressions"] = len(comparison.regressions)
+                store.finish(status, code)
         write_junit(out_dir)
         report = write_report(out_dir)
-    return RunOutcome(out_dir, code, results, report)
+    return RunOutcome(out_dir, code, results, report, comparison)
 
 
 def caller_notes(turns: list[dict[str, Any]]) -> dict[str, float]:

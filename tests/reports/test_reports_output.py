@@ -251,7 +251,7 @@ def test_agent_text_is_escaped_everywhere(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # every <script> opened is closed by its own tag: nothing broke out of a blob
     assert page.count("<script") == page.count("</script>")
-    assert len(_figures(page)) == 3
+    assert set(_figures(page)) == {"fig-0", "fig-1", "fig-2", "fig-waterfall-0", "fig-heatmap-0"}
 
 
 def test_script_json_cannot_close_the_script() -> None:
@@ -364,8 +364,13 @@ def test_junit_counts_and_failure_message(tmp_path: Path) -> None:
     failure = failed.find("failure")
     assert failure is not None
     assert failure.get("message") == "latency_p95_ms = 912.3 ms (n=6) exceeds limit 800 ms"
-    props = {p.get("name"): p.get("value") for p in failed.iter("property")}
-    assert props == {"value": "912.3", "n": "6", "limit": "800.0"}
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert {k: props[f"smoke.latency_p95_ms.{k}"] for k in ("value", "n", "limit")} == {
+        "value": "912.3",
+        "n": "6",
+        "limit": "800.0",
+    }
+    assert failed.findtext("system-out") == "value=912.3 n=6 limit=800.0"
 
     no_data = cases["wer_max"]
     error = no_data.find("error")
@@ -399,3 +404,72 @@ def test_junit_testcase_times_add_up_to_call_time(tmp_path: Path) -> None:
     root = ET.parse(write_junit(make_run(tmp_path, slo_results=failing_slos()))).getroot()
     times = [float(c.get("time", "nan")) for c in root.iter("testcase")]
     assert sum(times) == pytest.approx(10.0 + 20.0 + 30.0)
+
+
+# ------------------------------------------------------------ junit.xml schema
+
+JUNIT_XSD = Path(__file__).with_name("junit-10.xsd")
+
+
+def _regression_comparison() -> dict[str, Any]:
+    change = {
+        "scenario": "smoke",
+        "metric": "latency_p95_ms",
+        "method": "bootstrap",
+        "unit": "ms",
+        "baseline": 700.0,
+        "current": 850.0,
+        "n_baseline": 6,
+        "n_current": 6,
+        "delta": 150.0,
+        "ci_low": 120.0,
+        "ci_high": 180.0,
+        "tolerance": 50.0,
+        "significant": True,
+        "regression": True,
+    }
+    return {"changes": [change, {**change, "metric": "latency_p50_ms", "regression": False}]}
+
+
+@pytest.mark.parametrize("case", ["passed", "failed_slos", "run_failed", "interrupted", "baseline"])
+def test_junit_is_valid_against_the_junit_10_schema(tmp_path: Path, case: str) -> None:
+    import xmlschema
+
+    passing = [_slo("latency_p95_ms", 1500.0, 1200.0, 6, True)]
+    if case == "passed":
+        run_dir = make_run(tmp_path, slo_results=passing)
+    elif case == "failed_slos":
+        run_dir = make_run(tmp_path, slo_results=failing_slos())
+    elif case == "run_failed":
+        run_dir = make_run(tmp_path, status="failed", error="agent <gone> & \x1b done")
+    elif case == "interrupted":
+        run_dir = make_run(tmp_path, status="interrupted", slo_results=passing)
+    else:
+        run_dir = make_run(tmp_path, slo_results=passing)
+        (run_dir / "baseline.json").write_text(json.dumps(_regression_comparison()))
+    schema = xmlschema.XMLSchema(JUNIT_XSD)
+    out = write_junit(run_dir)
+    schema.validate(str(out))  # raises with the offending path when invalid
+    root = ET.parse(out).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests", "-1")) == len(cases)
+    assert int(suite.get("failures", "-1")) == sum(c.find("failure") is not None for c in cases)
+    assert int(suite.get("errors", "-1")) == sum(c.find("error") is not None for c in cases)
+
+
+def test_junit_baseline_regression_is_a_failed_testcase_with_delta_and_ci(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, slo_results=[_slo("latency_p95_ms", 1500.0, 1200.0, 6, True)])
+    (run_dir / "baseline.json").write_text(json.dumps(_regression_comparison()))
+    root = ET.parse(write_junit(run_dir)).getroot()
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    regression = cases[("voxsim.baseline.smoke", "latency_p95_ms")].find("failure")
+    assert regression is not None and regression.get("type") == "Regression"
+    assert regression.get("message") == (
+        "latency_p95_ms changed +150.0 ms (95% CI +120.0 ms to +180.0 ms, "
+        "n=6 vs baseline n=6, tolerance 50.0 ms, bootstrap)"
+    )
+    assert cases[("voxsim.baseline.smoke", "latency_p50_ms")].find("failure") is None
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["baseline.smoke.latency_p95_ms.delta"] == "150.0"

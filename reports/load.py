@@ -1,0 +1,107 @@
+"""Load curve: latency and errors against concurrency, with the breakpoint marked.
+
+Rendered when the run directory has `load.jsonl` (written by load runs; rows
+documented in docs/metrics.md, "Load runs"): one row per concurrency step,
+    {"concurrency": 8, "n": 240, "latency_p50_ms": 410.2, "latency_p95_ms": 690.0,
+     "error_rate": 0.004, "breakpoint": false}
+The breakpoint is the first step a row marks with `"breakpoint": true`; when
+no row marks one, the first step whose error rate exceeds 1 % or whose P95
+exceeds `p95_limit_ms` (the run's P95 SLO, when set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from reports.stats import as_number
+
+ERROR_RATE_BREAK = 0.01
+
+
+def steps(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with a numeric concurrency, in increasing concurrency."""
+    ok = [r for r in rows if as_number(r.get("concurrency")) is not None]
+    return sorted(ok, key=lambda r: as_number(r.get("concurrency")) or 0.0)
+
+
+def breakpoint_step(
+    rows: Sequence[dict[str, Any]], p95_limit_ms: float | None
+) -> dict[str, Any] | None:
+    """The step where the agent broke (see module doc), or None."""
+    ordered = steps(rows)
+    for row in ordered:
+        if row.get("breakpoint") is True:
+            return row
+    for row in ordered:
+        err = as_number(row.get("error_rate"))
+        p95 = as_number(row.get("latency_p95_ms"))
+        if (err is not None and err > ERROR_RATE_BREAK) or (
+            p95 is not None and p95_limit_ms is not None and p95 > p95_limit_ms
+        ):
+            return row
+    return None
+
+
+def load_figure(rows: Sequence[dict[str, Any]], p95_limit_ms: float | None) -> go.Figure | None:
+    """P50/P95 latency (left axis) and error rate (right axis) vs concurrency; None if no rows."""
+    ordered = steps(rows)
+    if not ordered:
+        return None
+    x = [as_number(r.get("concurrency")) for r in ordered]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for key, name, dash in (("latency_p50_ms", "P50", "dot"), ("latency_p95_ms", "P95", "solid")):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[as_number(r.get(key)) for r in ordered],
+                name=f"latency {name} (ms)",
+                mode="lines+markers",
+                line={"dash": dash, "color": "#4c72b0"},
+                customdata=[r.get("n") for r in ordered],
+                hovertemplate="concurrency %{x}: %{y:.1f} ms (n=%{customdata})<extra></extra>",
+            ),
+            secondary_y=False,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[as_number(r.get("error_rate")) for r in ordered],
+            name="error rate",
+            mode="lines+markers",
+            line={"color": "#c62828"},
+            hovertemplate="concurrency %{x}: %{y:.1%} errors<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    brk = breakpoint_step(rows, p95_limit_ms)
+    if brk is not None:
+        fig.add_vline(
+            x=as_number(brk.get("concurrency")),
+            line={"dash": "dash", "color": "#c62828", "width": 2},
+            annotation_text=f"breakpoint: {brk.get('concurrency')} concurrent calls",
+            annotation_position="top left",
+        )
+    if p95_limit_ms is not None:
+        fig.add_hline(
+            y=p95_limit_ms,
+            line={"dash": "dash", "color": "#888", "width": 1},
+            annotation_text=f"P95 limit {p95_limit_ms:g} ms",
+        )
+    fig.update_layout(
+        title={"text": "Latency and errors vs concurrency", "x": 0.01, "font": {"size": 15}},
+        template="plotly_white",
+        height=360,
+        margin={"l": 60, "r": 60, "t": 44, "b": 48},
+        legend={"orientation": "h", "y": -0.2},
+        xaxis_title="concurrent calls",
+        font={"family": "system-ui, sans-serif", "size": 12},
+    )
+    fig.update_yaxes(title_text="latency (ms)", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(
+        title_text="error rate", tickformat=".0%", secondary_y=True, rangemode="tozero"
+    )
+    return fig

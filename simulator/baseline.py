@@ -1,0 +1,374 @@
+"""Compare a run with a baseline run: per metric, the change and its confidence interval.
+
+Why this shape:
+- A CI gate must not cry wolf on noise, nor wave through a real slowdown. A
+  change is flagged as a regression only when it is *both* statistically
+  significant (its 95 % interval excludes zero, on the worse side) *and*
+  larger than a tolerance the user sets (a 3 ms P95 shift can be significant
+  on 10,000 turns and still not matter).
+- Percentiles get a bootstrap interval (each run resampled independently,
+  seeded, so the same two run directories always give the same table); rates
+  get the Newcombe hybrid-score interval for a difference of two proportions,
+  which behaves at 0 % and 100 % where the plain Wald interval does not.
+- Everything is computed from turns.jsonl rows of both run directories, per
+  scenario, so each figure traces back to rows (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reports.rundir import BASELINE_JSON, RunData, write_atomic
+from reports.stats import as_number
+from simulator.errors import UsageError
+
+BOOTSTRAP_RESAMPLES = 2000
+#: fewer latencies than this on either side: the bootstrap cannot see the
+#: spread (one turn resamples to itself), so no change is called significant
+MIN_BOOTSTRAP_N = 4
+CONFIDENCE = 0.95
+_Z = 1.959963984540054  # two-sided 95 % normal quantile
+
+#: latency percentiles compared, metric name -> percentile
+PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("latency_p50_ms", 50.0),
+    ("latency_p95_ms", 95.0),
+    ("latency_p99_ms", 99.0),
+)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How large a significant change must be to count as a regression.
+
+    `latency_ms` applies to the latency percentiles (absolute ms), `rate` to
+    the rates (absolute difference of proportions, 0.05 = 5 points).
+    """
+
+    latency_ms: float = 50.0
+    rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One metric of one scenario, baseline vs current; `delta` = current - baseline."""
+
+    scenario: str
+    metric: str
+    method: str  # "bootstrap" | "two-proportion"
+    unit: str  # "ms" | "rate"
+    baseline: float | None
+    current: float | None
+    n_baseline: int
+    n_current: int
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    tolerance: float
+    significant: bool
+    regression: bool
+
+    def line(self) -> str:
+        """One line, e.g. "smoke latency_p95_ms +151.2 ms [+140.3, +160.9] (n=8 vs 8 ...)"."""
+        fmt = _fmt_ms if self.unit == "ms" else _fmt_rate
+        if self.delta is None or self.ci_low is None or self.ci_high is None:
+            what = "no data" if self.delta is None else f"{fmt(self.delta)}, too few turns for a CI"
+            return (
+                f"{self.scenario} {self.metric}: {what} (n={self.n_current} vs {self.n_baseline})"
+            )
+        verdict = (
+            "REGRESSION"
+            if self.regression
+            else "significant, within tolerance"
+            if self.significant
+            else "no significant change"
+        )
+        return (
+            f"{self.scenario} {self.metric} {fmt(self.delta)} "
+            f"[{fmt(self.ci_low)}, {fmt(self.ci_high)}] "
+            f"(n={self.n_current} vs {self.n_baseline}, "
+            f"tolerance {fmt(self.tolerance, sign=False)}) {verdict}"
+        )
+
+
+@dataclass
+class Comparison:
+    """The whole table, plus where the two runs came from."""
+
+    baseline_dir: str
+    current_dir: str
+    tolerance: Tolerance
+    changes: list[MetricChange] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[MetricChange]:
+        """The changes flagged as regressions."""
+        return [c for c in self.changes if c.regression]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for baseline.json (read by the report and JUnit)."""
+        return {
+            "baseline_dir": self.baseline_dir,
+            "current_dir": self.current_dir,
+            "tolerance": asdict(self.tolerance),
+            "confidence": CONFIDENCE,
+            "changes": [asdict(c) for c in self.changes],
+            "regressions": len(self.regressions),
+        }
+
+
+def _fmt_ms(value: float, sign: bool = True) -> str:
+    return f"{value:+.1f} ms" if sign else f"{value:.1f} ms"
+
+
+def _fmt_rate(value: float, sign: bool = True) -> str:
+    return f"{value * 100:+.1f} pt" if sign else f"{value * 100:.1f} pt"
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def bootstrap_percentile_diff(
+    baseline: list[float], current: list[float], q: float, seed: int = 0
+) -> tuple[float, float, float]:
+    """(point delta, CI low, CI high) of percentile q (current - baseline), 95 % bootstrap.
+
+    Each sample is resampled with replacement on its own (the runs are
+    independent); the interval is the 2.5th..97.5th percentile of the
+    resampled differences.
+    """
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(current, dtype=float)
+    delta = float(np.percentile(b, q) - np.percentile(a, q))
+    rng = np.random.default_rng(seed)
+    ra = a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))]
+    rb = b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))]
+    diffs = np.percentile(rb, q, axis=1) - np.percentile(ra, q, axis=1)
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return delta, float(low), float(high)
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    p = k / n
+    denom = 1 + _Z**2 / n
+    centre = (p + _Z**2 / (2 * n)) / denom
+    half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denom
+    return centre - half, centre + half
+
+
+def two_proportion_diff(
+    k_base: int, n_base: int, k_cur: int, n_cur: int
+) -> tuple[float, float, float]:
+    """(delta, CI low, CI high) of k_cur/n_cur - k_base/n_base, Newcombe hybrid score, 95 %."""
+    p1, p2 = k_base / n_base, k_cur / n_cur
+    l1, u1 = _wilson(k_base, n_base)
+    l2, u2 = _wilson(k_cur, n_cur)
+    delta = p2 - p1
+    low = delta - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
+    high = delta + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+    return delta, low, high
+
+
+# ---------------------------------------------------------------- metrics from rows
+
+
+def _by_scenario(turns: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in turns:
+        if row.get("kind", "say") == "say":
+            out.setdefault(str(row.get("scenario")), []).append(row)
+    return out
+
+
+def _latencies(rows: list[dict[str, Any]]) -> list[float]:
+    return [v for v in (as_number(r.get("latency_ms")) for r in rows) if v is not None]
+
+
+def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
+    """(events, trials) of a rate metric over one scenario's caller turns."""
+    if metric == "no_reply_rate":
+        return sum(1 for r in rows if as_number(r.get("latency_ms")) is None), len(rows)
+    if metric == "turn_error_rate":
+        return sum(1 for r in rows if r.get("error")), len(rows)
+    # wer: word edits over reference words (corpus WER, as the SLO computes it)
+    scored = [r for r in rows if (as_number(r.get("wer_ref_words")) or 0) > 0]
+    words = sum(int(as_number(r.get("wer_ref_words")) or 0) for r in scored)
+    edits = sum(
+        int(as_number(r.get(k)) or 0) for r in scored for k in ("wer_subs", "wer_dels", "wer_ins")
+    )
+    return min(edits, words), words
+
+
+RATES = ("no_reply_rate", "turn_error_rate", "wer")
+
+
+def compare_rows(
+    baseline: list[dict[str, Any]],
+    current: list[dict[str, Any]],
+    tolerance: Tolerance,
+    baseline_dir: str = "",
+    current_dir: str = "",
+) -> Comparison:
+    """Compare turn rows per scenario present in both runs."""
+    base, cur = _by_scenario(baseline), _by_scenario(current)
+    comparison = Comparison(baseline_dir, current_dir, tolerance)
+    for name in sorted(set(base) & set(cur)):
+        la, lb = _latencies(base[name]), _latencies(cur[name])
+        for metric, q in PERCENTILES:
+            interval: tuple[float | None, float | None, float | None] = (None, None, None)
+            values: tuple[float | None, float | None] = (None, None)
+            if la and lb:
+                values = (float(np.percentile(la, q)), float(np.percentile(lb, q)))
+                interval = (values[1] - values[0], None, None)
+            if min(len(la), len(lb)) >= MIN_BOOTSTRAP_N:
+                interval = bootstrap_percentile_diff(la, lb, q)
+            comparison.changes.append(
+                _change(
+                    name,
+                    metric,
+                    "bootstrap",
+                    "ms",
+                    values,
+                    (len(la), len(lb)),
+                    interval,
+                    tolerance.latency_ms,
+                )
+            )
+        for metric in RATES:
+            ka, na = _counts(base[name], metric)
+            kb, nb = _counts(cur[name], metric)
+            if na == 0 or nb == 0:
+                continue  # e.g. no WER fields in this run: nothing to compare
+            delta, low, high = two_proportion_diff(ka, na, kb, nb)
+            comparison.changes.append(
+                _change(
+                    name,
+                    metric,
+                    "two-proportion",
+                    "rate",
+                    (ka / na, kb / nb),
+                    (na, nb),
+                    (delta, low, high),
+                    tolerance.rate,
+                )
+            )
+    return comparison
+
+
+def _change(
+    scenario: str,
+    metric: str,
+    method: str,
+    unit: str,
+    values: tuple[float | None, float | None],
+    ns: tuple[int, int],
+    interval: tuple[float | None, float | None, float | None],
+    tolerance: float,
+) -> MetricChange:
+    delta, low, high = interval
+    # Every metric here is "higher is worse": worse means the interval lies above 0.
+    significant = low is not None and high is not None and (low > 0 or high < 0)
+    regression = bool(
+        significant and low is not None and low > 0 and delta is not None and delta > tolerance
+    )
+    return MetricChange(
+        scenario=scenario,
+        metric=metric,
+        method=method,
+        unit=unit,
+        baseline=values[0],
+        current=values[1],
+        n_baseline=ns[0],
+        n_current=ns[1],
+        delta=delta,
+        ci_low=low,
+        ci_high=high,
+        tolerance=tolerance,
+        significant=significant,
+        regression=regression,
+    )
+
+
+def check_run_dir(path: Path, label: str) -> RunData:
+    """Load a run directory or raise UsageError (exit 2) naming the flag and the fix."""
+    try:
+        return RunData.load(path)
+    except FileNotFoundError:
+        raise UsageError(
+            "not a voxsim run directory (no run.json, calls.jsonl or turns.jsonl)",
+            where=f"{label} {path}",
+            fix="pass a DIR that `voxsim run --out DIR` wrote",
+        ) from None
+
+
+def compare_dirs(current: Path, baseline: Path, tolerance: Tolerance | None = None) -> Comparison:
+    """Compare two run directories; bad directories or nothing in common raise UsageError."""
+    cur, base = check_run_dir(current, "run"), check_run_dir(baseline, "--baseline")
+    comparison = compare_rows(
+        base.turns, cur.turns, tolerance or Tolerance(), str(baseline), str(current)
+    )
+    if not comparison.changes:
+        raise UsageError(
+            "the runs share no scenario with measured caller turns",
+            where=f"{current} vs {baseline}",
+            fix="compare runs of the same scenario files",
+        )
+    return comparison
+
+
+def write_comparison(run_dir: Path, comparison: Comparison) -> Path:
+    """Write baseline.json into the run directory (the report and junit.xml read it)."""
+    body = json.dumps(comparison.to_json(), indent=2).encode("utf-8")
+    return write_atomic(Path(run_dir) / BASELINE_JSON, body)
+
+
+def render_table(comparison: Comparison) -> str:
+    """The comparison as a plain-text table for the terminal."""
+    head = (
+        f"{'scenario':<18} {'metric':<16} {'baseline':>10} {'current':>10} {'change':>11} "
+        f"{'95% CI':>23} {'n cur/base':>11}  verdict"
+    )
+    lines = [head, "-" * len(head)]
+    for c in comparison.changes:
+        fmt = _fmt_ms if c.unit == "ms" else _fmt_rate
+        plain = (lambda v: f"{v:.1f}") if c.unit == "ms" else (lambda v: f"{v * 100:.1f}%")
+        if c.delta is None or c.ci_low is None or c.ci_high is None:
+            cells = (
+                plain(c.baseline) if c.baseline is not None else "—",
+                plain(c.current) if c.current is not None else "—",
+                "—" if c.delta is None else fmt(c.delta),
+                "—",
+            )
+            verdict = "no data" if c.delta is None else f"too few turns (< {MIN_BOOTSTRAP_N})"
+        else:
+            cells = (
+                plain(c.baseline) if c.baseline is not None else "—",
+                plain(c.current) if c.current is not None else "—",
+                fmt(c.delta),
+                f"[{fmt(c.ci_low)}, {fmt(c.ci_high)}]",
+            )
+            verdict = (
+                "REGRESSION"
+                if c.regression
+                else "significant (within tolerance)"
+                if c.significant
+                else "ok"
+            )
+        lines.append(
+            f"{c.scenario[:18]:<18} {c.metric:<16} {cells[0]:>10} {cells[1]:>10} {cells[2]:>11} "
+            f"{cells[3]:>23} {f'{c.n_current}/{c.n_baseline}':>11}  {verdict}"
+        )
+    tol = comparison.tolerance
+    lines.append(
+        f"regression = 95% CI above 0 and change > tolerance "
+        f"({tol.latency_ms:g} ms, {tol.rate * 100:g} pt); "
+        f"{len(comparison.regressions)} regression(s)"
+    )
+    return "\n".join(lines)
