@@ -22,6 +22,7 @@ class Cell:
     wer: float | None
     turns: int
     words: int
+    replies: int = 0  # turns the agent answered (a turn with no reply scores every word lost)
 
 
 def label(value: Any) -> str:
@@ -39,7 +40,7 @@ def wer_cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) 
         cell_of[str(call.get("call_id"))] = tuple((k, label(v)) for k, v in matrix.items())
     sums: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for key in cell_of.values():
-        sums.setdefault(key, [0, 0, 0])
+        sums.setdefault(key, [0, 0, 0, 0])
     for row in turns:
         found = cell_of.get(str(row.get("call_id")))
         if found is None or row.get("kind") != "say" or row.get("wer") is None:
@@ -50,7 +51,8 @@ def wer_cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) 
         acc[0] += errors
         acc[1] += int(row.get("wer_ref_words") or 0)
         acc[2] += 1
-    return [Cell(key, (e / w) if w else None, n, w) for key, (e, w, n) in sums.items()]
+        acc[3] += row.get("latency_ms") is not None
+    return [Cell(key, (e / w) if w else None, n, w, r) for key, (e, w, n, r) in sums.items()]
 
 
 def markdown_table(cells: Sequence[Cell]) -> str:
@@ -58,14 +60,13 @@ def markdown_table(cells: Sequence[Cell]) -> str:
     if not cells:
         return ""
     keys = [k for k, _ in cells[0].values]
-    head = "| " + " | ".join([*keys, "WER", "n turns", "words"]) + " |"
-    rule = "|" + "---|" * (len(keys) + 3)
+    head = "| " + " | ".join([*keys, "WER", "n turns", "words", "replies"]) + " |"
+    rule = "|" + "---|" * (len(keys) + 4)
     rows = []
     for c in cells:
         wer = "-" if c.wer is None else f"{c.wer:.1%}"
-        rows.append(
-            "| " + " | ".join([*(v for _, v in c.values), wer, str(c.turns), str(c.words)]) + " |"
-        )
+        row = [*(v for _, v in c.values), wer, str(c.turns), str(c.words), str(c.replies)]
+        rows.append("| " + " | ".join(row) + " |")
     return "\n".join([head, rule, *rows])
 
 
