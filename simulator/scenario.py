@@ -106,6 +106,8 @@ class Noise(_Model):
     file: str | None = None
     hum_hz: Literal[50, 60] = 50
     babble_talkers: Annotated[int, Field(ge=2, le=12)] = 6
+    #: Keep the noise on between turns (real lines do); false = only under speech.
+    continuous: bool = True
 
     @model_validator(mode="after")
     def _file_for_file_kind(self) -> Noise:

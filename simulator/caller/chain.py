@@ -63,7 +63,7 @@ def render_background(caller: Caller, seed: int, noise_rms: float) -> Pcm | None
     Same kind and absolute level as the noise under the turns (`noise_rms`), so
     the line does not fall to digital silence when the caller stops talking.
     """
-    if caller.noise is None or noise_rms <= 0:
+    if caller.noise is None or not caller.noise.continuous or noise_rms <= 0:
         return None
     from simulator.caller.noise import background
     from simulator.caller.truth import to_int16

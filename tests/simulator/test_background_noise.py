@@ -62,3 +62,8 @@ async def test_the_gap_between_turns_carries_the_same_noise_not_digital_silence(
 def test_a_clean_caller_has_no_background() -> None:
     sc = parse_scenario(NOISY.replace("caller: {noise: {kind: pink, snr_db: 10}}", "caller: {}"))
     assert render_all(list(sc.turns), sc.caller, seed=4)[1] is None
+
+
+def test_noise_only_under_speech_when_not_continuous() -> None:
+    sc = parse_scenario(NOISY.replace("snr_db: 10}", "snr_db: 10, continuous: false}"))
+    assert render_all(list(sc.turns), sc.caller, seed=4)[1] is None
