@@ -305,7 +305,9 @@ class Session:
                     await self._await_reply_end(row, turn)
             elif turn.kind == "silence":
                 reference = max(self.caller.length, self._sent)
-                await self._sleep_samples(int(turn.silence_ms * SAMPLE_RATE / 1000))
+                silent = int(turn.silence_ms * SAMPLE_RATE / 1000)
+                row["silence_s"] = [self._s(reference), self._s(reference + silent)]
+                await self._sleep_samples(silent)
             else:
                 # Waiting for the agent to speak first (a greeting): measured from
                 # where the previous turn ended, the call start for the first turn.
@@ -443,6 +445,7 @@ class Session:
             "caller_spoken_text": turn.spoken_text,
             "caller_notes": dict(turn.notes),
             "pauses_s": [],
+            "silence_s": None,
             "action": None,
             "action_planned_s": None,
             "action_at_s": None,

@@ -33,13 +33,29 @@ def actions_from_rows(rows: Sequence[dict[str, Any]], scenario: Scenario) -> lis
     """
     out: list[Action] = []
     for row in rows:
-        for a in row.get("actions") or []:
+        for a in row.get("actions") or _plan_actions(row):
             out.append(Action(str(a["kind"]), _s(float(a["start_s"])), _s(float(a["end_s"]))))
         i = int(row["turn"])
         waits = i < len(scenario.turns) and scenario.turns[i].waits_for_reply
         if row.get("kind") == "say" and waits and row.get("speech_end_s") is not None:
             out.append(Action("turn_end", _s(row["speech_start_s"]), _s(row["speech_end_s"])))
     return sorted(out, key=lambda a: a.start)
+
+
+def _plan_actions(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Actions from the session's plan fields: planned pauses (`pauses_s`), a
+    barge-in or backchannel placed in the agent's reply (`action`, `action_at_s`
+    to the speech end), and a silent turn (`silence_s`)."""
+    out: list[dict[str, Any]] = [
+        {"kind": "pause", "start_s": a, "end_s": b} for a, b in row.get("pauses_s") or []
+    ]
+    action, at, end = row.get("action"), row.get("action_at_s"), row.get("speech_end_s")
+    if action in ("barge_in", "backchannel") and at is not None and end is not None:
+        out.append({"kind": action, "start_s": at, "end_s": end})
+    if row.get("silence_s"):
+        start, stop = row["silence_s"]
+        out.append({"kind": "silence", "start_s": start, "end_s": stop})
+    return out
 
 
 def time_to_first_audio_ms(agent: Pcm) -> float | None:

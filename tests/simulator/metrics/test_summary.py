@@ -75,3 +75,35 @@ def test_time_to_first_audio_is_the_first_agent_sample_above_threshold() -> None
     agent[5000:6000] = 5000
     assert time_to_first_audio_ms(agent) == pytest.approx(312.5)
     assert time_to_first_audio_ms(np.zeros(10, dtype=np.int16)) is None
+
+
+def test_actions_are_read_from_the_session_plan_fields() -> None:
+    scenario = parse_scenario(
+        "name: p\nturns:\n  - say: hello there\n  - say: stop\n  - silence_ms: 3000\n"
+    )
+    rows = [
+        {
+            "turn": 0,
+            "kind": "say",
+            "speech_start_s": 0.5,
+            "speech_end_s": 2.0,
+            "pauses_s": [[1.0, 1.6]],
+        },
+        {
+            "turn": 1,
+            "kind": "say",
+            "speech_start_s": 3.0,
+            "speech_end_s": 3.4,
+            "action": "barge_in",
+            "action_at_s": 3.0,
+        },
+        {"turn": 2, "kind": "silence", "silence_s": [4.0, 7.0]},
+    ]
+    acts = actions_from_rows(rows, scenario)
+    assert [(a.kind, a.start, a.end) for a in acts] == [
+        ("turn_end", 8000, 32000),
+        ("pause", 16000, 25600),
+        ("barge_in", 48000, 54400),
+        ("turn_end", 48000, 54400),
+        ("silence", 64000, 112000),
+    ]
