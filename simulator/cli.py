@@ -193,7 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
     from reference_agent.bundle import serve_forever, start_pipeline
     from reference_agent.faults import FaultPlan
 
-    faults = FaultPlan.from_config(
+    config = _checked_faults(
         {
             **{
                 stage: {
@@ -208,9 +208,17 @@ def _serve(args: argparse.Namespace) -> int:
             "llm_timeout_ms": args.llm_timeout_ms,
             "tts_stall_ms": args.tts_stall_ms,
             "tts_stall_after_ms": args.tts_stall_after_ms,
-        },
-        seed=args.fault_seed,
+        }
     )
+    faults = FaultPlan.from_config(config, seed=args.fault_seed)
+
+    if args.vad == "silero":
+        from reference_agent.pipeline import silero
+
+        if not silero.available():
+            raise UsageError(
+                "silero-vad is not installed", where="--vad silero", fix="run `make install`"
+            )
 
     async def go() -> None:
         bundle = await start_pipeline(
@@ -233,6 +241,21 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot serve: {exc}", where=f"{args.host}:{args.port}") from exc
     return EXIT_OK
+
+
+def _checked_faults(config: dict[str, object]) -> dict[str, object]:
+    """Fault flags checked against the scenario schema's ranges (one line, exit 2)."""
+    from pydantic import ValidationError
+
+    from simulator.scenario import Faults
+
+    try:
+        Faults.model_validate(config)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + "-".join(str(p) for p in err["loc"]).replace("_", "-")
+        raise UsageError(f"{err['msg']} (got {err.get('input')!r})", where=flag) from None
+    return config
 
 
 if __name__ == "__main__":
