@@ -15,6 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
+from reference_agent.e2e.agent import E2EAgent, E2ESettings
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
@@ -26,7 +27,7 @@ from simulator.errors import AgentError
 class BundledAgent:
     """A running pipeline agent: its WebSocket URL and the parts to stop."""
 
-    agent: PipelineAgent
+    agent: PipelineAgent | E2EAgent
     server: RunningServer
     llm: LlmServer | None
 
@@ -67,14 +68,24 @@ async def start_pipeline(
     return BundledAgent(agent=agent, server=server, llm=llm)
 
 
-async def serve_forever(bundle: BundledAgent) -> None:
+async def start_e2e(
+    host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
+) -> BundledAgent:
+    """Start the end-to-end agent's server (every transport's route; no LLM server)."""
+    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan()))
+    server = await serve(agent.handle, host=host, port=port)
+    return BundledAgent(agent=agent, server=server, llm=None)
+
+
+async def serve_forever(bundle: BundledAgent, transport: str = "websocket") -> None:
     """Print the ready line (one JSON object) and serve until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"ready": True, "url": bundle.url}), flush=True)
+    url = bundle.server.url_for(transport)
+    print(json.dumps({"ready": True, "url": url, "transport": transport}), flush=True)
     try:
         await stop.wait()
     finally:

@@ -16,12 +16,13 @@ from reports.html import write_report
 from reports.junit import write_junit
 from simulator.caller.render import render_call
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
+from simulator.impairments import impair, link_spec
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.transports.base import StartInfo, Transport
-from simulator.transports.websocket import WebSocketTransport
+from simulator.transports.registry import transport_for, transport_name
 
 console = Console(stderr=True, highlight=False)
 
@@ -86,6 +87,8 @@ async def run_call(
             f"heard: {row.get('agent_heard_text') or '-'}"
         )
 
+    net = scenario.network
+    transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), scenario.seed)
     session = Session(
         transport, turns, start, scenario=scenario.name, options=options, on_turn=on_turn
     )
@@ -123,15 +126,18 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
     try:
         for scenario in scenarios:
             url = _agent_url(scenario, agent)
-            if url is None:
+            if url in BUNDLED_KINDS:
+                if bundled is not None and bundled.kind != url:
+                    await bundled.stop()
+                    bundled = None
                 if bundled is None:
-                    console.print("[bold]starting the bundled pipeline agent…[/]")
-                    bundled = AgentProcess("pipeline")
+                    console.print(f"[bold]starting the bundled {url} agent…[/]")
+                    bundled = AgentProcess(url, bundled_args(url))
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
             console.print(f"[bold]{scenario.name}[/]: 1 call against {url}")
-            call = await run_call(scenario, WebSocketTransport(url), f"{scenario.name}-000", store)
+            call = await run_call(scenario, transport_for(url), f"{scenario.name}-000", store)
             if call["status"] != "ok":
                 failed_calls += 1
                 console.print(f"  [red]call failed:[/] {call['error']}")
@@ -162,17 +168,24 @@ async def run_files(paths: list[str], out_dir: Path, agent: str | None = None) -
     return RunOutcome(out_dir, code, results, report)
 
 
-def _agent_url(scenario: Scenario, override: str | None) -> str | None:
-    """URL to call, or None for the bundled pipeline agent."""
-    target = override or scenario.agent.url or "pipeline"
-    if scenario.agent.kind == "pipeline" and not override:
-        target = "pipeline"
-    if target == "pipeline":
-        return None
-    if target.startswith(("ws://", "wss://")):
+#: Agents voxsim starts itself; `voxsim run --agent pipeline|e2e`.
+BUNDLED_KINDS = ("pipeline", "e2e")
+
+
+def bundled_args(kind: str) -> list[str]:
+    """`voxsim agent serve` flags for a bundled kind: e2e is served behind Realtime."""
+    return ["--transport", "realtime"] if kind == "e2e" else []
+
+
+def _agent_url(scenario: Scenario, override: str | None) -> str:
+    """URL to call, or the name of a bundled agent kind to start."""
+    target = override or scenario.agent.url or scenario.agent.kind
+    if scenario.agent.kind in BUNDLED_KINDS and not override:
+        target = scenario.agent.kind
+    if target in BUNDLED_KINDS or transport_name(target) is not None:
         return target
     raise UsageError(
         f"unsupported agent {target!r}",
         where="--agent",
-        fix="use 'pipeline' or a ws://HOST:PORT/PATH URL of the native protocol",
+        fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
     )
