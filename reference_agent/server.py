@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from reference_agent.realtime_link import RealtimeServerLink
+from reference_agent.webrtc_link import webrtc_routes
 from simulator.audio import Pcm, from_bytes, to_bytes
 from simulator.errors import ProtocolError
 from simulator.transports.base import AgentLink
@@ -158,6 +159,7 @@ def make_app(handler: Handler) -> web.Application:
     app.router.add_get("/twilio", twilio_route)
     app.router.add_get("/v1/realtime", realtime_route)
     app.router.add_get("/health", health)
+    webrtc_routes(app, handler)
     return app
 
 
@@ -176,6 +178,7 @@ class RunningServer:
             "websocket": f"ws://{base}/ws",
             "twilio": f"twilio+ws://{base}/twilio",
             "realtime": f"realtime+ws://{base}/v1/realtime",
+            "webrtc": f"webrtc+http://{base}/offer",
         }[transport]
 
     async def close(self) -> None:
