@@ -168,9 +168,15 @@ class RealtimeTransport(Transport):
         kind = event["type"]
         if kind in AUDIO_DELTA:
             try:
-                pcm = self._down(from_bytes(unb64(str(event.get("delta", "")))))
+                raw = unb64(str(event.get("delta", "")))
             except ValueError as exc:
                 raise ProtocolError(f"{kind}: delta is not base64", where=self.url) from exc
+            if len(raw) % 2:
+                raise ProtocolError(
+                    f"{kind}: {len(raw)} bytes of audio; PCM16 needs an even count",
+                    where=self.url,
+                )
+            pcm = self._down(from_bytes(raw))
             item_id = str(event.get("item_id", ""))
             if item_id != self._item:
                 self._item, self._item_samples = item_id, 0

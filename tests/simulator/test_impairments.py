@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.impairments import MIN_RTO_MS, LinkModel, LinkSpec
+from simulator.impairments import MIN_RTO_MS, ImpairedTransport, LinkModel, LinkSpec
 from simulator.scenario import parse_scenario
+from simulator.transports.base import StartInfo
+from simulator.transports.inprocess import InProcessTransport
 
 FRAME = 0.02
 N = 5000
@@ -108,3 +112,32 @@ network:
     assert scenario.network.downlink.kbps == 64
     with pytest.raises(Exception, match="network.uplink.loss"):
         parse_scenario("name: n\nturns: [{say: hi}]\nnetwork: {uplink: {loss: 1.5}}\n")
+
+
+class _UdpInProcess(InProcessTransport):
+    """The in-process link flagged unreliable, so losses are gone as on WebRTC."""
+
+    reliable = False
+
+
+@pytest.mark.parametrize("loss", [0.05, 0.20])
+async def test_loss_is_observed_by_the_agent_at_the_receiving_end(loss: float) -> None:
+    received: list[int] = []
+
+    async def agent(link) -> None:
+        while (item := await link.recv()) is not None:
+            if not isinstance(item, dict):
+                received.append(int(item[0]))
+
+    n = 2000
+    transport = ImpairedTransport(_UdpInProcess(agent), LinkSpec(loss=loss), LinkSpec(), seed=11)
+    await transport.connect(StartInfo("loss", ""))
+    for k in range(n):
+        await transport.send_audio(np.full(320, k % 30000, dtype=np.int16))
+        if k % 50 == 0:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    await transport.close()
+    lo, hi = _binomial_99(loss, n)
+    assert lo <= n - len(received) <= hi
+    assert received == sorted(received)  # no jitter: nothing reordered
