@@ -196,6 +196,14 @@ class RealtimeTransport(Transport):
             return [EventIn({"type": "error", "message": str(message or "agent error")}, now)]
         if kind == "input_audio_buffer.speech_started" and self._play_end > now and self._item:
             return [await self._barge_in(now)]
+        cancelled = kind == "response.done" and (event.get("response") or {}).get("status") in {
+            "cancelled",
+            "incomplete",
+        }
+        if (cancelled or kind == "output_audio_buffer.cleared") and self._play_end > now:
+            # The server stopped its own response: drop what has not played yet.
+            self._play_end, self._item = now, None
+            return [EventIn({"type": "clear", "reason": kind}, now)]
         return []
 
     async def _barge_in(self, now: float) -> Incoming:
