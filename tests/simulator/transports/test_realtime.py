@@ -86,12 +86,13 @@ turns:
 
 async def test_the_pipeline_agent_is_served_behind_realtime_too(pipeline_agent_url: str) -> None:
     scenario = parse_scenario(
-        'name: realtime-pipeline\nseed: 2\nturns:\n  - say: "Where is my order one two three four"\n'
+        "name: realtime-pipeline\nseed: 2\nturns:\n  - wait: true\n"
+        '  - say: "Where is my order one two three four"\n'
     )
     transport = RealtimeTransport(routes(pipeline_agent_url)["realtime"])
     call = await run_call(scenario, transport, "realtime-pipeline-0")
     assert call["status"] == "ok", call["error"]
-    turn = call["turns"][0]
+    turn = call["turns"][1]
     assert turn["latency_ms"] is not None
     assert "order" in (turn["agent_heard_text"] or "")
     assert "order" in (turn["agent_reply_text"] or "").lower()
