@@ -207,6 +207,20 @@ class ImpairedTransport(Transport):
         """Same as the wrapped transport."""
         return self.up.reliable
 
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per direction: packets sent, lost on the wire, dropped (gone), late, median delay."""
+        out: dict[str, dict[str, float]] = {}
+        for name, fates in self.fates.items():
+            delays = [f.deliver - f.sent for f in fates if f.deliver is not None]
+            out[name] = {
+                "packets": len(fates),
+                "lost": sum(f.lost for f in fates),
+                "dropped": sum(f.deliver is None for f in fates),
+                "late": sum(f.late for f in fates),
+                "median_delay_ms": float(np.median(delays) * 1000) if delays else 0.0,
+            }
+        return out
+
     def _size(self, item: Pcm | dict[str, Any]) -> int:
         wire = getattr(self.inner, "wire_bytes", None)
         if isinstance(item, dict):

@@ -16,7 +16,7 @@ from reports.html import write_report
 from reports.junit import write_junit
 from simulator.caller.render import render_call
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
-from simulator.impairments import impair, link_spec
+from simulator.impairments import ImpairedTransport, impair, link_spec
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
@@ -108,6 +108,8 @@ async def run_call(
         "trace_id": start.traceparent.split("-")[1],
         "turns": record.turns,
     }
+    if isinstance(transport, ImpairedTransport):
+        row["network"] = transport.stats()
     if store is not None:
         store.add_call({k: v for k, v in row.items() if k != "turns"})
     return row

@@ -141,3 +141,22 @@ async def test_loss_is_observed_by_the_agent_at_the_receiving_end(loss: float) -
     lo, hi = _binomial_99(loss, n)
     assert lo <= n - len(received) <= hi
     assert received == sorted(received)  # no jitter: nothing reordered
+
+
+async def test_impaired_transport_reports_what_the_network_did() -> None:
+    async def agent(link) -> None:
+        while await link.recv() is not None:
+            pass
+
+    transport = ImpairedTransport(
+        _UdpInProcess(agent), LinkSpec(loss=0.2, delay_ms=5), LinkSpec(), seed=3
+    )
+    await transport.connect(StartInfo("stats", ""))
+    for _ in range(500):
+        await transport.send_audio(np.zeros(320, dtype=np.int16))
+    await asyncio.sleep(0.05)
+    await transport.close()
+    up = transport.stats()["uplink"]
+    assert up["packets"] == 500
+    assert up["lost"] == up["dropped"] == sum(f.deliver is None for f in transport.fates["uplink"])
+    assert up["median_delay_ms"] == pytest.approx(5)

@@ -70,6 +70,7 @@ async def test_barge_in_stops_the_agents_audio_on_every_transport(
     e2e_agent_url: str, name: str
 ) -> None:
     result = await barge_in(transport_for(routes(e2e_agent_url)[name]))
+    print(f"barge-in stop latency over {name}: {result['stop_ms']:.0f} ms")  # BENCHMARKS.md
     assert result["cleared"], "the agent's audio was not cleared"
     # VAD needs 60 ms of speech; the greeting had ~2 s left: it must stop well before.
     assert 0 <= result["stop_ms"] < 500, result
