@@ -150,3 +150,28 @@ async def test_the_run_goes_on_after_a_call_breaks(tmp_path: Path) -> None:
     assert [c["status"] for c in calls] == ["failed", "ok"]
     assert "invalid JSON" in calls[0]["error"]
     assert outcome.exit_code == 3
+
+
+@pytest.mark.parametrize("fault", ["bad_json", "abrupt_close"])
+async def test_malformed_webrtc_agent_ends_the_call_with_a_clear_error(fault: str) -> None:
+    from reference_agent.server import serve
+
+    async def handler(link) -> None:
+        await link.recv()  # start
+        await link.send_audio(TONE)
+        await asyncio.sleep(2.5)
+        if fault == "bad_json":
+            link.channel.send("{not json")
+            while await link.recv() is not None:
+                pass
+        # abrupt_close: returning ends the peer connection without a stop
+
+    server = await serve(handler)
+    try:
+        url = server.url_for("webrtc")
+        call = await run_call(parse_scenario(SCENARIO), transport_for(url), "rtc-broken")
+    finally:
+        await server.close()
+    assert call["status"] == "failed"
+    assert ("invalid JSON" if fault == "bad_json" else "closed") in call["error"], call["error"]
+    assert call["turns"][0]["latency_ms"] is not None
