@@ -49,7 +49,9 @@ def main() -> None:
             tails = [tail_ms(mode, p, dither) for p in phrases]
             p95 = float(np.percentile(tails, 95))
             label = "dithered (-50 dBFS)" if dither else "clean"
-            print(f"| {mode} | {label} | {len(tails)} | {statistics.median(tails):.0f} | {p95:.0f} |")
+            print(
+                f"| {mode} | {label} | {len(tails)} | {statistics.median(tails):.0f} | {p95:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -77,19 +77,38 @@ async def start_e2e(
     return BundledAgent(agent=agent, server=server, llm=None)
 
 
-async def serve_forever(bundle: BundledAgent, transport: str = "websocket") -> None:
-    """Print the ready line (one JSON object) and serve until SIGINT/SIGTERM."""
+async def serve_forever(
+    bundle: BundledAgent, stop_on_stdin_eof: bool = False, transport: str = "websocket"
+) -> None:
+    """Print the ready line (one JSON object) and serve until SIGINT/SIGTERM.
+
+    With `stop_on_stdin_eof` the server also stops when its stdin closes: a
+    child started by voxsim then never outlives the harness, even if the
+    harness is killed without running its clean-up. The ready line's URL is
+    the one of `transport` (every transport's route is served).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if stop_on_stdin_eof:
+        watcher = asyncio.create_task(_wait_stdin_eof(stop), name="stdin-eof")
     url = bundle.server.url_for(transport)
     print(json.dumps({"ready": True, "url": url, "transport": transport}), flush=True)
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await bundle.close()
+
+
+async def _wait_stdin_eof(stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches end of file (the parent process is gone)."""
+    await asyncio.to_thread(sys.stdin.buffer.read)
+    stop.set()
 
 
 class AgentProcess:
@@ -113,11 +132,12 @@ class AgentProcess:
             self.kind,
             "--port",
             "0",
+            "--stop-on-stdin-eof",
             *self.extra_args,
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=asyncio.subprocess.PIPE, stderr=None, env=env
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env
         )
         assert self.proc.stdout is not None
         try:

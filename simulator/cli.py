@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL (default: bundled)")
     s.add_argument("--llm-model", default="voxsim-domain")
     s.add_argument("--hangover-ms", type=int, default=240, help="endpointing silence")
+    s.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     for stage in ("stt", "llm", "tts"):
         s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
         s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
@@ -134,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
     async def go() -> None:
         if args.kind == "e2e":
             e2e = await start_e2e(host=args.host, port=args.port, faults=faults)
-            await serve_forever(e2e, args.transport)
+            await serve_forever(e2e, args.stop_on_stdin_eof, args.transport)
             return
         bundle = await start_pipeline(
             host=args.host,
@@ -144,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
             hangover_ms=args.hangover_ms,
             faults=faults,
         )
-        await serve_forever(bundle, args.transport)
+        await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 
     try:
         asyncio.run(go())
