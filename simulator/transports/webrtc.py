@@ -66,6 +66,7 @@ class PcmTrack(MediaStreamTrack):
         self.queue: asyncio.Queue[Pcm | None] = asyncio.Queue()
         self._samples = 0
         self._start: float | None = None
+        self._idle = True  # the last frame sent was silence
 
     def push(self, pcm: Pcm) -> None:
         """Queue audio (any length; split into 20 ms frames)."""
@@ -86,11 +87,19 @@ class PcmTrack(MediaStreamTrack):
             if self._start is None:
                 self._start = loop.time()
             due = self._start + self._samples / SAMPLE_RATE
-            if due > loop.time():
-                await asyncio.sleep(due - loop.time())
-            pcm = self.queue.get_nowait() if not self.queue.empty() else None
-            if pcm is None:
-                pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            queued: Pcm | None = None
+            if self._idle:
+                # Between replies: audio that comes early leaves at once and the
+                # clock realigns to it, so a reply's onset never waits for a tick.
+                with contextlib.suppress(TimeoutError):
+                    queued = await asyncio.wait_for(self.queue.get(), max(0.0, due - loop.time()))
+                    self._start = loop.time() - self._samples / SAMPLE_RATE
+            else:
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
+                queued = self.queue.get_nowait() if not self.queue.empty() else None
+            self._idle = queued is None
+            pcm = queued if queued is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
         else:
             got = await self.queue.get()
             if got is None:

@@ -41,4 +41,6 @@ async def test_50_plus_50_ms_one_way_delay_moves_median_latency_by_100_ms_on_web
     assert base["status"] == slow["status"] == "ok", (base["error"], slow["error"])
     said = [t for t in base["turns"] if t["kind"] == "say"]
     assert "tuesday" in (said[0]["agent_heard_text"] or "")  # Opus both ways, still heard
-    assert _median(slow) - _median(base) == pytest.approx(100, abs=15)
+    shift = _median(slow) - _median(base)
+    print(f"50+50 ms one-way delay moved the median latency by {shift:.1f} ms")
+    assert shift == pytest.approx(100, abs=15)
