@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_agent.e2e.agent import E2EAgent, E2ESettings
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
@@ -28,7 +29,7 @@ from simulator.errors import AgentError
 class BundledAgent:
     """A running pipeline agent: its WebSocket URL and the parts to stop."""
 
-    agent: PipelineAgent
+    agent: PipelineAgent | E2EAgent
     server: RunningServer
     llm: LlmServer | None
 
@@ -84,12 +85,24 @@ async def start_pipeline(
     return BundledAgent(agent=agent, server=server, llm=llm)
 
 
-async def serve_forever(bundle: BundledAgent, stop_on_stdin_eof: bool = False) -> None:
+async def start_e2e(
+    host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
+) -> BundledAgent:
+    """Start the end-to-end agent's server (every transport's route; no LLM server)."""
+    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan()))
+    server = await serve(agent.handle, host=host, port=port)
+    return BundledAgent(agent=agent, server=server, llm=None)
+
+
+async def serve_forever(
+    bundle: BundledAgent, stop_on_stdin_eof: bool = False, transport: str = "websocket"
+) -> None:
     """Print the ready line (one JSON object) and serve until SIGINT/SIGTERM.
 
     With `stop_on_stdin_eof` the server also stops when its stdin closes: a
     child started by voxsim then never outlives the harness, even if the
-    harness is killed without running its clean-up.
+    harness is killed without running its clean-up. The ready line's URL is
+    the one of `transport` (every transport's route is served).
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,7 +112,11 @@ async def serve_forever(bundle: BundledAgent, stop_on_stdin_eof: bool = False) -
     watcher = None
     if stop_on_stdin_eof:
         watcher = asyncio.create_task(_wait_stdin_eof(stop), name="stdin-eof")
-    ready = {"ready": True, "url": bundle.url, "tools_db": str(bundle.agent.settings.tools_db)}
+    url = bundle.server.url_for(transport)
+    ready = {"ready": True, "url": url, "transport": transport}
+    tools_db = getattr(getattr(bundle.agent, "settings", None), "tools_db", None)
+    if tools_db is not None:
+        ready["tools_db"] = str(tools_db)
     print(json.dumps(ready), flush=True)
     try:
         await stop.wait()

@@ -1,22 +1,29 @@
-"""Serve a bundled agent over the native WebSocket protocol (docs/protocol.md).
+"""Serve a bundled agent on every transport voxsim speaks, one route each.
 
-`voxsim agent serve --kind pipeline` runs this; it also starts the bundled
-LLM server on a free loopback port unless `--llm-url` points elsewhere.
+`/ws` native WebSocket (docs/protocol.md), `/twilio` Twilio Media Streams,
+`/v1/realtime` the OpenAI Realtime protocol, `/offer` WebRTC signalling. Each
+route turns its protocol into an AgentLink, so one handler serves them all.
+`voxsim agent serve --kind pipeline|e2e --transport ...` runs this.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from reference_agent.realtime_link import RealtimeServerLink
+from reference_agent.webrtc_link import webrtc_routes
 from simulator.audio import Pcm, from_bytes, to_bytes
+from simulator.errors import ProtocolError
 from simulator.transports.base import AgentLink
+from simulator.transports.twilio import TwilioAgentCodec
 
 log = logging.getLogger("voxsim.agent")
 Handler = Callable[[AgentLink], Awaitable[None]]
@@ -57,8 +64,60 @@ class _WsLink:
             await self.ws.send_str(json.dumps(event))
 
 
+class _TwilioLink:
+    """AgentLink over a Twilio Media Streams WebSocket (the agent is the app)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.codec = TwilioAgentCodec()
+        self.inbox: asyncio.Queue[Pcm | dict[str, Any] | None] = asyncio.Queue()
+
+    async def pump(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    item = self.codec.inbound(msg.data)
+                except ProtocolError as exc:
+                    log.warning("twilio: %s", exc.one_line())
+                    continue
+                if item is not None:
+                    await self.inbox.put(item)
+        finally:
+            await self.inbox.put(None)
+
+    async def recv(self) -> Pcm | dict[str, Any] | None:
+        return await self.inbox.get()
+
+    async def send_audio(self, pcm: Pcm) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(self.codec.outbound_audio(pcm))
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        text = self.codec.outbound_event(event)
+        if text is not None and not self.ws.closed:
+            await self.ws.send_str(text)
+
+
+async def _run_link(
+    handler: Handler, link: Any, pump: Coroutine[Any, Any, None], name: str
+) -> None:
+    task = asyncio.create_task(pump, name=f"{name}-pump")
+    try:
+        await handler(link)
+    except Exception as exc:  # noqa: BLE001 - report to the caller, keep serving
+        log.exception("call failed")
+        with contextlib.suppress(Exception):
+            await link.send_event({"type": "error", "message": f"agent failed: {exc!r}"})
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 def make_app(handler: Handler) -> web.Application:
-    """An aiohttp app whose `/ws` route runs `handler` once per connection."""
+    """An aiohttp app serving `handler` once per call on every transport's route."""
 
     async def ws_route(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
@@ -78,9 +137,29 @@ def make_app(handler: Handler) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def twilio_route(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        link = _TwilioLink(ws)
+        await _run_link(handler, link, link.pump(), "twilio")
+        await ws.close()
+        return ws
+
+    async def realtime_route(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, protocols=("realtime",))
+        await ws.prepare(request)
+        link = RealtimeServerLink(ws, request)
+        await _run_link(handler, link, link.pump(), "realtime")
+        await link.finish()
+        await ws.close()
+        return ws
+
     app = web.Application()
     app.router.add_get("/ws", ws_route)
+    app.router.add_get("/twilio", twilio_route)
+    app.router.add_get("/v1/realtime", realtime_route)
     app.router.add_get("/health", health)
+    webrtc_routes(app, handler)
     return app
 
 
@@ -91,6 +170,16 @@ class RunningServer:
     url: str
     port: int
     runner: web.AppRunner
+
+    def url_for(self, transport: str) -> str:
+        """The URL `voxsim run --agent` takes for this server on `transport`."""
+        base = self.url.removesuffix("/ws").removeprefix("ws://")
+        return {
+            "websocket": f"ws://{base}/ws",
+            "twilio": f"twilio+ws://{base}/twilio",
+            "realtime": f"realtime+ws://{base}/v1/realtime",
+            "webrtc": f"webrtc+http://{base}/offer",
+        }[transport]
 
     async def close(self) -> None:
         """Stop accepting calls and close open ones."""

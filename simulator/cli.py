@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from simulator.baseline import Tolerance
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLO_MISSED, UsageError, VoxsimError
+from simulator.transports.registry import AGENT_TRANSPORTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run scenario files against an agent")
     r.add_argument("files", nargs="+", help="scenario files or directories")
     r.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATE)")
-    r.add_argument("--agent", default=None, help="'pipeline' (bundled) or ws://HOST:PORT/PATH")
+    r.add_argument(
+        "--agent",
+        default=None,
+        help="'pipeline' or 'e2e' (bundled), or a URL: ws://, twilio+ws://, realtime+ws://, "
+        "webrtc+http://",
+    )
     r.add_argument("--only", default=None, metavar="CALL_ID", help="run one call, e.g. NAME-003")
     r.add_argument("--baseline", type=Path, default=None, help="run directory to compare with")
     _tolerance_args(r)
@@ -55,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("agent", help="bundled agents")
     asub = a.add_subparsers(dest="agent_command", required=True, parser_class=_Parser)
     s = asub.add_parser("serve", help="serve a bundled agent over WebSocket")
-    s.add_argument("--kind", choices=["pipeline"], default="pipeline")
-    s.add_argument("--transport", choices=["websocket"], default="websocket")
+    s.add_argument("--kind", choices=["pipeline", "e2e"], default="pipeline")
+    s.add_argument("--transport", choices=list(AGENT_TRANSPORTS), default="websocket")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL (default: bundled)")
@@ -190,7 +196,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from reference_agent.bundle import serve_forever, start_pipeline
+    from reference_agent.bundle import serve_forever, start_e2e, start_pipeline
     from reference_agent.faults import FaultPlan
 
     config = _checked_faults(
@@ -221,6 +227,10 @@ def _serve(args: argparse.Namespace) -> int:
             )
 
     async def go() -> None:
+        if args.kind == "e2e":
+            e2e = await start_e2e(host=args.host, port=args.port, faults=faults)
+            await serve_forever(e2e, args.stop_on_stdin_eof, args.transport)
+            return
         bundle = await start_pipeline(
             host=args.host,
             port=args.port,
@@ -234,7 +244,7 @@ def _serve(args: argparse.Namespace) -> int:
             otlp_url=args.otlp_url,
             vad=args.vad,
         )
-        await serve_forever(bundle, stop_on_stdin_eof=args.stop_on_stdin_eof)
+        await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 
     try:
         asyncio.run(go())

@@ -25,6 +25,7 @@ from simulator.baseline import (
 )
 from simulator.caller.render import Rendered, render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
+from simulator.impairments import ImpairedTransport, impair, link_spec
 from simulator.matrix import CallPlan, expand
 from simulator.metrics.call import measure_call
 from simulator.metrics.summary import summarize_run
@@ -34,7 +35,7 @@ from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
 from simulator.transports.base import StartInfo, Transport
-from simulator.transports.websocket import WebSocketTransport
+from simulator.transports.registry import transport_for, transport_name
 
 console = Console(stderr=True, highlight=False)
 
@@ -109,6 +110,8 @@ async def run_call(
             f"heard: {row.get('agent_heard_text') or '-'}"
         )
 
+    net = scenario.network
+    transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
     session = Session(
         transport,
         turns,
@@ -149,6 +152,8 @@ async def run_call(
         **measured,
         "turns": record.turns,
     }
+    if isinstance(transport, ImpairedTransport):
+        row["network"] = transport.stats()
     if spans is not None:
         spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
     if store is not None:
@@ -195,10 +200,13 @@ async def run_files(
     try:
         for scenario, call_plans in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
-            if url is None:
+            if url in BUNDLED_KINDS:
+                if bundled is not None and bundled.kind != url:
+                    await bundled.stop()
+                    bundled = None
                 if bundled is None:
-                    console.print("[bold]starting the bundled pipeline agent…[/]")
-                    bundled = AgentProcess("pipeline")
+                    console.print(f"[bold]starting the bundled {url} agent…[/]")
+                    bundled = AgentProcess(url, bundled_args(url))
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
@@ -214,7 +222,7 @@ async def run_files(
                     ahead = asyncio.ensure_future(render_call_full(nxt.scenario, nxt.seed))
                 call = await run_call(
                     plan.scenario,
-                    WebSocketTransport(url),
+                    transport_for(url),
                     plan.call_id,
                     store,
                     plan=plan,
@@ -303,17 +311,24 @@ async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) ->
         seen = len(sink.spans)
 
 
-def _agent_url(scenario: Scenario, override: str | None) -> str | None:
-    """URL to call, or None for the bundled pipeline agent."""
-    target = override or scenario.agent.url or "pipeline"
-    if scenario.agent.kind == "pipeline" and not override:
-        target = "pipeline"
-    if target == "pipeline":
-        return None
-    if target.startswith(("ws://", "wss://")):
+#: Agents voxsim starts itself; `voxsim run --agent pipeline|e2e`.
+BUNDLED_KINDS = ("pipeline", "e2e")
+
+
+def bundled_args(kind: str) -> list[str]:
+    """`voxsim agent serve` flags for a bundled kind: e2e is served behind Realtime."""
+    return ["--transport", "realtime"] if kind == "e2e" else []
+
+
+def _agent_url(scenario: Scenario, override: str | None) -> str:
+    """URL to call, or the name of a bundled agent kind to start."""
+    target = override or scenario.agent.url or scenario.agent.kind
+    if scenario.agent.kind in BUNDLED_KINDS and not override:
+        target = scenario.agent.kind
+    if target in BUNDLED_KINDS or transport_name(target) is not None:
         return target
     raise UsageError(
         f"unsupported agent {target!r}",
         where="--agent",
-        fix="use 'pipeline' or a ws://HOST:PORT/PATH URL of the native protocol",
+        fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
     )

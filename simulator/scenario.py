@@ -53,7 +53,7 @@ class Faults(_Model):
 class Agent(_Model):
     """Which agent answers the call: a bundled one, or yours at a URL."""
 
-    kind: Literal["pipeline", "websocket"] = "pipeline"
+    kind: Literal["pipeline", "e2e", "websocket", "twilio", "realtime", "webrtc"] = "pipeline"
     url: str | None = None
     faults: Faults = Faults()
 
@@ -61,6 +61,8 @@ class Agent(_Model):
     def _url_for_remote(self) -> Agent:
         if self.kind == "websocket" and not self.url:
             raise ValueError("kind 'websocket' needs url: ws://HOST:PORT/PATH")
+        if self.kind in REMOTE_URL_EXAMPLES and not self.url:
+            raise ValueError(f"kind {self.kind!r} needs url: {REMOTE_URL_EXAMPLES[self.kind]}")
         return self
 
 
@@ -129,6 +131,32 @@ class Channel(_Model):
     loss_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.0
     gain_db: Annotated[float, Field(ge=-40, le=40)] = 0.0
     clip_dbfs: Annotated[float, Field(ge=-40, le=0)] = 0.0
+
+
+#: Agent kinds reached at a URL, with the URL shape each expects (DESIGN.md).
+REMOTE_URL_EXAMPLES = {
+    "twilio": "twilio+ws://HOST:PORT/PATH",
+    "realtime": "realtime+ws://HOST:PORT/v1",
+    "webrtc": "webrtc+http://HOST:PORT/offer",
+}
+
+
+class LinkDirection(_Model):
+    """One direction of the network between caller and agent (docs/impairments.md)."""
+
+    delay_ms: Annotated[float, Field(ge=0, le=10_000)] = 0.0
+    jitter_ms: Annotated[float, Field(ge=0, le=2_000)] = 0.0
+    loss: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    burst: Annotated[float, Field(ge=1, le=1_000)] = 1.0
+    kbps: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    jitter_buffer_ms: Annotated[float, Field(ge=0, le=5_000)] | None = None
+
+
+class Network(_Model):
+    """Impairments the harness applies per direction, identically on every transport."""
+
+    uplink: LinkDirection = LinkDirection()
+    downlink: LinkDirection = LinkDirection()
 
 
 class Caller(_Model):
@@ -261,6 +289,7 @@ class Scenario(_Model):
     matrix: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
     repeat: Annotated[int, Field(ge=1, le=10_000)] = 1
     expect: Expect | None = None
+    network: Network = Network()
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -250,10 +250,25 @@ class Session:
                 event = dict(item.event)
                 event["_at_s"] = item.at - self._t0
                 self.events.append(event)
+                if event.get("type") == "clear":
+                    self.drop_queued_agent_audio(item.at)
                 self._apply_event(event)
             self._progress.set()
         self._hung_up = True
         raise TransportError("agent closed the connection", where=self.start.call_id)
+
+    def drop_queued_agent_audio(self, at: float) -> int:
+        """The agent's `clear`: silence agent audio not yet played out at `at`; return samples.
+
+        Audio that arrived early waits in the playout buffer (placed after the
+        cursor); a real phone drops it on `clear`, so the caller never hears it.
+        """
+        now = max(0, int(round((at - self._t0) * SAMPLE_RATE)))
+        dropped = max(0, self._agent_cursor - now)
+        if dropped:
+            self.agent.write(now, np.zeros(dropped, dtype=np.int16))
+            self._agent_cursor = now
+        return dropped
 
     def _apply_event(self, event: dict[str, Any]) -> None:
         row = self._current

@@ -60,6 +60,11 @@ class WebSocketTransport(Transport):
         async for msg in ws:
             now = loop.time()
             if msg.type == aiohttp.WSMsgType.BINARY:
+                if len(msg.data) % 2:
+                    raise ProtocolError(
+                        f"audio frame of {len(msg.data)} bytes: PCM16 needs an even count",
+                        where=self.url,
+                    )
                 yield AudioIn(from_bytes(msg.data), now)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 try:

@@ -1,0 +1,276 @@
+"""Twilio Media Streams over WebSocket: voxsim plays Twilio, the agent is the app.
+
+Twilio -> app: `connected`, `start` (streamSid, callSid, mediaFormat,
+customParameters), `media` (base64 8 kHz mu-law, 20 ms = 160 bytes), `mark`
+(echo of the app's mark once the audio before it has played), `stop`.
+App -> Twilio: `media`, `mark`, `clear` (drop queued audio: barge-in).
+voxsim puts call_id, traceparent and the bundled agents' config into
+`start.customParameters`, where Twilio puts <Parameter>s of the TwiML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from simulator.audio import SAMPLE_RATE, Pcm
+from simulator.errors import ProtocolError, TransportError
+from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport
+from simulator.transports.codecs import StreamResampler, b64, ulaw_decode, ulaw_encode, unb64
+
+TWILIO_RATE = 8000
+AGENT_EVENTS = {"media", "mark", "clear"}
+
+
+class TwilioTransport(Transport):
+    """Caller side: voxsim is Twilio's media stream, the agent the WebSocket server."""
+
+    reliable = True
+
+    def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
+        self.url = url.removeprefix("twilio+")
+        self._timeout = connect_timeout_s
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closed = False
+        self._seq = 0
+        self._chunk = 0
+        self._sid = ""
+        self._call_sid = ""
+        self._down = StreamResampler(SAMPLE_RATE, TWILIO_RATE)
+        self._up = StreamResampler(TWILIO_RATE, SAMPLE_RATE)
+        self._play_end = 0.0  # when audio received so far has played out (for marks)
+        self._marks: list[tuple[asyncio.TimerHandle, str]] = []
+
+    @staticmethod
+    def wire_bytes(samples_16k: int) -> int:
+        """Bytes of one media message: base64 mu-law at 8 kHz plus its JSON."""
+        return (samples_16k // 2) * 4 // 3 + 160
+
+    def _next(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    async def connect(self, start: StartInfo) -> None:
+        self._session = aiohttp.ClientSession()
+        try:
+            self._ws = await self._session.ws_connect(
+                self.url, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=None
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            await self._session.close()
+            raise TransportError(
+                f"cannot connect: {exc}", where=self.url, fix="is the agent running?"
+            ) from exc
+        self._sid = "MZ" + start.call_id
+        self._call_sid = "CA" + start.call_id
+        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send(
+            {
+                "event": "start",
+                "sequenceNumber": self._next(),
+                "streamSid": self._sid,
+                "start": {
+                    "streamSid": self._sid,
+                    "accountSid": "ACvoxsim",
+                    "callSid": self._call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": {
+                        "call_id": start.call_id,
+                        "traceparent": start.traceparent,
+                        "config": json.dumps(start.config),
+                    },
+                    "mediaFormat": {
+                        "encoding": "audio/x-mulaw",
+                        "sampleRate": TWILIO_RATE,
+                        "channels": 1,
+                    },
+                },
+            }
+        )
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        ws = self._require()
+        try:
+            await ws.send_str(json.dumps(message))
+        except (ConnectionError, aiohttp.ClientError) as exc:
+            raise TransportError(f"send failed: {exc}", where=self.url) from exc
+
+    async def send_audio(self, pcm: Pcm) -> None:
+        payload = ulaw_encode(self._down(pcm))
+        self._chunk += 1
+        await self._send(
+            {
+                "event": "media",
+                "sequenceNumber": self._next(),
+                "streamSid": self._sid,
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(self._chunk),
+                    "timestamp": str(self._chunk * 20),
+                    "payload": b64(payload),
+                },
+            }
+        )
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        """Twilio's stream has no caller events but DTMF; others are not sent."""
+        if event.get("type") == "dtmf":
+            await self._send(
+                {
+                    "event": "dtmf",
+                    "streamSid": self._sid,
+                    "sequenceNumber": self._next(),
+                    "dtmf": {"track": "inbound_track", "digit": str(event.get("digit", ""))},
+                }
+            )
+
+    def _echo_mark(self, name: str) -> None:
+        if self._ws is not None and not self._ws.closed:
+            message: dict[str, Any] = {
+                "event": "mark",
+                "sequenceNumber": self._next(),
+                "streamSid": self._sid,
+                "mark": {"name": name},
+            }
+            asyncio.ensure_future(self._send(message))
+
+    async def receive(self) -> AsyncIterator[Incoming]:
+        ws = self._require()
+        loop = asyncio.get_running_loop()
+        async for msg in ws:
+            now = loop.time()
+            if msg.type == aiohttp.WSMsgType.ERROR:
+                if self._closed:
+                    return
+                raise TransportError(f"connection error: {ws.exception()}", where=self.url)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise ProtocolError(
+                    "agent sent a binary frame; Media Streams is JSON text", where=self.url
+                )
+            message = parse_message(msg.data, AGENT_EVENTS, self.url)
+            kind = message["event"]
+            if kind == "media":
+                pcm = self._up(ulaw_decode(media_payload(message, self.url)))
+                self._play_end = max(now, self._play_end) + len(pcm) / SAMPLE_RATE
+                yield AudioIn(pcm, now)
+            elif kind == "mark":
+                name = str((message.get("mark") or {}).get("name", ""))
+                handle = loop.call_at(max(now, self._play_end), self._echo_mark, name)
+                self._marks.append((handle, name))
+                yield EventIn({"type": "mark", "name": name}, now)
+            else:  # clear: queued audio is dropped, pending marks come back at once
+                self._play_end = now
+                for handle, name in self._marks:
+                    if handle.when() > now:
+                        handle.cancel()
+                        self._echo_mark(name)
+                self._marks.clear()
+                yield EventIn({"type": "clear"}, now)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for handle, _ in self._marks:
+            handle.cancel()
+        if self._ws is not None and not self._ws.closed:
+            stop: dict[str, Any] = {
+                "event": "stop",
+                "sequenceNumber": self._next(),
+                "streamSid": self._sid,
+                "stop": {"accountSid": "ACvoxsim", "callSid": self._call_sid},
+            }
+            try:
+                await self._ws.send_str(json.dumps(stop))
+            except (ConnectionError, aiohttp.ClientError):
+                pass
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+
+    def _require(self) -> aiohttp.ClientWebSocketResponse:
+        if self._ws is None:
+            raise TransportError("not connected", where=self.url)
+        return self._ws
+
+
+def parse_message(text: str, allowed: set[str], where: str) -> dict[str, Any]:
+    """One Media Streams message; ProtocolError unless it is JSON with a known `event`."""
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"invalid JSON: {exc}", where=where) from exc
+    if not isinstance(message, dict) or "event" not in message:
+        raise ProtocolError("message without an event field", where=where)
+    if message["event"] not in allowed:
+        raise ProtocolError(
+            f"unknown event {message['event']!r}", where=where, fix=f"allowed: {sorted(allowed)}"
+        )
+    return message
+
+
+def media_payload(message: dict[str, Any], where: str) -> bytes:
+    """The mu-law bytes of a `media` message; ProtocolError when missing or not base64."""
+    payload = (message.get("media") or {}).get("payload")
+    if not isinstance(payload, str):
+        raise ProtocolError("media message without media.payload", where=where)
+    try:
+        return unb64(payload)
+    except ValueError as exc:
+        raise ProtocolError(f"media.payload is not base64: {exc}", where=where) from exc
+
+
+class TwilioAgentCodec:
+    """Agent side: turns Twilio's messages into native frames/events and back."""
+
+    CALLER_EVENTS = {"connected", "start", "media", "mark", "stop", "dtmf"}
+
+    def __init__(self) -> None:
+        self.stream_sid = ""
+        self._up = StreamResampler(TWILIO_RATE, SAMPLE_RATE)
+        self._down = StreamResampler(SAMPLE_RATE, TWILIO_RATE)
+
+    def inbound(self, text: str) -> Pcm | dict[str, Any] | None:
+        """A native frame or event for one message from Twilio; None when it carries none."""
+        message = parse_message(text, self.CALLER_EVENTS, "twilio stream")
+        kind = message["event"]
+        if kind == "media":
+            return self._up(ulaw_decode(media_payload(message, "twilio stream")))
+        if kind == "start":
+            start = message.get("start") or {}
+            self.stream_sid = str(message.get("streamSid") or start.get("streamSid", ""))
+            params = start.get("customParameters") or {}
+            try:
+                config = json.loads(params.get("config") or "{}")
+            except ValueError:
+                config = {}
+            return {
+                "type": "start",
+                "call_id": params.get("call_id") or start.get("callSid", ""),
+                "traceparent": params.get("traceparent", ""),
+                "config": config if isinstance(config, dict) else {},
+            }
+        if kind == "stop":
+            return {"type": "stop"}
+        return None
+
+    def outbound_audio(self, pcm: Pcm) -> str:
+        """A `media` message carrying agent audio."""
+        payload = b64(ulaw_encode(self._down(pcm)))
+        return json.dumps(
+            {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
+        )
+
+    def outbound_event(self, event: dict[str, Any]) -> str | None:
+        """`clear` for the native clear; a `mark` per spoken sentence; others have no wire form."""
+        if event.get("type") == "clear":
+            return json.dumps({"event": "clear", "streamSid": self.stream_sid})
+        if event.get("type") == "transcript" and event.get("role") == "assistant":
+            mark = {"name": f"say:{str(event.get('text', ''))[:64]}"}
+            return json.dumps({"event": "mark", "streamSid": self.stream_sid, "mark": mark})
+        return None
