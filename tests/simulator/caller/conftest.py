@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -13,7 +16,14 @@ PAD = 4800  # 300 ms of silence each side, so onsets are not trivially at sample
 
 @pytest.fixture(scope="session")
 def speech() -> Speech:
-    s = synthesize("I would like to book a table for two tonight please", seed=3)
+    # In a fresh process: eSpeak carries state between utterances inside one
+    # process (simulator/caller/render.py), so an in-process render would
+    # depend on which tests ran before.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        s = pool.submit(
+            synthesize, "I would like to book a table for two tonight please", seed=3
+        ).result()
     pad = np.zeros(PAD, np.int16)
     return Speech(np.concatenate([pad, s.pcm, pad]), s.start + PAD, s.end + PAD, s.text)
 
