@@ -37,7 +37,9 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	# Three workers: most tests are real-time calls that wait on the clock, so
+	# they overlap well on 2 cores (18 min serial, 7 min with -n 3).
+	$(BIN)/pytest -n 3
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
