@@ -163,6 +163,10 @@ class _Call:
             self._stt_pool.shutdown(wait=False, cancel_futures=True)
             if hung_up:
                 await self._save(ended=True)
+            # Push this call's spans now, not on the batch timer, so the caller's
+            # OTLP receiver has them when the call ends.
+            with contextlib.suppress(Exception):
+                await self.tracer.flush()
             # Otherwise the link dropped without a hang-up: the call may go on on
             # another instance from the state saved after its last turn.
 
