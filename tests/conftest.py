@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,10 +28,21 @@ def serve(argv: list[str]) -> Iterator[str]:
         proc.kill()
 
 
-@pytest.fixture(scope="session")
-def pipeline_agent_url() -> Iterator[str]:
-    """`voxsim agent serve --kind pipeline --port 0` as a child process; yields its ws:// URL."""
-    argv = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", "pipeline"]
+def serve_bundled(kind: str) -> Iterator[str]:
+    """`voxsim agent serve --kind KIND --port 0` as a child process; yields its ws:// URL."""
+    argv = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", kind]
     for url in serve([*argv, "--port", "0"]):
         assert url.startswith("ws://127.0.0.1:")
         yield url
+
+
+@pytest.fixture(scope="session")
+def bundled_agent() -> Callable[[str], Iterator[str]]:
+    """Lets other conftests start a bundled agent kind the same way."""
+    return serve_bundled
+
+
+@pytest.fixture(scope="session")
+def pipeline_agent_url() -> Iterator[str]:
+    """The bundled pipeline agent in its own process; its ws:// URL."""
+    yield from serve_bundled("pipeline")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -23,20 +20,6 @@ def routes(ws_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def e2e_agent_url() -> Iterator[str]:
-    """`voxsim agent serve --kind e2e --transport websocket` on a free port; its ws:// URL."""
-    cmd = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", "e2e", "--port", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        url = json.loads(line)["url"]
-    except (ValueError, KeyError):
-        proc.kill()
-        raise RuntimeError(f"e2e agent did not start: {line!r}") from None
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def e2e_agent_url(bundled_agent: Callable[[str], Iterator[str]]) -> Iterator[str]:
+    """The bundled end-to-end agent in its own process (every route); its ws:// URL."""
+    yield from bundled_agent("e2e")
