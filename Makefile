@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed redis-server silero-vad /usr/bin/chromium
+install: $(BIN)/.installed redis-server /usr/bin/chromium
 
 # Debian's redis-server backs the pipeline agent's live call state in tests;
 # installed only when missing, so a second `make install` costs nothing.
@@ -43,11 +43,3 @@ test: install
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
-
-# silero-vad's ONNX model for the pipeline agent's optional `--vad silero`:
-# the wheel's Python imports want torch, its model file only onnxruntime.
-.PHONY: silero-vad
-silero-vad: $(BIN)/.installed
-	@$(BIN)/python -c "import onnxruntime, importlib.util as u; assert u.find_spec('silero_vad')" \
-		2>/dev/null || { $(BIN)/python -m pip install -q 'onnxruntime>=1.17,<2' && \
-		$(BIN)/python -m pip install -q --no-deps 'silero-vad==6.2.3'; }

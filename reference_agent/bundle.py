@@ -21,6 +21,7 @@ from reference_agent.e2e.agent import E2EAgent, E2ESettings
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
+from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.server import RunningServer, serve
 from simulator.errors import AgentError
 
@@ -51,13 +52,13 @@ async def start_pipeline(
     port: int = 0,
     llm_url: str | None = None,
     llm_model: str = "voxsim-domain",
-    hangover_ms: int = 240,
+    hangover_ms: int = DEFAULT_HANGOVER_MS,
     faults: FaultPlan | None = None,
     tools_db: Path | None = None,
     backchannel_ms: int = 600,
     silence_reprompt_ms: int = 8000,
     otlp_url: str | None = None,
-    vad: str = "webrtc",
+    vad: str = DEFAULT_VAD,
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
+from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from simulator.baseline import Tolerance
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLO_MISSED, UsageError, VoxsimError
 from simulator.transports.registry import AGENT_TRANSPORTS
@@ -67,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL (default: bundled)")
     s.add_argument("--llm-model", default="voxsim-domain")
-    s.add_argument("--hangover-ms", type=int, default=240, help="endpointing silence")
+    s.add_argument(
+        "--hangover-ms", type=int, default=DEFAULT_HANGOVER_MS, help="endpointing silence"
+    )
     s.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     for stage in ("stt", "llm", "tts"):
         s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
@@ -96,7 +99,9 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
     s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
     s.add_argument("--otlp-url", default=None, help="export spans over OTLP/HTTP to this URL")
-    s.add_argument("--vad", choices=["webrtc", "silero"], default="webrtc", help="endpointing VAD")
+    s.add_argument(
+        "--vad", choices=["webrtc", "silero"], default=DEFAULT_VAD, help="endpointing VAD"
+    )
 
 
 def _tolerance_args(p: argparse.ArgumentParser) -> None:

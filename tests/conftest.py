@@ -20,20 +20,26 @@ def serve(argv: list[str]) -> Iterator[str]:
     except (ValueError, KeyError):
         proc.kill()
         raise RuntimeError(f"agent did not start: {line!r}") from None
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:  # also when the caller closes the generator early
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def serve_bundled(kind: str) -> Iterator[str]:
     """`voxsim agent serve --kind KIND --port 0` as a child process; yields its ws:// URL."""
     argv = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", kind]
-    for url in serve([*argv, "--port", "0"]):
+    server = serve([*argv, "--port", "0"])
+    try:
+        url = next(server)
         assert url.startswith("ws://127.0.0.1:")
         yield url
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

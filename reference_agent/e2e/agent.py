@@ -8,10 +8,12 @@ front end whose running hypothesis *is* the model's input
 (`reference_agent.pipeline.stt`), the domain policy as the "model"
 (`reference_agent.domain.reply`, called in process), and eSpeak NG as its
 voice (`simulator.caller.tts`). What makes it faster than the pipeline agent
-is what a speech-to-speech model removes: a short VAD hangover instead of an
-endpoint wait, no STT finalisation pass (the streaming state is used as is),
-no network hop to an LLM server, and no sentence-by-sentence TTS handoff:
-the reply is synthesised as one utterance and streamed the moment it exists.
+is what a speech-to-speech model removes: no STT finalisation pass (the
+streaming state is used as is), no network hop to an LLM server, no
+sentence-by-sentence TTS handoff, and no idle endpoint wait: the model keeps
+running while the caller is silent, so the reply to the running hypothesis
+is already generated and voiced when the hangover ends (speculation; thrown
+away if the caller speaks again or the hypothesis changes).
 """
 
 from __future__ import annotations
@@ -20,24 +22,32 @@ import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference_agent.domain import GREETING, reply
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
 from reference_agent.pipeline.stt import StreamingRecognizer
-from reference_agent.pipeline.vad import Endpointer, VadEvent
+from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, Endpointer, VadEvent
 from simulator.audio import FRAME_MS, FRAME_SAMPLES, FRAME_SECONDS, Pcm, frames
-from simulator.caller.tts import synthesize
+from simulator.caller.tts import Speech, synthesize
 from simulator.transports.base import AgentLink
 
 VOICE = "en-US+f3"
+
+
+class _Prepared(NamedTuple):
+    """A reply worked out during the hangover for the hypothesis `heard`."""
+
+    heard: str
+    text: str
+    speech: Speech
 
 
 @dataclass(frozen=True)
 class E2ESettings:
     """Knobs of the e2e agent (`voxsim agent serve --kind e2e`)."""
 
-    hangover_ms: int = 160
+    hangover_ms: int = DEFAULT_HANGOVER_MS
     greeting: bool = True
     rate_wpm: int = 185
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -70,6 +80,7 @@ class _Conversation:
         self._preroll: list[Pcm] = []
         self._speaking: asyncio.Task[None] | None = None
         self._heard_ms = 0  # caller audio received, for the VAD events' offsets
+        self._prepared: asyncio.Task[_Prepared] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -93,6 +104,7 @@ class _Conversation:
                     continue
                 await self._on_frame(item)
         finally:
+            self._drop_prepared()
             await self._interrupt(notify=False)
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -120,6 +132,34 @@ class _Conversation:
             text, self._hyp = self._hyp, ""
             await self.link.send_event({"type": "speech_stopped", "audio_end_ms": self._heard_ms})
             await self._answer(text)
+        elif self.vad.silent_ms == FRAME_MS:
+            # First unvoiced frame: work the reply out while the hangover runs.
+            self._drop_prepared()
+            self._prepared = asyncio.create_task(self._prepare(future), name="e2e-prepare")
+        elif self.vad.silent_ms == 0:
+            self._drop_prepared()
+
+    async def _prepare(self, fed: asyncio.Future[str]) -> _Prepared:
+        heard = await fed
+        text = reply([*self.history, {"role": "user", "content": heard}])
+        speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
+        return _Prepared(heard, text, speech)
+
+    def _drop_prepared(self) -> None:
+        if self._prepared is not None:
+            self._prepared.cancel()
+            self._prepared = None
+
+    async def _take_prepared(self, heard: str) -> _Prepared | None:
+        """The speculative reply if it answered exactly what was finally heard."""
+        task, self._prepared = self._prepared, None
+        if task is None:
+            return None
+        try:
+            prepared = await task
+        except (asyncio.CancelledError, Exception):
+            return None
+        return prepared if prepared.heard == heard else None
 
     def _keep_hypothesis(self, future: asyncio.Future[str]) -> None:
         if not future.cancelled() and future.exception() is None:
@@ -129,21 +169,23 @@ class _Conversation:
         await self.link.send_event(
             {"type": "transcript", "role": "user", "text": heard, "final": True}
         )
+        prepared = await self._take_prepared(heard)
         self.history.append({"role": "user", "content": heard})
         try:
             await self.faults.apply("llm")
-            text = reply(self.history)
+            text = prepared.text if prepared else reply(self.history)
         except InjectedFault:
-            text = "Sorry, could you say that again?"
+            text, prepared = "Sorry, could you say that again?", None
         self.history.append({"role": "assistant", "content": text})
-        self._speak(text)
+        self._speak(text, prepared.speech if prepared else None)
 
-    def _speak(self, text: str) -> None:
-        self._speaking = asyncio.create_task(self._stream(text), name="e2e-speak")
+    def _speak(self, text: str, speech: Speech | None = None) -> None:
+        self._speaking = asyncio.create_task(self._stream(text, speech), name="e2e-speak")
 
-    async def _stream(self, text: str) -> None:
+    async def _stream(self, text: str, speech: Speech | None = None) -> None:
         loop = asyncio.get_running_loop()
-        speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
+        if speech is None:
+            speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
         pcm = speech.pcm[speech.start :]
         await self.link.send_event({"type": "transcript", "role": "assistant", "text": text})
         t0 = loop.time()

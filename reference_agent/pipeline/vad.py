@@ -1,9 +1,19 @@
-"""Endpointing: webrtcvad per 20 ms frame plus a silence hangover.
+"""Endpointing: a VAD per 20 ms frame plus a silence hangover.
 
 The hangover is the latency/robustness trade-off every pipeline makes: a
 shorter one answers sooner but takes the turn on a caller's mid-sentence
 pause (a false takeover); a longer one adds its full length to every reply.
-webrtcvad-wheels costs ~2.5 us per frame (STACK.md), so it never delays audio.
+
+The default is webrtcvad with a 140 ms hangover. benchmarks/vad_choice.py
+measured webrtcvad's offset tail at ~113 ms and its longest gap inside an
+utterance at ~81 ms (P95), so 140 ms never splits a sentence and the turn
+ends ~250 ms after the caller stops. silero (ONNX, `vad="silero"`) has a
+shorter tail (~67 ms) but gaps up to ~140 ms inside words, so it needs
+>= 160 ms, ending turns about as soon; and it judges 32 ms windows whose
+phase against the caller's 20 ms frames differs from turn to turn, so the
+same audio ends a turn up to tens of ms apart. webrtcvad judges each frame
+alone: the same audio gives the same endpoint, which keeps injected delays
+exactly measurable. webrtcvad-wheels costs ~2.5 us per frame (STACK.md).
 """
 
 from __future__ import annotations
@@ -14,6 +24,9 @@ from enum import Enum
 import webrtcvad
 
 from simulator.audio import FRAME_MS, SAMPLE_RATE, Pcm, to_bytes
+
+DEFAULT_VAD = "webrtc"
+DEFAULT_HANGOVER_MS = 140
 
 
 class VadEvent(Enum):
@@ -28,10 +41,10 @@ class VadEvent(Enum):
 class Endpointer:
     """Speech start after `start_frames` voiced frames; endpoint after `hangover_ms` unvoiced."""
 
-    hangover_ms: int = 240
+    hangover_ms: int = DEFAULT_HANGOVER_MS
     start_frames: int = 3
-    mode: int = 2
-    vad: str = "webrtc"  # or "silero" (benchmarks/vad_choice.py compares them)
+    mode: int = 2  # webrtcvad's aggressiveness
+    vad: str = DEFAULT_VAD  # or "silero" (benchmarks/vad_choice.py compares them)
 
     def __post_init__(self) -> None:
         if self.vad == "silero":

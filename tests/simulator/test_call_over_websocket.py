@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from simulator.metrics.wer import score_corpus
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.websocket import WebSocketTransport
+from tests.delay_shift import measure_shift
 
 SMOKE_TURNS = """
   - wait: true
@@ -48,11 +47,10 @@ async def test_agent_hears_the_caller_and_every_turn_has_a_latency(pipeline_agen
 async def test_injected_llm_delay_moves_median_latency_by_that_amount(
     pipeline_agent_url: str,
 ) -> None:
-    base = await run_call(_scenario(0), WebSocketTransport(pipeline_agent_url), "delay-0")
-    slow = await run_call(_scenario(300), WebSocketTransport(pipeline_agent_url), "delay-300")
-
-    def median(call: dict) -> float:
-        return statistics.median(t["latency_ms"] for t in call["turns"] if t["kind"] == "say")
-
-    assert base["status"] == slow["status"] == "ok"
-    assert median(slow) - median(base) == pytest.approx(300, abs=15)
+    *_, shift = await measure_shift(
+        lambda: WebSocketTransport(pipeline_agent_url),
+        "llm-delay",
+        "agent: {kind: pipeline, faults: {llm: {latency_ms: 0}}}",
+        "agent: {kind: pipeline, faults: {llm: {latency_ms: 300}}}",
+    )
+    assert shift == pytest.approx(300, abs=15)

@@ -1,0 +1,51 @@
+"""Shared body of the "an injected delay comes back out" tests.
+
+Two calls with the same seed say the same five domain phrases, one without
+and one with an injected delay; the shift is the median of the per-turn
+differences (a paired estimate: each turn is compared with the same audio
+in the other call, so turn-to-turn spread in the agent's endpointing
+cancels out instead of adding to the difference of two medians).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from simulator.runner import run_call
+from simulator.scenario import Scenario, parse_scenario
+from simulator.transports.base import Transport
+
+TURNS = """
+  - say: "I would like to book an appointment for Tuesday at three pm"
+  - say: "Where is my order one two three four"
+  - say: "Can I get a refund for my order"
+  - say: "Make it Wednesday instead"
+  - say: "Thank you goodbye"
+"""
+
+
+def scenario(name: str, extra: str = "") -> Scenario:
+    """The five-turn call, seeded, with `extra` YAML lines (network:, agent:)."""
+    return parse_scenario(f"name: {name}\nseed: 5\n{extra}\nturns:{TURNS}")
+
+
+def paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
+    """Median over turns of (slow - base) latency; both calls must have said every turn."""
+    a = [t["latency_ms"] for t in base["turns"] if t["kind"] == "say"]
+    b = [t["latency_ms"] for t in slow["turns"] if t["kind"] == "say"]
+    assert len(a) == len(b) == 5 and None not in a + b, (a, b)
+    return statistics.median(y - x for x, y in zip(a, b, strict=True))
+
+
+async def measure_shift(
+    make: Callable[[], Transport], name: str, base_extra: str, slow_extra: str
+) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """Run the plain call, then the delayed one, each on a fresh transport; return all three."""
+    base = await run_call(scenario(name, base_extra), make(), f"{name}-base")
+    slow = await run_call(scenario(name, slow_extra), make(), f"{name}-slow")
+    assert base["status"] == slow["status"] == "ok", (base["error"], slow["error"])
+    shift = paired_shift_ms(base, slow)
+    print(f"{name}: the injected delay moved latency by {shift:.1f} ms (median of 5 paired turns)")
+    return base, slow, shift
