@@ -4,7 +4,8 @@ Runs in the locust master (or the single local process) behind the shape's
 `tick()`, called about once a second. It waits until every worker's call
 engine has pre-loaded its audio, then walks the profile's steps: hold the
 step's concurrency, skip `settle_s` after a change, measure for the step's
-window, wait `grace_s` for the window's last events to arrive, then append
+window, wait until the calls running at its end have ended (their last
+turns may have begun inside it) and `GRACE_S` for their events, then append
 the step's row to load.jsonl and ask the profile what comes next. The run
 also ends at the caps (`max_duration_s`, `max_calls`).
 """
@@ -28,6 +29,8 @@ STATE_JSON = "load_state.json"
 
 #: Events of a call reach the master within ~0.3 s of being measured.
 GRACE_S = 1.0
+#: A lowered level waits at most this long for callers above it to finish their calls.
+STOP_WAIT_S = 60.0
 #: Engines pre-load audio and connect before the first step.
 READY_TIMEOUT_S = 180.0
 
@@ -37,8 +40,14 @@ class _Running:
     step: Step
     index: int
     began: float
-    measure_from: float
-    measure_to: float
+    settle_until: float
+    #: callers above the level still finishing calls of a higher one
+    lowered: bool
+    measure_from: float = 0.0
+    measure_to: float = 0.0
+    measuring: bool = False
+    #: calls in flight when the window closed: their turns may still land in it
+    draining: set[str] | None = None
 
 
 class Conductor:
@@ -53,6 +62,9 @@ class Conductor:
         self.events: list[Event] = []
         self.rows: list[Row] = []
         self.calls_done = 0
+        self.in_flight: set[str] = set()
+        #: callers (locust users) running now: +1 when one starts, -1 once it stopped
+        self.callers = 0
         self.status = "waiting"
         self.reason = ""
         self.t0: float | None = None
@@ -68,9 +80,16 @@ class Conductor:
         self.ready.add(worker)
 
     def add_events(self, events: list[Event]) -> None:
-        """Turn and call events from a worker (see steps.py)."""
-        self.events.extend(events)
-        self.calls_done += sum(1 for e in events if e.get("kind") == "call")
+        """Turn, call start and call end events from a worker (see steps.py)."""
+        for e in events:
+            if e.get("kind") == "caller":
+                self.callers += int(e["delta"])
+            elif e.get("kind") == "start":
+                self.in_flight.add(str(e["call_id"]))
+            elif e.get("kind") == "call":
+                self.in_flight.discard(str(e["call_id"]))
+                self.calls_done += 1
+        self.events.extend(e for e in events if e.get("kind") in ("turn", "call"))
 
     # -- the clock -------------------------------------------------------
     def tick(self, now: float) -> tuple[int, float] | None:
@@ -95,7 +114,14 @@ class Conductor:
         if self.calls_done >= self.cfg.max_calls:
             self._close(cur, min(now, cur.measure_to), truncated=True)
             return self._finish("capped", f"--max-calls {self.cfg.max_calls} reached")
-        if now < cur.measure_to + GRACE_S:
+        if not cur.measuring:
+            self._maybe_start_window(cur, now)
+            return (self._users, float(max(self._users, 1)))
+        if now >= cur.measure_to and cur.draining is None:
+            cur.draining = set(self.in_flight)
+        if now < cur.measure_to + GRACE_S or (
+            cur.draining & self.in_flight and now < cur.measure_to + STOP_WAIT_S
+        ):
             return (self._users, float(max(self._users, 1)))
         self._close(cur, cur.measure_to, truncated=False)
         return self._begin(self.profile.next_step(self.rows), now)
@@ -105,19 +131,34 @@ class Conductor:
             return self._finish("completed", "")
         assert self.t0 is not None
         changed = step.concurrency != self._users
-        settle = self.cfg.settle_s if changed else 0.0
-        self._current = _Running(
+        cur = _Running(
             step=step,
             index=len(self.rows),
             began=now,
-            measure_from=now + settle,
-            measure_to=now + settle + step.measure_s,
+            settle_until=now + (self.cfg.settle_s if changed else 0.0),
+            lowered=step.concurrency < self._users,
         )
+        self._current = cur
         self._users = step.concurrency
+        self._maybe_start_window(cur, now)
         return (self._users, float(self._users))
 
+    def _maybe_start_window(self, cur: _Running, now: float) -> None:
+        """Measure once settled, and after a lowered level once the surplus callers
+        have finished their last call and stopped (locust stops them gracefully),
+        so no window sees more calls than its level; waited for at most STOP_WAIT_S."""
+        if now < cur.settle_until:
+            return
+        level = cur.step.concurrency
+        surplus = cur.lowered and (len(self.in_flight) > level or self.callers > level)
+        if surplus and now < cur.settle_until + STOP_WAIT_S:
+            return
+        cur.measuring = True
+        cur.measure_from = now
+        cur.measure_to = now + cur.step.measure_s
+
     def _close(self, cur: _Running, until: float, truncated: bool) -> None:
-        if until <= cur.measure_from:
+        if not cur.measuring or until <= cur.measure_from:
             return
         assert self.t0 is not None
         window = in_window(self.events, cur.measure_from, until)
@@ -131,6 +172,7 @@ class Conductor:
             "counted": cur.step.counted,
             "started_s": round(cur.measure_from - self.t0, 3),
             "measure_s": round(until - cur.measure_from, 3),
+            "window": [cur.measure_from, until],
         }
         if truncated:
             row["truncated"] = True

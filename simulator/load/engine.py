@@ -53,6 +53,8 @@ class LoadStore(RunStore):
         self.worker = worker
         self.out = out
         self.keep_audio = keep_audio
+        #: wall clock just before each running call connected (its timeline's 0, +connect time)
+        self.call_started: dict[str, float] = {}
 
     def emit(self, message: dict[str, Any]) -> None:
         """One protocol line to the locust worker."""
@@ -60,7 +62,11 @@ class LoadStore(RunStore):
         self.out.flush()
 
     def add_turn(self, row: dict[str, Any]) -> None:
-        at = time.time()
+        # A turn belongs to the moment its latency began: the caller's speech end
+        # (wall clock of the call's start + its timeline offset); else its row's end.
+        began = self.call_started.get(row["call_id"])
+        end_s = row.get("speech_end_s")
+        at = began + float(end_s) if began is not None and end_s is not None else time.time()
         super().add_turn({**row, "load_worker": self.worker, "load_at": at})
         event = {
             "kind": "turn",
@@ -76,6 +82,7 @@ class LoadStore(RunStore):
 
     def add_call(self, row: dict[str, Any]) -> None:
         at = time.time()
+        self.call_started.pop(str(row.get("call_id")), None)
         super().add_call({**row, "load_worker": self.worker, "load_at": at})
         self.emit({"type": "event", "event": call_event(row, self.worker, at)})
 
@@ -123,6 +130,9 @@ class Engine:
         plan = self.plans[req % len(self.plans)]
         call_id = f"{plan.call_id}-{self.worker}-{req:05d}"
         status, error = "ok", None
+        start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": time.time()}
+        self.store.call_started[call_id] = start["at"]
+        self.store.emit({"type": "event", "event": start})
         try:
             row = await runner.run_call(
                 plan.scenario,

@@ -80,6 +80,8 @@ class EngineClient:
     def _fire(self, event: dict[str, Any]) -> None:
         """Count the turn/call in locust's own statistics."""
         latency = event.get("latency_ms")
+        if event["kind"] == "start":
+            return
         if event["kind"] == "turn":
             if event.get("type") != "say":
                 return
@@ -103,6 +105,11 @@ class EngineClient:
             if self.outbox:
                 batch, self.outbox = self.outbox, []
                 _send(self.env, "voxsim_events", batch)
+
+    def caller(self, delta: int) -> None:
+        """A caller (User) started (+1) or stopped after its last call (-1)."""
+        event = {"kind": "caller", "worker": self.worker, "delta": delta, "at": time.time()}
+        self.outbox.append(event)
 
     def call(self) -> dict[str, Any]:
         """Place one call and wait (cooperatively) until it ends."""
@@ -164,6 +171,14 @@ class VoxsimCaller(User):
     """One simulated caller: places the scenario's calls back to back."""
 
     wait_time = between(0, CFG.pause_s)
+
+    def on_start(self) -> None:
+        if ENGINE is not None:
+            ENGINE.caller(+1)
+
+    def on_stop(self) -> None:
+        if ENGINE is not None:
+            ENGINE.caller(-1)
 
     @task
     def place_call(self) -> None:

@@ -1,9 +1,11 @@
 """Aggregate the events of one measurement window into a `load.jsonl` row.
 
 Events come from the call engines as they are measured: a `turn` event when
-a caller turn's row is finished, a `call` event when a call ends, each
-stamped with the wall clock (`at`). A step's window is [start, end): turns
-and calls whose event falls inside it are the step's. The first `settle_s`
+a caller turn's row is finished, stamped (`at`) with the wall clock of the
+caller's speech end, where its latency began (so a reply the agent was
+already late with before the window opened is not the window's); a `call`
+event when a call ends, stamped with that moment. A step's window is
+[start, end): turns and calls stamped inside it are the step's. The first `settle_s`
 after a concurrency change are not part of any window, so callers that are
 still connecting (or finishing calls of the previous level) do not blur it.
 
