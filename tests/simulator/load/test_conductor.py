@@ -73,7 +73,9 @@ def test_the_call_cap_ends_the_run_with_a_truncated_row(tmp_path: Path) -> None:
     c.tick(0.0)
     c.tick(6.0)
     c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 7.0}])
-    c.add_events([{"kind": "call", "call_id": f"c{i}", "status": "ok", "at": 7.0} for i in range(2)])
+    c.add_events(
+        [{"kind": "call", "call_id": f"c{i}", "status": "ok", "at": 7.0} for i in range(2)]
+    )
     assert c.tick(8.0) is None
     assert c.status == "capped"
     (row,) = rows(tmp_path)

@@ -30,9 +30,7 @@ def test_small_real_growth_below_the_limit_is_not_flagged() -> None:
 
 
 def test_analyse_reads_turn_rows_and_agent_samples() -> None:
-    turns = [
-        {"kind": "say", "latency_ms": 200 + 10 * i, "load_at": 1000.0 + i} for i in range(30)
-    ]
+    turns = [{"kind": "say", "latency_ms": 200 + 10 * i, "load_at": 1000.0 + i} for i in range(30)]
     turns.append({"kind": "wait", "latency_ms": 9999, "load_at": 1001.0})
     stats = [{"at": 1000.0 + i, "rss_mb": 100.0, "fds": 12.0} for i in range(30)]
     got = analyse(turns, stats, max_drift_ms=100, max_rss_growth_mb=50, max_fd_growth=20)

@@ -147,13 +147,19 @@ def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
 ) -> None:
     base = [sys.executable, "-m", "simulator.cli", "load", str(scenario_file)]
     cases = [
-        (["--profile", "ramp", "--levels", "1", "--agent", "ws://192.0.2.1:9/ws"], "--allow-remote"),
+        (
+            ["--profile", "ramp", "--levels", "1", "--agent", "ws://192.0.2.1:9/ws"],
+            "--allow-remote",
+        ),
         (["--profile", "stress"], "--capacity"),
         (["--profile", "ramp", "--levels", "100000"], "--levels"),
     ]
     for flags, hint in cases:
         r = subprocess.run(
-            [*base, *flags, "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=60
+            [*base, *flags, "--out", str(tmp_path / "x")],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert r.returncode == 2, r.stderr
         assert hint in r.stderr and "Traceback" not in r.stderr

@@ -58,7 +58,11 @@ def test_breakpoint_doubles_then_bisects_to_the_exact_first_failing_level() -> N
             lambda s, b=true_break: s.concurrency < b,
         )
         rows = [
-            {"concurrency": s.concurrency, "phase": s.phase, "slo_passed": s.concurrency < true_break}
+            {
+                "concurrency": s.concurrency,
+                "phase": s.phase,
+                "slo_passed": s.concurrency < true_break,
+            }
             for s in steps
         ]
         assert breakpoint_bounds(rows) == (true_break - 1, true_break), steps
