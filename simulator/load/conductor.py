@@ -79,6 +79,11 @@ class Conductor:
         """A worker's engine has its audio loaded and can place calls."""
         self.ready.add(worker)
 
+    def worker_failed(self, reason: str) -> None:
+        """A worker lost its call engine: the harness failed; stop at the next tick."""
+        if self.status not in ("completed", "capped"):
+            self._finish("failed", reason)
+
     def add_events(self, events: list[Event]) -> None:
         """Turn, call start and call end events from a worker (see steps.py)."""
         for e in events:
@@ -119,9 +124,8 @@ class Conductor:
             return (self._users, float(max(self._users, 1)))
         if now >= cur.measure_to and cur.draining is None:
             cur.draining = set(self.in_flight)
-        if now < cur.measure_to + GRACE_S or (
-            cur.draining & self.in_flight and now < cur.measure_to + STOP_WAIT_S
-        ):
+        draining = (cur.draining or set()) & self.in_flight
+        if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
             return (self._users, float(max(self._users, 1)))
         self._close(cur, cur.measure_to, truncated=False)
         return self._begin(self.profile.next_step(self.rows), now)

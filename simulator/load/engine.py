@@ -130,8 +130,9 @@ class Engine:
         plan = self.plans[req % len(self.plans)]
         call_id = f"{plan.call_id}-{self.worker}-{req:05d}"
         status, error = "ok", None
-        start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": time.time()}
-        self.store.call_started[call_id] = start["at"]
+        now = time.time()
+        self.store.call_started[call_id] = now
+        start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": now}
         self.store.emit({"type": "event", "event": start})
         try:
             row = await runner.run_call(

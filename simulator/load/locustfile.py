@@ -55,6 +55,7 @@ class EngineClient:
         self.outbox: list[dict[str, Any]] = []
         self.numbers = itertools.count()
         self.dead = False
+        self.closing = False
         gevent.spawn(self._read)
         gevent.spawn(self._flush)
 
@@ -73,6 +74,9 @@ class EngineClient:
                 self.ready.set(True)
                 _send(self.env, "voxsim_ready", {"worker": self.worker})
         self.dead = True
+        if not self.closing:
+            # A dead engine is the harness failing, not the agent: end the run (exit 3).
+            _send(self.env, "voxsim_failed", {"reason": f"{self.worker}: call engine exited"})
         self.ready.set(False)
         for waiter in self.pending.values():
             waiter.set({"status": "failed", "error": "call engine exited"})
@@ -126,6 +130,7 @@ class EngineClient:
 
     def close(self) -> None:
         """Let the flusher send what is left, end the engine (stdin EOF), reap it."""
+        self.closing = True
         gevent.sleep(FLUSH_S * 2)
         if self.outbox:
             batch, self.outbox = self.outbox, []
@@ -157,6 +162,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
             "voxsim_ready", lambda msg, **kw: conductor.worker_ready(msg.data["worker"])
         )
         runner.register_message("voxsim_events", lambda msg, **kw: conductor.add_events(msg.data))
+        runner.register_message(
+            "voxsim_failed", lambda msg, **kw: conductor.worker_failed(msg.data["reason"])
+        )
     if not isinstance(runner, MasterRunner):
         ENGINE = EngineClient(environment)
 

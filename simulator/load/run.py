@@ -240,6 +240,8 @@ async def run_load(
             status = "failed"
         if state.get("reason"):
             console.print(f"[yellow]{state['reason']}[/]")
+        if status == "failed":
+            console.print(f"[red]the load run failed[/]: see {out / 'locust.log'}")
     except AgentError as exc:
         status = "failed"
         store.run["error"] = exc.one_line()
