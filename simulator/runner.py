@@ -337,3 +337,9 @@ def _agent_url(scenario: Scenario, override: str | None) -> str:
         where="--agent",
         fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
     )
+
+
+def agent_target(scenario: Scenario, override: str | None) -> str:
+    """'pipeline'/'e2e' to start, or the URL to call: the rules of `voxsim run` (also
+    used by `voxsim load`)."""
+    return _agent_url(scenario, override)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -41,10 +42,9 @@ from simulator.load.engine import MAX_PLANS
 from simulator.load.merge import merge_rows
 from simulator.matrix import expand
 from simulator.metrics.summary import summarize_run
-from simulator.runner import BUNDLED_KINDS, bundled_args
+from simulator.runner import BUNDLED_KINDS, agent_target, bundled_args
 from simulator.scenario import Scenario, load_scenario
 from simulator.store import RunStore
-from simulator.transports.registry import transport_name
 
 console = Console(stderr=True, highlight=False)
 
@@ -61,22 +61,6 @@ class LoadOutcome:
     exit_code: int
     summary: dict[str, Any]
     report: Path | None
-
-
-def agent_target(scenario: Scenario, override: str | None) -> str:
-    """'pipeline'/'e2e' to start, or the URL to call (same rules as `voxsim run`)."""
-    target = override or scenario.agent.url or scenario.agent.kind
-    if scenario.agent.kind in BUNDLED_KINDS and not override:
-        target = scenario.agent.kind
-    if target in BUNDLED_KINDS or transport_name(target) is not None:
-        return target
-    from simulator.errors import UsageError
-
-    raise UsageError(
-        f"unsupported agent {target!r}",
-        where="--agent",
-        fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
-    )
 
 
 def _free_port() -> int:
@@ -254,8 +238,7 @@ async def run_load(
 
 
 def _read_state(out: Path) -> dict[str, Any]:
-    import json
-
+    """The conductor's last word: status (completed, capped, failed) and why."""
     try:
         data: dict[str, Any] = json.loads((out / STATE_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -274,6 +257,7 @@ def _finish(
     if status != "completed" or not summary["steps"]:
         code = EXIT_AGENT_FAILED
     summary["status"] = status
+    summary["ended"] = _read_state(out)
     store.run["slo_results"] = summary.pop("slo_results")
     store.run["load"] = {"config": asdict(cfg), **summary}
     store.run["metrics"] = summarize_run(calls, turns)

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+
+from simulator.cli import main
 
 FAST = ["--step-s", "4", "--settle-s", "2", "--pause-s", "0.3"]
 
@@ -30,44 +33,37 @@ def finish(proc: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str]
     return proc.returncode, out
 
 
-def test_breakpoint_search_finds_the_concurrency_where_latency_jumps(
+def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_calls(
     tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
 ) -> None:
     agent = slow_agent(k_ms=500, above=2)  # +500 ms per call above 2; the SLO is P95 500 ms
     out = tmp_path / "run"
     flags = ["--profile", "breakpoint", "--agent", agent["url"], "--capacity", "4"]
-    flags += ["--start", "2", "--max", "8"]
+    flags += ["--start", "2", "--max", "8", "--workers", "2"]
     code, log = finish(voxsim_load(scenario_file, out, *flags, *FAST))
     assert code == 1, log  # it breaks at 3, below the stated capacity of 4
     load = json.loads((out / "run.json").read_text())["load"]
     assert (load["last_passing"], load["breakpoint"]) == (2, 3), log
-    rows = {r["concurrency"]: r for r in read(out / "load.jsonl")}
-    assert list(rows) == [2, 4, 3]  # 2, 4 (breaks), bisect to 3
-    base = rows[2]["latency_p50_ms"]  # 200 ms endpointing + frame timing, no extra delay
-    print({c: (r["n"], r["latency_p50_ms"], r["latency_p95_ms"]) for c, r in rows.items()})
-    assert rows[2]["latency_p95_ms"] - base < 30
-    assert abs(rows[3]["latency_p95_ms"] - base - 500) < 30
-    assert abs(rows[4]["latency_p95_ms"] - base - 1000) < 30
-    assert [c for c, r in rows.items() if r["breakpoint"]] == [3]
-    assert 'id="load"' in (out / "report.html").read_text()
 
+    # The search: 2, 4 (breaks), bisect to 3; each level's latency is the injected one.
+    rows = read(out / "load.jsonl")
+    by_level = {r["concurrency"]: r for r in rows}
+    assert list(by_level) == [2, 4, 3]
+    print({c: (r["n"], r["latency_p50_ms"], r["latency_p95_ms"]) for c, r in by_level.items()})
+    base = by_level[2]["latency_p50_ms"]  # 200 ms endpointing + frame timing, no extra delay
+    assert by_level[2]["latency_p95_ms"] - base < 30
+    assert abs(by_level[3]["latency_p95_ms"] - base - 500) < 30
+    assert abs(by_level[4]["latency_p95_ms"] - base - 1000) < 30
+    assert [c for c, r in by_level.items() if r["breakpoint"]] == [3]
 
-def test_two_workers_ramp_rows_match_the_calls_they_made(
-    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
-) -> None:
-    agent = slow_agent()
-    out = tmp_path / "run"
-    flags = ["--profile", "ramp", "--levels", "2", "4", "--workers", "2", "--agent", agent["url"]]
-    code, log = finish(voxsim_load(scenario_file, out, *flags, *FAST))
-    assert code == 0, log
+    # Both workers placed calls; the run directory merged their rows.
     turns, calls = read(out / "turns.jsonl"), read(out / "calls.jsonl")
-    assert {t["load_worker"] for t in turns} == {"w1", "w2"}
-    assert {c["load_worker"] for c in calls} == {"w1", "w2"}
+    assert {t["load_worker"] for t in turns} == {c["load_worker"] for c in calls} == {"w1", "w2"}
     assert len({c["call_id"] for c in calls}) == len(calls)
     for w in ("w1", "w2"):
         assert read(out / "workers" / w / "turns.jsonl")
-    rows = read(out / "load.jsonl")
-    assert [r["concurrency"] for r in rows] == [2, 4]
+
+    # Every row is recomputed exactly from the turns and calls inside its window.
     for row in rows:
         a, b = row["window"]
         said = [
@@ -80,6 +76,7 @@ def test_two_workers_ramp_rows_match_the_calls_they_made(
         assert row["latency_p95_ms"] == round(float(np.percentile(said, 95)), 1)
         assert row["calls"] == len(ended) and row["workers"] == 2
     assert (out / "locust_stats.csv").exists()
+    assert 'id="load"' in (out / "report.html").read_text()
 
 
 def test_soak_flags_a_drifting_leaking_agent_and_passes_a_flat_one(
@@ -143,25 +140,19 @@ def test_ctrl_c_leaves_a_valid_run_directory_and_a_report(
 
 
 def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
-    tmp_path: Path, scenario_file: Path
+    tmp_path: Path, scenario_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = [sys.executable, "-m", "simulator.cli", "load", str(scenario_file)]
     cases = [
-        (
-            ["--profile", "ramp", "--levels", "1", "--agent", "ws://192.0.2.1:9/ws"],
-            "--allow-remote",
-        ),
+        (["--profile", "ramp", "--levels", "1", "--agent", "ws://192.0.2.1:9/ws"], "remote"),
         (["--profile", "stress"], "--capacity"),
         (["--profile", "ramp", "--levels", "100000"], "--levels"),
+        (["--profile", "soak", "--concurrency", "2", "--soak-s", "0"], "--soak-s"),
     ]
     for flags, hint in cases:
-        r = subprocess.run(
-            [*base, *flags, "--out", str(tmp_path / "x")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert r.returncode == 2, r.stderr
-        assert hint in r.stderr and "Traceback" not in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
+        with pytest.raises(SystemExit) as stop:
+            main(["load", str(scenario_file), *flags, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2, err
+        assert hint in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
