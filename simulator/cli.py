@@ -119,6 +119,7 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bisect", dest="bisect", action="store_false")
     p.add_argument("--step-s", type=float, default=20.0, help="measured seconds per step")
     p.add_argument("--settle-s", type=float, default=5.0, help="unmeasured after a change")
+    p.add_argument("--min-turns", type=int, default=5, help="a step measures at least this many")
     p.add_argument("--soak-s", type=float, default=600.0)
     p.add_argument("--window-s", type=float, default=60.0, help="soak window")
     p.add_argument("--p95-ms", dest="p95_limit_ms", type=float, default=None)

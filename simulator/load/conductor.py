@@ -4,10 +4,11 @@ Runs in the locust master (or the single local process) behind the shape's
 `tick()`, called about once a second. It waits until every worker's call
 engine has pre-loaded its audio, then walks the profile's steps: hold the
 step's concurrency, skip `settle_s` after a change, measure for the step's
-window, wait until the calls running at its end have ended (their last
-turns may have begun inside it) and `GRACE_S` for their events, then append
-the step's row to load.jsonl and ask the profile what comes next. The run
-also ends at the caps (`max_duration_s`, `max_calls`).
+window (longer, until `min_turns` caller turns began in it), wait until the
+calls running at its end have ended (their last turns may have begun inside
+it) and `GRACE_S` for their events, then append the step's row to load.jsonl
+and ask the profile what comes next. The run also ends at the caps
+(`max_duration_s`, `max_calls`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ class Conductor:
             self._maybe_start_window(cur, now)
             return (self._users, float(max(self._users, 1)))
         if now >= cur.measure_to and cur.draining is None:
+            if self._too_few_turns(cur, now):
+                cur.measure_to = now + 1.0  # keep measuring: a step needs data
+                return (self._users, float(max(self._users, 1)))
             cur.draining = set(self.in_flight)
         draining = (cur.draining or set()) & self.in_flight
         if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
@@ -160,6 +164,18 @@ class Conductor:
         cur.measuring = True
         cur.measure_from = now
         cur.measure_to = now + cur.step.measure_s
+
+    def _too_few_turns(self, cur: _Running, now: float) -> bool:
+        """Fewer than `min_turns` caller turns began in the window so far (a window
+        shorter than a call can hold none); extended for at most STOP_WAIT_S."""
+        if now >= cur.measure_from + cur.step.measure_s + STOP_WAIT_S:
+            return False
+        said = [
+            e
+            for e in in_window(self.events, cur.measure_from, cur.measure_to)
+            if e.get("kind") == "turn" and e.get("type") == "say"
+        ]
+        return len(said) < self.cfg.min_turns
 
     def _close(self, cur: _Running, until: float, truncated: bool) -> None:
         if not cur.measuring or until <= cur.measure_from:

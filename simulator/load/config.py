@@ -49,6 +49,8 @@ class LoadConfig:
     #: seconds: each step measures for step_s after settle_s (a concurrency change)
     step_s: float = 20.0
     settle_s: float = 5.0
+    #: a step's window is extended until this many caller turns began in it
+    min_turns: int = 5
     soak_s: float = 600.0
     window_s: float = 60.0
     #: SLO: the scenario's latency_p95_ms unless overridden; errors over calls
@@ -95,8 +97,8 @@ def check(cfg: LoadConfig) -> LoadConfig:
             raise bad("must be > 0", "--" + name.replace("_", "-"), "pass a positive number")
     if cfg.settle_s < 0 or cfg.pause_s < 0:
         raise bad("must be >= 0", "--settle-s/--pause-s", "pass 0 or more seconds")
-    if cfg.max_calls < 1:
-        raise bad("must be >= 1", "--max-calls", "pass a positive count")
+    if cfg.max_calls < 1 or cfg.min_turns < 1:
+        raise bad("must be >= 1", "--max-calls/--min-turns", "pass a positive count")
     if not 0 <= cfg.max_error_rate <= 1:
         raise bad("out of range", "--max-error-rate", "a fraction in 0..1")
     if cfg.p95_limit_ms is not None and cfg.p95_limit_ms <= 0:

@@ -11,6 +11,7 @@ from simulator.load.steps import Limits
 
 
 def make(tmp_path: Path, **kw: object) -> Conductor:
+    kw.setdefault("min_turns", 1)
     cfg = LoadConfig(scenario="s.yaml", out_dir=str(tmp_path), **kw)  # type: ignore[arg-type]
     return Conductor(cfg, Limits(500.0, 0.01), expected_workers=1)
 
@@ -82,3 +83,16 @@ def test_the_call_cap_ends_the_run_with_a_truncated_row(tmp_path: Path) -> None:
     assert row["truncated"] and row["calls"] == 2
     state = json.loads((tmp_path / "load_state.json").read_text())
     assert state["status"] == "capped" and "--max-calls" in state["reason"]
+
+
+def test_a_window_without_enough_turns_is_extended_until_it_has_them(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="ramp", levels=[1], step_s=4, settle_s=0, min_turns=2)
+    c.worker_ready("w1")
+    c.tick(0.0)  # window [0, 4)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 300.0, "at": 1.0}])
+    assert c.tick(4.0) == (1, 1.0)  # one turn so far: keep measuring
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 310.0, "at": 4.5}])
+    c.tick(5.0)
+    assert c.tick(6.0) is None  # two turns: closed at 5, grace over, nothing left
+    (row,) = rows(tmp_path)
+    assert row["n"] == 2 and row["window"] == [0.0, 5.0] and row["measure_s"] == 5.0

@@ -21,7 +21,7 @@ import pytest
 
 from simulator.cli import main
 
-FAST = ["--step-s", "4", "--settle-s", "2", "--pause-s", "0.3"]
+FAST = ["--step-s", "4", "--settle-s", "2", "--pause-s", "0.3", "--min-turns", "1"]
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_soak_flags_a_drifting_leaking_agent_and_passes_a_flat_one(
     flat = slow_agent()
     leaky = slow_agent(drift_ms_per_s=25, leak_mb=8)
     soak = ["--profile", "soak", "--concurrency", "2", "--soak-s", "12", "--window-s", "4"]
-    soak += ["--settle-s", "1", "--pause-s", "0.3", "--max-rss-growth-mb", "20"]
+    soak += ["--settle-s", "1", "--pause-s", "0.3", "--max-rss-growth-mb", "20", "--min-turns", "1"]
     procs = {
         name: voxsim_load(
             scenario_file,
