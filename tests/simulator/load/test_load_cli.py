@@ -156,3 +156,13 @@ def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
         assert hint in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_the_bundled_load_scenario_sets_the_p95_the_breakpoint_is_judged_by() -> None:
+    from simulator.matrix import expand
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario("scenarios/load.yaml")
+    assert scenario.slo.latency_p95_ms == 800
+    assert scenario.agent.kind == "pipeline"
+    assert len(expand(scenario, "scenarios/load.yaml")) == 2  # two voices, cycled by callers
