@@ -720,7 +720,8 @@ def _load_section(data: RunData) -> tuple[str, str]:
     fig = load_curve.load_figure(data.load_steps, limit)
     if fig is None:
         return "", ""
-    divs, blobs = _figure_blocks([fig], "fig-load")
+    soak = load_curve.soak_figure(data.load_steps)
+    divs, blobs = _figure_blocks([fig] if soak is None else [fig, soak], "fig-load")
     brk = load_curve.breakpoint_step(data.load_steps, limit)
     note = (
         f"Breakpoint: {_e(brk.get('concurrency'))} concurrent calls."

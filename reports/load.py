@@ -7,6 +7,10 @@ documented in docs/metrics.md, "Load runs"): one row per concurrency step,
 The breakpoint is the first step a row marks with `"breakpoint": true`; when
 no row marks one, the first step whose error rate exceeds 1 % or whose P95
 exceeds `p95_limit_ms` (the run's P95 SLO, when set).
+
+A soak's rows (`"phase": "soak"`, one per time window at one concurrency)
+are also drawn against time (`soak_figure`): latency and the agent's memory
+per window, where drift and leaks show.
 """
 
 from __future__ import annotations
@@ -53,19 +57,7 @@ def load_figure(rows: Sequence[dict[str, Any]], p95_limit_ms: float | None) -> g
         return None
     x = [as_number(r.get("concurrency")) for r in ordered]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for key, name, dash in (("latency_p50_ms", "P50", "dot"), ("latency_p95_ms", "P95", "solid")):
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=[as_number(r.get(key)) for r in ordered],
-                name=f"latency {name} (ms)",
-                mode="lines+markers",
-                line={"dash": dash, "color": "#4c72b0"},
-                customdata=[r.get("n") for r in ordered],
-                hovertemplate="concurrency %{x}: %{y:.1f} ms (n=%{customdata})<extra></extra>",
-            ),
-            secondary_y=False,
-        )
+    _add_latency(fig, x, ordered, "concurrency %{x}")
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -91,17 +83,72 @@ def load_figure(rows: Sequence[dict[str, Any]], p95_limit_ms: float | None) -> g
             line={"dash": "dash", "color": "#888", "width": 1},
             annotation_text=f"P95 limit {p95_limit_ms:g} ms",
         )
-    fig.update_layout(
-        title={"text": "Latency and errors vs concurrency", "x": 0.01, "font": {"size": 15}},
-        template="plotly_white",
-        height=360,
-        margin={"l": 60, "r": 60, "t": 44, "b": 48},
-        legend={"orientation": "h", "y": -0.2},
-        xaxis_title="concurrent calls",
-        font={"family": "system-ui, sans-serif", "size": 12},
-    )
-    fig.update_yaxes(title_text="latency (ms)", secondary_y=False, rangemode="tozero")
+    _style(fig, "Latency and errors vs concurrency", 360, "concurrent calls")
     fig.update_yaxes(
         title_text="error rate", tickformat=".0%", secondary_y=True, rangemode="tozero"
     )
+    return fig
+
+
+def _add_latency(fig: go.Figure, x: list[Any], rows: Sequence[dict[str, Any]], at: str) -> None:
+    """P50 (dotted) and P95 latency traces on the left axis, hover naming `at` and n."""
+    for key, name, dash in (("latency_p50_ms", "P50", "dot"), ("latency_p95_ms", "P95", "solid")):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[as_number(r.get(key)) for r in rows],
+                name=f"latency {name} (ms)",
+                mode="lines+markers",
+                line={"dash": dash, "color": "#4c72b0"},
+                customdata=[r.get("n") for r in rows],
+                hovertemplate=at + ": %{y:.1f} ms (n=%{customdata})<extra></extra>",
+            ),
+            secondary_y=False,
+        )
+
+
+def _style(fig: go.Figure, title: str, height: int, xaxis_title: str) -> None:
+    """The load section's common layout; latency on the left axis from zero."""
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 60, "t": 44, "b": 48},
+        legend={"orientation": "h", "y": -0.2},
+        xaxis_title=xaxis_title,
+        font={"family": "system-ui, sans-serif", "size": 12},
+    )
+    fig.update_yaxes(title_text="latency (ms)", secondary_y=False, rangemode="tozero")
+
+
+def soak_windows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Soak window rows with a start time, in time order."""
+    ok = [r for r in rows if r.get("phase") == "soak" and as_number(r.get("started_s")) is not None]
+    return sorted(ok, key=lambda r: as_number(r.get("started_s")) or 0.0)
+
+
+def soak_figure(rows: Sequence[dict[str, Any]]) -> go.Figure | None:
+    """P50/P95 latency (left) and agent RSS (right) per soak window vs time; None if < 2."""
+    windows = soak_windows(rows)
+    if len(windows) < 2:
+        return None
+    x = [(as_number(r.get("started_s")) or 0.0) / 60.0 for r in windows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    _add_latency(fig, x, windows, "%{x:.1f} min")
+    rss = [as_number(r.get("agent_rss_mb")) for r in windows]
+    if any(v is not None for v in rss):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=rss,
+                name="agent RSS (MB)",
+                mode="lines+markers",
+                line={"color": "#2e7d32"},
+                hovertemplate="%{x:.1f} min: %{y:.1f} MB<extra></extra>",
+            ),
+            secondary_y=True,
+        )
+    level = windows[0].get("concurrency")
+    _style(fig, f"Soak at {level} concurrent calls", 340, "minutes into the soak (window start)")
+    fig.update_yaxes(title_text="agent RSS (MB)", secondary_y=True, rangemode="tozero")
     return fig

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("voices", help="list caller voices")
 
+    _load_args(sub.add_parser("load", help="load / soak / stress / breakpoint runs (locust)"))
+
     a = sub.add_parser("agent", help="bundled agents")
     asub = a.add_subparsers(dest="agent_command", required=True, parser_class=_Parser)
     s = asub.add_parser("serve", help="serve a bundled agent over WebSocket")
@@ -102,6 +104,64 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--vad", choices=["webrtc", "silero"], default=DEFAULT_VAD, help="endpointing VAD"
     )
+
+
+def _load_args(p: argparse.ArgumentParser) -> None:
+    """`voxsim load` flags (docs/load.md); every count and duration is bounded."""
+    p.add_argument("file", help="scenario file (e.g. scenarios/load.yaml)")
+    p.add_argument("--profile", choices=["ramp", "soak", "stress", "breakpoint"], required=True)
+    p.add_argument("--workers", type=int, default=0, help="locust workers (0: one process)")
+    p.add_argument("--agent", default=None, help="'pipeline', 'e2e' or a URL, as for `run`")
+    p.add_argument("--agent-pid", type=int, default=None, help="watch RSS/fds of your agent")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback agent")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATE)")
+    p.add_argument("--levels", type=int, nargs="+", default=[], help="ramp: concurrency levels")
+    p.add_argument("--capacity", type=int, default=None, help="the concurrency you plan for")
+    p.add_argument("--concurrency", type=int, default=None, help="soak level")
+    p.add_argument("--start", type=int, default=1, help="breakpoint: first level")
+    p.add_argument("--growth", type=float, default=2.0, help="breakpoint: level multiplier")
+    p.add_argument("--max", dest="max_concurrency", type=int, default=64, help="highest level")
+    p.add_argument("--no-bisect", dest="bisect", action="store_false")
+    p.add_argument("--step-s", type=float, default=20.0, help="measured seconds per step")
+    p.add_argument("--settle-s", type=float, default=5.0, help="unmeasured after a change")
+    p.add_argument("--min-turns", type=int, default=5, help="a step measures at least this many")
+    p.add_argument("--soak-s", type=float, default=600.0)
+    p.add_argument("--window-s", type=float, default=60.0, help="soak window")
+    p.add_argument("--p95-ms", dest="p95_limit_ms", type=float, default=None)
+    p.add_argument("--max-error-rate", type=float, default=0.01)
+    p.add_argument("--max-drift-ms", type=float, default=100.0)
+    p.add_argument("--max-rss-growth-mb", type=float, default=50.0)
+    p.add_argument("--max-fd-growth", type=float, default=20.0)
+    p.add_argument("--max-calls", type=int, default=2000, help="stop after this many calls")
+    p.add_argument("--max-duration-s", type=float, default=1800.0, help="stop after this long")
+    p.add_argument("--pause-s", type=float, default=1.0, help="max random gap between calls")
+    p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
+    p.add_argument("--keep-audio", action="store_true", help="write every call's WAVs")
+
+
+def _load(args: argparse.Namespace) -> int:
+    from simulator.load.config import LoadConfig
+    from simulator.load.run import run_load
+
+    out = args.out or Path("runs") / datetime.now().strftime("load-%Y%m%d-%H%M%S")
+    fields = {k: v for k, v in vars(args).items() if k in LoadConfig.__dataclass_fields__}
+    cfg = LoadConfig(scenario=args.file, out_dir=str(out), **fields)
+    outcome = asyncio.run(run_load(cfg, agent=args.agent, allow_remote=args.allow_remote))
+    s = outcome.summary
+    if args.profile == "soak" and s.get("drift"):
+        for key in ("latency_ms", "agent_rss_mb", "agent_fds"):
+            t = s["drift"][key]
+            verdict = "DRIFT" if t["drift"] else "flat"
+            print(f"{verdict} {key}: growth {t['growth']} (95% CI {t['ci']}, n={t['n']})")
+    elif args.profile != "soak":
+        print(f"last passing: {s.get('last_passing')}, breakpoint: {s.get('breakpoint')}")
+    if s.get("generator_saturated_steps"):
+        print(
+            f"warning: the load generator fell behind real time in steps "
+            f"{s['generator_saturated_steps']}: add --workers"
+        )
+    print(f"report: {outcome.report}")
+    return outcome.exit_code
 
 
 def _tolerance_args(p: argparse.ArgumentParser) -> None:
@@ -195,6 +255,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return outcome.exit_code
     if args.command == "compare":
         return _compare(args)
+    if args.command == "load":
+        return _load(args)
     if args.command == "agent":
         return _serve(args)
     raise UsageError(f"unknown command {args.command}")

@@ -80,12 +80,15 @@ async def run_call(
     rendered: Rendered | None = None,
     otlp_url: str | None = None,
     spans: SpanSink | None = None,
+    measure: bool = True,
 ) -> dict[str, Any]:
     """Render and play one call; stream its turns to `store`; return the call row.
 
     After the call, the whole-recording metrics (metrics/call.py) are added to
     the turn rows and the call row; the harness's call and turn spans go to
-    `spans`. `otlp_url` is passed to the agent in the start config.
+    `spans`. `otlp_url` is passed to the agent in the start config. A load
+    generator passes `measure=False` to skip that CPU work (latency, errors
+    and WER (a) are measured during the call either way).
     """
     seed = plan.seed if plan is not None else scenario.seed
     turns, bed = rendered if rendered is not None else await render_call_full(scenario, seed)
@@ -124,15 +127,17 @@ async def run_call(
     record = await session.run()
     # Wall clock of sample 0, the clock agents stamp their spans with.
     wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
-    measured = await asyncio.to_thread(
-        measure_call,
-        scenario,
-        call_id,
-        record.turns,
-        record.events,
-        record.caller,
-        record.agent,
-    )
+    measured: dict[str, Any] = {}
+    if measure:
+        measured = await asyncio.to_thread(
+            measure_call,
+            scenario,
+            call_id,
+            record.turns,
+            record.events,
+            record.caller,
+            record.agent,
+        )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
     row: dict[str, Any] = {
         "call_id": call_id,
@@ -332,3 +337,9 @@ def _agent_url(scenario: Scenario, override: str | None) -> str:
         where="--agent",
         fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
     )
+
+
+def agent_target(scenario: Scenario, override: str | None) -> str:
+    """'pipeline'/'e2e' to start, or the URL to call: the rules of `voxsim run` (also
+    used by `voxsim load`)."""
+    return _agent_url(scenario, override)

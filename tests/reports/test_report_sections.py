@@ -226,6 +226,31 @@ def test_breakpoint_is_the_marked_step_else_the_first_over_limit_or_erroring() -
     assert fig is not None and list(fig.data[0].x) == [1, 4, 8, 16]
 
 
+def test_soak_windows_are_drawn_against_time_with_the_agents_memory() -> None:
+    rows = [
+        {
+            "concurrency": 4,
+            "phase": "soak",
+            "started_s": 120.0,
+            "latency_p95_ms": 520,
+            "agent_rss_mb": 210.0,
+        },
+        {
+            "concurrency": 4,
+            "phase": "soak",
+            "started_s": 0.0,
+            "latency_p95_ms": 500,
+            "agent_rss_mb": 200.0,
+        },
+        {"concurrency": 4, "phase": "ramp", "started_s": 60.0, "latency_p95_ms": 999},
+    ]
+    fig = load.soak_figure(rows)
+    assert fig is not None
+    assert list(fig.data[0].x) == [0.0, 2.0]  # minutes, in time order, soak rows only
+    assert list(fig.data[1].y) == [500, 520] and list(fig.data[2].y) == [200.0, 210.0]
+    assert load.soak_figure(rows[:1]) is None
+
+
 # ------------------------------------------------------------------ the page
 
 

@@ -1,0 +1,237 @@
+"""The load run's clock: which concurrency now, when a step ends, its row.
+
+Runs in the locust master (or the single local process) behind the shape's
+`tick()`, called about once a second. It waits until every worker's call
+engine has pre-loaded its audio, then walks the profile's steps: hold the
+step's concurrency, skip `settle_s` after a change, measure for the step's
+window (longer, until `min_turns` caller turns began in it), wait until the
+calls running at its end have ended (their last turns may have begun inside
+it) and `GRACE_S` for their events, then append the step's row to load.jsonl
+and ask the profile what comes next. The run also ends at the caps
+(`max_duration_s`, `max_calls`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.load import agentstat
+from simulator.load.config import LoadConfig
+from simulator.load.profiles import Step, build_profile
+from simulator.load.steps import Event, Limits, Row, aggregate, in_window
+
+LOAD_JSONL = "load.jsonl"
+AGENT_STATS_JSONL = "agent_stats.jsonl"
+STATE_JSON = "load_state.json"
+
+#: Events of a call reach the master within ~0.3 s of being measured.
+GRACE_S = 1.0
+#: A lowered level waits at most this long for callers above it to finish their calls.
+STOP_WAIT_S = 60.0
+#: Engines pre-load audio and connect before the first step.
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass
+class _Running:
+    step: Step
+    index: int
+    began: float
+    settle_until: float
+    #: callers above the level still finishing calls of a higher one
+    lowered: bool
+    measure_from: float = 0.0
+    measure_to: float = 0.0
+    measuring: bool = False
+    #: calls in flight when the window closed: their turns may still land in it
+    draining: set[str] | None = None
+
+
+class Conductor:
+    """Drives one run's steps; `tick(now)` -> (users, spawn_rate) or None to stop."""
+
+    def __init__(self, cfg: LoadConfig, limits: Limits, expected_workers: int) -> None:
+        self.cfg = cfg
+        self.limits = limits
+        self.profile = build_profile(cfg)
+        self.expected = max(1, expected_workers)
+        self.ready: set[str] = set()
+        self.events: list[Event] = []
+        self.rows: list[Row] = []
+        self.calls_done = 0
+        self.in_flight: set[str] = set()
+        #: callers (locust users) running now: +1 when one starts, -1 once it stopped
+        self.callers = 0
+        self.status = "waiting"
+        self.reason = ""
+        self.t0: float | None = None
+        self._created = time.time()
+        self._current: _Running | None = None
+        self._users = 0
+        self._agent_samples: list[dict[str, Any]] = []
+        self.out = Path(cfg.out_dir)
+
+    # -- inputs ----------------------------------------------------------
+    def worker_ready(self, worker: str) -> None:
+        """A worker's engine has its audio loaded and can place calls."""
+        self.ready.add(worker)
+
+    def worker_failed(self, reason: str) -> None:
+        """A worker lost its call engine: the harness failed; stop at the next tick."""
+        if self.status not in ("completed", "capped"):
+            self._finish("failed", reason)
+
+    def add_events(self, events: list[Event]) -> None:
+        """Turn, call start and call end events from a worker (see steps.py)."""
+        for e in events:
+            if e.get("kind") == "caller":
+                self.callers += int(e["delta"])
+            elif e.get("kind") == "start":
+                self.in_flight.add(str(e["call_id"]))
+            elif e.get("kind") == "call":
+                self.in_flight.discard(str(e["call_id"]))
+                self.calls_done += 1
+        self.events.extend(e for e in events if e.get("kind") in ("turn", "call"))
+
+    # -- the clock -------------------------------------------------------
+    def tick(self, now: float) -> tuple[int, float] | None:
+        """Called about once a second; what locust should run now."""
+        if self.status in ("completed", "capped", "failed"):
+            return None
+        if self.t0 is None:
+            if len(self.ready) < self.expected:
+                if now - self._created > READY_TIMEOUT_S:
+                    return self._finish("failed", "call engines did not become ready")
+                return (0, 1.0)
+            self.t0 = now
+            self.status = "running"
+            self._write_state()
+            return self._begin(self.profile.next_step(self.rows), now)
+        self._sample_agent(now)
+        cur = self._current
+        assert cur is not None
+        if now - self.t0 >= self.cfg.max_duration_s:
+            self._close(cur, min(now, cur.measure_to), truncated=True)
+            return self._finish("capped", f"--max-duration-s {self.cfg.max_duration_s:g} reached")
+        if self.calls_done >= self.cfg.max_calls:
+            self._close(cur, min(now, cur.measure_to), truncated=True)
+            return self._finish("capped", f"--max-calls {self.cfg.max_calls} reached")
+        if not cur.measuring:
+            self._maybe_start_window(cur, now)
+            return (self._users, float(max(self._users, 1)))
+        if now >= cur.measure_to and cur.draining is None:
+            if self._too_few_turns(cur, now):
+                cur.measure_to = now + 1.0  # keep measuring: a step needs data
+                return (self._users, float(max(self._users, 1)))
+            cur.draining = set(self.in_flight)
+        draining = (cur.draining or set()) & self.in_flight
+        if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
+            return (self._users, float(max(self._users, 1)))
+        self._close(cur, cur.measure_to, truncated=False)
+        return self._begin(self.profile.next_step(self.rows), now)
+
+    def _begin(self, step: Step | None, now: float) -> tuple[int, float] | None:
+        if step is None:
+            return self._finish("completed", "")
+        assert self.t0 is not None
+        changed = step.concurrency != self._users
+        cur = _Running(
+            step=step,
+            index=len(self.rows),
+            began=now,
+            settle_until=now + (self.cfg.settle_s if changed else 0.0),
+            lowered=step.concurrency < self._users,
+        )
+        self._current = cur
+        self._users = step.concurrency
+        self._maybe_start_window(cur, now)
+        return (self._users, float(self._users))
+
+    def _maybe_start_window(self, cur: _Running, now: float) -> None:
+        """Measure once settled, and after a lowered level once the surplus callers
+        have finished their last call and stopped (locust stops them gracefully),
+        so no window sees more calls than its level; waited for at most STOP_WAIT_S."""
+        if now < cur.settle_until:
+            return
+        level = cur.step.concurrency
+        surplus = cur.lowered and (len(self.in_flight) > level or self.callers > level)
+        if surplus and now < cur.settle_until + STOP_WAIT_S:
+            return
+        cur.measuring = True
+        cur.measure_from = now
+        cur.measure_to = now + cur.step.measure_s
+
+    def _too_few_turns(self, cur: _Running, now: float) -> bool:
+        """Fewer than `min_turns` caller turns began in the window so far (a window
+        shorter than a call can hold none); extended for at most STOP_WAIT_S."""
+        if now >= cur.measure_from + cur.step.measure_s + STOP_WAIT_S:
+            return False
+        said = [
+            e
+            for e in in_window(self.events, cur.measure_from, cur.measure_to)
+            if e.get("kind") == "turn" and e.get("type") == "say"
+        ]
+        return len(said) < self.cfg.min_turns
+
+    def _close(self, cur: _Running, until: float, truncated: bool) -> None:
+        if not cur.measuring or until <= cur.measure_from:
+            return
+        assert self.t0 is not None
+        window = in_window(self.events, cur.measure_from, until)
+        row: Row = {
+            "concurrency": cur.step.concurrency,
+            **aggregate(window, self.limits),
+            "breakpoint": False,
+            "profile": self.cfg.profile,
+            "phase": cur.step.phase,
+            "step": cur.index,
+            "counted": cur.step.counted,
+            "started_s": round(cur.measure_from - self.t0, 3),
+            "measure_s": round(until - cur.measure_from, 3),
+            "window": [cur.measure_from, until],
+        }
+        if truncated:
+            row["truncated"] = True
+        stats = self._agent_in(cur.measure_from, until)
+        if stats:
+            row["agent_rss_mb"] = stats[-1]["rss_mb"]
+            row["agent_fds"] = stats[-1]["fds"]
+        self.rows.append(row)
+        self._append(LOAD_JSONL, row)
+        self.events = [e for e in self.events if float(e["at"]) >= until]
+
+    def _finish(self, status: str, reason: str) -> tuple[int, float] | None:
+        """Record why the run ended; the shape then returns None (locust stops)."""
+        self.status, self.reason = status, reason
+        self._write_state()
+        return None
+
+    # -- the agent's process ---------------------------------------------
+    def _sample_agent(self, now: float) -> None:
+        if self.cfg.agent_pid is None or self.t0 is None:
+            return
+        s = agentstat.sample(self.cfg.agent_pid)
+        if s is None:
+            return
+        row = {"t_s": round(now - self.t0, 3), "at": now, **s}
+        self._agent_samples.append(row)
+        self._append(AGENT_STATS_JSONL, row)
+
+    def _agent_in(self, start: float, end: float) -> list[dict[str, Any]]:
+        return [s for s in self._agent_samples if start <= s["at"] <= end + 1]
+
+    # -- files -----------------------------------------------------------
+    def _append(self, name: str, row: dict[str, Any]) -> None:
+        with (self.out / name).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+    def _write_state(self) -> None:
+        state = {"status": self.status, "reason": self.reason, "steps": len(self.rows)}
+        tmp = self.out / f".{STATE_JSON}.tmp"
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(self.out / STATE_JSON)

@@ -1,0 +1,198 @@
+"""A locust worker's call engine: a plain asyncio process that places the calls.
+
+`python -m simulator.load.engine` (VOXSIM_LOAD_CONFIG, VOXSIM_LOAD_WORKER in
+the environment). It is a child of a locust worker but never imports locust,
+so gevent's monkey-patching never reaches the event loop that paces caller
+audio, nor aiortc. It loads every call plan's caller audio from the render
+cache (pre-rendered by the controller) before it says it is ready, so the
+load measures the agent, not speech synthesis.
+
+Protocol, one JSON object per line: the worker writes
+`{"type": "call", "req": N}`; the engine answers with `{"type": "event",
+"event": {...}}` for every turn and call as it is measured (steps.py) and
+`{"type": "done", "req": N, "status": ...}` when call N ends. Standard input
+closing ends the engine (calls still running are cancelled; their rows so far
+are kept). Rows go to DIR/workers/WORKER/{calls,turns}.jsonl, flushed as measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from simulator import runner
+from simulator.caller.render import Rendered, render_call_full
+from simulator.load.config import CONFIG_ENV, WORKER_ENV, LoadConfig
+from simulator.matrix import CallPlan, expand
+from simulator.scenario import load_scenario
+from simulator.store import RunStore
+from simulator.transports.registry import transport_for
+
+#: Distinct calls (matrix cells x repeats) a load run cycles through.
+MAX_PLANS = 64
+
+
+def worker_name() -> str:
+    """This worker's name in rows and file names (set by the controller, else host-pid)."""
+    return os.environ.get(WORKER_ENV) or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class LoadStore(RunStore):
+    """A worker's share of the run directory; every row also becomes an event."""
+
+    def __init__(self, root: Path, worker: str, out: TextIO, keep_audio: bool) -> None:
+        super().__init__(root)
+        self.worker = worker
+        self.out = out
+        self.keep_audio = keep_audio
+        #: wall clock just before each running call connected (its timeline's 0, +connect time)
+        self.call_started: dict[str, float] = {}
+
+    def emit(self, message: dict[str, Any]) -> None:
+        """One protocol line to the locust worker."""
+        self.out.write(json.dumps(message) + "\n")
+        self.out.flush()
+
+    def add_turn(self, row: dict[str, Any]) -> None:
+        # A turn belongs to the moment its latency began: the caller's speech end
+        # (wall clock of the call's start + its timeline offset); else its row's end.
+        began = self.call_started.get(row["call_id"])
+        end_s = row.get("speech_end_s")
+        at = began + float(end_s) if began is not None and end_s is not None else time.time()
+        super().add_turn({**row, "load_worker": self.worker, "load_at": at})
+        event = {
+            "kind": "turn",
+            "worker": self.worker,
+            "call_id": row["call_id"],
+            "turn": row["turn"],
+            "type": row["kind"],
+            "latency_ms": row.get("latency_ms"),
+            "error": row.get("error"),
+            "at": at,
+        }
+        self.emit({"type": "event", "event": event})
+
+    def add_call(self, row: dict[str, Any]) -> None:
+        at = time.time()
+        self.call_started.pop(str(row.get("call_id")), None)
+        super().add_call({**row, "load_worker": self.worker, "load_at": at})
+        self.emit({"type": "event", "event": call_event(row, self.worker, at)})
+
+    def write_audio(self, call_id: str, caller: Any, agent: Any) -> str:
+        if not self.keep_audio:
+            return ""
+        return super().write_audio(call_id, caller, agent)
+
+
+def call_event(row: dict[str, Any], worker: str, at: float) -> dict[str, Any]:
+    """The compact `call` event of a call row."""
+    return {
+        "kind": "call",
+        "worker": worker,
+        "call_id": row.get("call_id"),
+        "status": row.get("status"),
+        "error": row.get("error"),
+        "lateness_ms": row.get("max_send_lateness_ms"),
+        "duration_s": row.get("duration_s"),
+        "at": at,
+    }
+
+
+class Engine:
+    """Places calls on request, many at once, on one event loop."""
+
+    def __init__(self, cfg: LoadConfig, worker: str, out: TextIO) -> None:
+        self.cfg = cfg
+        self.worker = worker
+        root = Path(cfg.out_dir) / "workers" / worker
+        self.store = LoadStore(root, worker, out, cfg.keep_audio)
+        self.plans: list[CallPlan] = []
+        self.rendered: list[Rendered] = []
+
+    async def prepare(self) -> None:
+        """Load every plan's caller audio (a render-cache hit after the controller's pass)."""
+        scenario = load_scenario(self.cfg.scenario)
+        self.plans = expand(scenario, self.cfg.scenario)[:MAX_PLANS]
+        for plan in self.plans:
+            self.rendered.append(await render_call_full(plan.scenario, plan.seed))
+        self.store.emit({"type": "ready", "worker": self.worker, "plans": len(self.plans)})
+
+    async def place(self, req: int) -> None:
+        """Call number `req` of this worker, cycling through the plans."""
+        plan = self.plans[req % len(self.plans)]
+        call_id = f"{plan.call_id}-{self.worker}-{req:05d}"
+        status, error = "ok", None
+        now = time.time()
+        self.store.call_started[call_id] = now
+        start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": now}
+        self.store.emit({"type": "event", "event": start})
+        try:
+            row = await runner.run_call(
+                plan.scenario,
+                transport_for(self.cfg.agent_url),
+                call_id,
+                self.store,
+                plan=plan,
+                rendered=self.rendered[req % len(self.rendered)],
+                measure=self.cfg.measure,
+            )
+            status, error = row["status"], row["error"]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the harness failed this call: count it, keep going
+            status, error = "failed", f"harness: {exc!r}"
+            failed = {"call_id": call_id, "status": status, "error": error}
+            self.store.add_call({**failed, "scenario": plan.scenario.name})
+        self.store.emit({"type": "done", "req": req, "status": status, "error": error})
+
+    async def serve(self, requests: asyncio.StreamReader) -> None:
+        """Answer requests until standard input closes."""
+        tasks: set[asyncio.Task[None]] = set()
+        while line := await requests.readline():
+            msg = json.loads(line)
+            if msg.get("type") == "call":
+                task = asyncio.create_task(self.place(int(msg["req"])))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        for task in list(tasks):
+            task.cancel()
+        for task in list(tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.store.close()
+
+
+async def _stdin_reader() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def amain(out: TextIO) -> None:
+    """Prepare, say ready, serve."""
+    cfg = LoadConfig.read(os.environ[CONFIG_ENV])
+    engine = Engine(cfg, worker_name(), out)
+    await engine.prepare()
+    await engine.serve(await _stdin_reader())
+
+
+def main() -> None:
+    """Entry point: the protocol keeps the real stdout; anything else printed goes to stderr."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker above decides when to stop
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    runner.console.quiet = True
+    asyncio.run(amain(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""`voxsim load`: agent, pre-rendered callers, locust processes, run directory, verdict.
+
+This process never imports locust: it starts `python -m locust` children (one
+local process, or a master and N workers on 127.0.0.1) with the run's
+config in VOXSIM_LOAD_CONFIG, prints each step as it lands in load.jsonl, and
+on the way out (finished, failed or Ctrl-C) merges the workers' rows, marks
+the breakpoint, writes run.json, junit.xml and report.html.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from reference_agent.bundle import AgentProcess
+from reports.html import write_report
+from reports.junit import write_junit
+from reports.rundir import read_jsonl
+from simulator.caller.render import render_call_full
+from simulator.errors import EXIT_AGENT_FAILED, AgentError
+from simulator.load import result
+from simulator.load.conductor import LOAD_JSONL, STATE_JSON
+from simulator.load.config import (
+    CONFIG_ENV,
+    CONFIG_FILE,
+    WORKER_ENV,
+    LoadConfig,
+    check,
+    check_target,
+)
+from simulator.load.engine import MAX_PLANS
+from simulator.load.merge import merge_rows
+from simulator.matrix import expand
+from simulator.metrics.summary import summarize_run
+from simulator.runner import BUNDLED_KINDS, agent_target, bundled_args
+from simulator.scenario import Scenario, load_scenario
+from simulator.store import RunStore
+
+console = Console(stderr=True, highlight=False)
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+#: Seconds a caller may take to finish its call when its level is lowered or the run ends.
+STOP_TIMEOUT_S = 60
+
+
+@dataclass
+class LoadOutcome:
+    """Where the run went and how it ended."""
+
+    out_dir: Path
+    exit_code: int
+    summary: dict[str, Any]
+    report: Path | None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def locust_commands(cfg: LoadConfig, out: Path) -> list[tuple[str, list[str]]]:
+    """(worker name, argv) of every locust process of the run."""
+    base = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--stop-timeout",
+        str(STOP_TIMEOUT_S),
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+    ]
+    if cfg.workers == 0:
+        return [("local", [*base, "--csv", str(out / "locust"), "--only-summary"])]
+    port = _free_port()
+    master = [
+        *base,
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(cfg.workers),
+        "--csv",
+        str(out / "locust"),
+        "--only-summary",
+    ]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    return [("master", master)] + [(f"w{i + 1}", worker) for i in range(cfg.workers)]
+
+
+async def _prerender(scenario: Scenario, source: str) -> int:
+    """Render every call plan's caller audio into the cache before the load starts."""
+    plans = expand(scenario, source)[:MAX_PLANS]
+    for plan in plans:
+        await render_call_full(plan.scenario, plan.seed)
+    return len(plans)
+
+
+class _StepPrinter:
+    """Prints each load.jsonl row once, as it lands."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen = 0
+
+    def poll(self) -> None:
+        rows = read_jsonl(self.path)
+        for row in rows[self.seen :]:
+            p95 = row.get("latency_p95_ms")
+            err = row.get("error_rate")
+            verdict = "[green]ok[/]" if row.get("slo_passed") else f"[red]{row.get('slo_reason')}"
+            late = row.get("generator_lateness_ms")
+            flag = " [yellow]generator saturated[/]" if row.get("generator_saturated") else ""
+            console.print(
+                f"  {row.get('phase')} {row['concurrency']:>3} calls: n={row.get('n')} "
+                f"P95 {p95} ms errors {err} lateness {late} ms {verdict}{flag}",
+                soft_wrap=True,
+            )
+        self.seen = max(self.seen, len(rows))
+
+
+async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
+    """Start the locust processes, print steps as they land, return the master's exit code."""
+    procs: list[asyncio.subprocess.Process] = []
+    log = (out / "locust.log").open("ab")
+    printer = _StepPrinter(out / LOAD_JSONL)
+    try:
+        for name, argv in locust_commands(cfg, out):
+            env = dict(os.environ, **{CONFIG_ENV: str(config_path), WORKER_ENV: name})
+            env["PYTHONUNBUFFERED"] = "1"
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env
+                )
+            )
+        head = procs[0]
+        while head.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(head.wait(), 0.5)
+            printer.poll()
+        for proc in procs[1:]:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 30)
+        return head.returncode or 0
+    finally:
+        await _stop_all(procs)
+        printer.poll()
+        log.close()
+
+
+async def _stop_all(procs: list[asyncio.subprocess.Process]) -> None:
+    """SIGTERM (locust stops gracefully and writes its CSVs), then SIGKILL after 20 s."""
+    for proc in procs:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+async def run_load(
+    cfg: LoadConfig, agent: str | None = None, allow_remote: bool = False
+) -> LoadOutcome:
+    """Run one load profile (docs/load.md); bad input raises before anything starts."""
+    check(cfg)
+    scenario = load_scenario(cfg.scenario)
+    target = agent_target(scenario, agent)
+    if target not in BUNDLED_KINDS:
+        check_target(target, allow_remote)
+    if cfg.p95_limit_ms is None:
+        cfg.p95_limit_ms = scenario.slo.latency_p95_ms
+    out = Path(cfg.out_dir)
+    store = RunStore(out)
+    agent_desc: dict[str, Any] = {"kind": target if target in BUNDLED_KINDS else "url", "url": None}
+    store.start(out.name, [scenario.model_dump()], agent_desc)
+    store.run["load"] = {"config": asdict(cfg)}
+    store.write_run()
+    bundled: AgentProcess | None = None
+    status = "interrupted"
+    try:
+        n = await _prerender(scenario, cfg.scenario)
+        console.print(f"[bold]{scenario.name}[/]: {n} call plan(s) rendered")
+        url = target
+        if target in BUNDLED_KINDS:
+            console.print(f"[bold]starting the bundled {target} agent…[/]")
+            bundled = AgentProcess(target, bundled_args(target))
+            url = await bundled.start()
+            if cfg.agent_pid is None and bundled.proc is not None:
+                cfg.agent_pid = bundled.proc.pid
+        cfg.agent_url = agent_desc["url"] = url
+        store.run["load"] = {"config": asdict(cfg)}
+        store.write_run()
+        config_path = cfg.write(out / CONFIG_FILE)
+        console.print(
+            f"[bold]{cfg.profile}[/] against {url} "
+            f"({'1 process' if not cfg.workers else f'{cfg.workers} workers'})"
+        )
+        head_code = await _run_locust(cfg, out, config_path)
+        state = _read_state(out)
+        status = "completed" if state.get("status") in ("completed", "capped") else "failed"
+        if head_code != 0 and status == "completed":
+            status = "failed"
+        if state.get("reason"):
+            console.print(f"[yellow]{state['reason']}[/]")
+        if status == "failed":
+            console.print(f"[red]the load run failed[/]: see {out / 'locust.log'}")
+    except AgentError as exc:
+        status = "failed"
+        store.run["error"] = exc.one_line()
+        console.print(f"[red]agent failed:[/] {exc.one_line()}")
+    finally:
+        if bundled is not None:
+            await bundled.stop()
+        summary, code, report = _finish(out, cfg, scenario, store, status)
+    return LoadOutcome(out, code, summary, report)
+
+
+def _read_state(out: Path) -> dict[str, Any]:
+    """The conductor's last word: status (completed, capped, failed) and why."""
+    try:
+        data: dict[str, Any] = json.loads((out / STATE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def _finish(
+    out: Path, cfg: LoadConfig, scenario: Scenario, store: RunStore, status: str
+) -> tuple[dict[str, Any], int, Path | None]:
+    """Merge rows, judge, write run.json, junit.xml, report.html (also after Ctrl-C)."""
+    store.close()
+    calls, turns = merge_rows(out)
+    summary = result.summarize(out, cfg, scenario.name, turns)
+    code = summary["exit_code"]
+    if status != "completed" or not summary["steps"]:
+        code = EXIT_AGENT_FAILED
+    summary["status"] = status
+    summary["ended"] = _read_state(out)
+    store.run["slo_results"] = summary.pop("slo_results")
+    store.run["load"] = {"config": asdict(cfg), **summary}
+    store.run["metrics"] = summarize_run(calls, turns)
+    store.finish(status, code)
+    write_junit(out)
+    report = write_report(out)
+    return summary, code, report

@@ -1,0 +1,98 @@
+"""The conductor's clock: settle, wait for surplus calls after a lowered level, caps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from simulator.load.conductor import Conductor
+from simulator.load.config import LoadConfig
+from simulator.load.steps import Limits
+
+
+def make(tmp_path: Path, **kw: object) -> Conductor:
+    kw.setdefault("min_turns", 1)
+    cfg = LoadConfig(scenario="s.yaml", out_dir=str(tmp_path), **kw)  # type: ignore[arg-type]
+    return Conductor(cfg, Limits(500.0, 0.01), expected_workers=1)
+
+
+def rows(tmp_path: Path) -> list[dict]:
+    return [json.loads(x) for x in (tmp_path / "load.jsonl").read_text().splitlines()]
+
+
+def test_waits_for_every_worker_then_runs_each_level_after_settling(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="ramp", levels=[1, 3], step_s=10, settle_s=2)
+    assert c.tick(0.0) == (0, 1.0)  # no engine ready yet
+    c.worker_ready("w1")
+    assert c.tick(1.0) == (1, 1.0)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 2.5}])  # settling
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 200.0, "at": 3.5}])
+    assert c.tick(3.0) == (1, 1.0)  # window opens at 3.0
+    assert c.tick(13.5) == (1, 1.0)  # window closed at 13, grace until 14
+    assert c.tick(14.0) == (3, 3.0)
+    first = rows(tmp_path)[0]
+    assert first["n"] == 1 and first["latency_p50_ms"] == 200.0
+    assert first["window"] == [3.0, 13.0] and first["started_s"] == 2.0
+
+
+def test_a_lowered_level_measures_only_after_surplus_callers_stopped(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="breakpoint", start=4, max_concurrency=4, step_s=5, settle_s=1)
+    c.worker_ready("w1")
+
+    def calls(kind: str, ids: range, at: float) -> None:
+        c.add_events([{"kind": kind, "call_id": f"c{i}", "status": "ok", "at": at} for i in ids])
+
+    def callers(delta: int, count: int, at: float) -> None:
+        c.add_events([{"kind": "caller", "delta": delta, "at": at} for _ in range(count)])
+
+    assert c.tick(0.0) == (4, 4.0)
+    callers(+1, 4, 0.1)
+    calls("start", range(0, 4), 0.1)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 900.0, "at": 2.0}])
+    c.tick(1.0)  # window [1, 6)
+    assert c.tick(6.5) == (4, 4.0)  # grace
+    assert c.tick(7.0) == (4, 4.0)  # calls running at 6 may still report turns begun before 6
+    calls("call", range(0, 4), 7.1)
+    calls("start", range(4, 8), 7.2)
+    assert c.tick(7.5) == (2, 2.0)  # 4 failed: bisect to 2 (a lowered level)
+    c.tick(9.0)
+    assert not c._current.measuring  # type: ignore[union-attr]  # 4 calls still in flight
+    calls("call", range(4, 6), 9.1)
+    calls("start", range(8, 9), 9.2)  # a remaining caller's next call
+    c.tick(9.5)
+    assert not c._current.measuring  # type: ignore[union-attr]  # 3 in flight, 4 callers
+    callers(-1, 2, 9.6)
+    calls("call", range(6, 7), 9.7)
+    c.tick(10.0)
+    assert c._current.measuring and c._current.measure_from == 10.0  # type: ignore[union-attr]
+    assert rows(tmp_path)[0]["latency_p95_ms"] == 900.0
+
+
+def test_the_call_cap_ends_the_run_with_a_truncated_row(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="soak", concurrency=2, soak_s=100, window_s=50, max_calls=2)
+    c.worker_ready("w1")
+    c.tick(0.0)
+    c.tick(6.0)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 7.0}])
+    c.add_events(
+        [{"kind": "call", "call_id": f"c{i}", "status": "ok", "at": 7.0} for i in range(2)]
+    )
+    assert c.tick(8.0) is None
+    assert c.status == "capped"
+    (row,) = rows(tmp_path)
+    assert row["truncated"] and row["calls"] == 2
+    state = json.loads((tmp_path / "load_state.json").read_text())
+    assert state["status"] == "capped" and "--max-calls" in state["reason"]
+
+
+def test_a_window_without_enough_turns_is_extended_until_it_has_them(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="ramp", levels=[1], step_s=4, settle_s=0, min_turns=2)
+    c.worker_ready("w1")
+    c.tick(0.0)  # window [0, 4)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 300.0, "at": 1.0}])
+    assert c.tick(4.0) == (1, 1.0)  # one turn so far: keep measuring
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 310.0, "at": 4.5}])
+    c.tick(5.0)
+    assert c.tick(6.0) is None  # two turns: closed at 5, grace over, nothing left
+    (row,) = rows(tmp_path)
+    assert row["n"] == 2 and row["window"] == [0.0, 5.0] and row["measure_s"] == 5.0

@@ -1,0 +1,168 @@
+"""`voxsim load` end to end against a test agent whose latency is known in advance.
+
+The agent (slow_agent.py) answers after 200 ms of caller silence plus
+k ms x (calls connected above N) plus a drift over time; every figure below
+is checked against those injected numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from simulator.cli import main
+
+FAST = ["--step-s", "4", "--settle-s", "2", "--pause-s", "0.3", "--min-turns", "1"]
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_calls(
+    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
+) -> None:
+    agent = slow_agent(k_ms=500, above=2)  # +500 ms per call above 2; the SLO is P95 500 ms
+    out = tmp_path / "run"
+    flags = ["--profile", "breakpoint", "--agent", agent["url"], "--capacity", "4"]
+    flags += ["--start", "2", "--max", "8", "--workers", "2"]
+    code, log = finish(voxsim_load(scenario_file, out, *flags, *FAST))
+    assert code == 1, log  # it breaks at 3, below the stated capacity of 4
+    load = json.loads((out / "run.json").read_text())["load"]
+    assert (load["last_passing"], load["breakpoint"]) == (2, 3), log
+
+    # The search: 2, 4 (breaks), bisect to 3; each level's latency is the injected one.
+    rows = read(out / "load.jsonl")
+    by_level = {r["concurrency"]: r for r in rows}
+    assert list(by_level) == [2, 4, 3]
+    print({c: (r["n"], r["latency_p50_ms"], r["latency_p95_ms"]) for c, r in by_level.items()})
+    base = by_level[2]["latency_p50_ms"]  # 200 ms endpointing + frame timing, no extra delay
+    assert by_level[2]["latency_p95_ms"] - base < 30
+    assert abs(by_level[3]["latency_p95_ms"] - base - 500) < 30
+    assert abs(by_level[4]["latency_p95_ms"] - base - 1000) < 30
+    assert [c for c, r in by_level.items() if r["breakpoint"]] == [3]
+
+    # Both workers placed calls; the run directory merged their rows.
+    turns, calls = read(out / "turns.jsonl"), read(out / "calls.jsonl")
+    assert {t["load_worker"] for t in turns} == {c["load_worker"] for c in calls} == {"w1", "w2"}
+    assert len({c["call_id"] for c in calls}) == len(calls)
+    for w in ("w1", "w2"):
+        assert read(out / "workers" / w / "turns.jsonl")
+
+    # Every row is recomputed exactly from the turns and calls inside its window.
+    for row in rows:
+        a, b = row["window"]
+        said = [
+            float(t["latency_ms"])
+            for t in turns
+            if t["kind"] == "say" and t["latency_ms"] is not None and a <= t["load_at"] < b
+        ]
+        ended = [c for c in calls if a <= c["load_at"] < b]
+        assert row["n"] == len(said) > 0
+        assert row["latency_p95_ms"] == round(float(np.percentile(said, 95)), 1)
+        assert row["calls"] == len(ended) and row["workers"] == 2
+    assert (out / "locust_stats.csv").exists()
+    assert 'id="load"' in (out / "report.html").read_text()
+
+
+def test_soak_flags_a_drifting_leaking_agent_and_passes_a_flat_one(
+    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
+) -> None:
+    flat = slow_agent()
+    leaky = slow_agent(drift_ms_per_s=25, leak_mb=8)
+    soak = ["--profile", "soak", "--concurrency", "2", "--soak-s", "12", "--window-s", "4"]
+    soak += ["--settle-s", "1", "--pause-s", "0.3", "--max-rss-growth-mb", "20", "--min-turns", "1"]
+    procs = {
+        name: voxsim_load(
+            scenario_file,
+            tmp_path / name,
+            *soak,
+            "--agent",
+            agent["url"],
+            "--agent-pid",
+            str(agent["pid"]),
+            "--p95-ms",
+            "2000",
+        )
+        for name, agent in (("flat", flat), ("leaky", leaky))
+    }
+    codes = {name: finish(proc) for name, proc in procs.items()}
+    drift = {n: json.loads((tmp_path / n / "run.json").read_text())["load"]["drift"] for n in procs}
+    print(json.dumps(drift))
+    assert codes["flat"][0] == 0, codes["flat"][1]
+    assert codes["leaky"][0] == 1, codes["leaky"][1]
+    assert not drift["flat"]["latency_ms"]["drift"] and not drift["flat"]["agent_rss_mb"]["drift"]
+    assert drift["leaky"]["latency_ms"]["drift"] and drift["leaky"]["agent_rss_mb"]["drift"]
+    assert len(read(tmp_path / "leaky" / "load.jsonl")) == 3  # 12 s in 4 s windows
+
+
+def test_ctrl_c_leaves_a_valid_run_directory_and_a_report(
+    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
+) -> None:
+    agent = slow_agent()
+    out = tmp_path / "run"
+    flags = ["--profile", "soak", "--concurrency", "2", "--soak-s", "600", "--window-s", "3"]
+    proc = voxsim_load(scenario_file, out, *flags, "--settle-s", "1", "--agent", agent["url"])
+    deadline = time.monotonic() + 90
+    while not list(out.glob("workers/*/calls.jsonl")) or not read(
+        next(out.glob("workers/*/calls.jsonl"))
+    ):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole group
+    code, log = finish(proc, 90)
+    assert code == 3, log
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["exit_code"] == 3
+    assert read(out / "turns.jsonl") and read(out / "calls.jsonl")  # merged from the worker
+    again = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
+    tmp_path: Path, scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        (["--profile", "ramp", "--levels", "1", "--agent", "ws://192.0.2.1:9/ws"], "remote"),
+        (["--profile", "stress"], "--capacity"),
+        (["--profile", "ramp", "--levels", "100000"], "--levels"),
+        (["--profile", "soak", "--concurrency", "2", "--soak-s", "0"], "--soak-s"),
+    ]
+    for flags, hint in cases:
+        with pytest.raises(SystemExit) as stop:
+            main(["load", str(scenario_file), *flags, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2, err
+        assert hint in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_bundled_load_scenario_sets_the_p95_the_breakpoint_is_judged_by() -> None:
+    from simulator.matrix import expand
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario("scenarios/load.yaml")
+    assert scenario.slo.latency_p95_ms == 800
+    assert scenario.agent.kind == "pipeline"
+    assert len(expand(scenario, "scenarios/load.yaml")) == 2  # two voices, cycled by callers
