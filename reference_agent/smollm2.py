@@ -158,7 +158,7 @@ def _load(path: Path) -> Any:
     first caller's time to first token."""
     from llama_cpp import Llama
 
-    llama = Llama(
+    llama: Any = Llama(
         model_path=str(path),
         n_ctx=N_CTX,
         n_threads=1,
