@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from reference_agent import smollm2
+from reference_agent import domain, smollm2
 from reference_agent.bundle import AgentProcess
+from reference_agent.pipeline.agent import SYSTEM_PROMPT
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = (
@@ -33,12 +34,14 @@ SCENARIO = (
 STAGES = ("endpoint_ms", "stt_ms", "llm_sentence_ms", "tts_ms")
 
 
-async def _run(tmp_path: Path, llm: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`voxsim run` against the bundled agent with `--llm LLM`: (say turns, agent llm spans)."""
+async def _run(
+    tmp_path: Path, name: str, flags: list[str], scenario_text: str = SCENARIO
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`voxsim run` against the bundled agent served with `flags`: (say turns, agent llm spans)."""
     scenario = tmp_path / "real-llm.yaml"
-    scenario.write_text(SCENARIO)
-    out = tmp_path / llm
-    agent = AgentProcess("pipeline", ["--llm", llm])
+    scenario.write_text(scenario_text)
+    out = tmp_path / name
+    agent = AgentProcess("pipeline", flags)
     url = await agent.start()
     try:
         proc = await asyncio.to_thread(
@@ -68,8 +71,8 @@ def _stage_sum(turn: dict[str, Any]) -> float:
 async def test_real_llm_call_is_heard_and_its_compute_explains_the_extra_latency(
     tmp_path: Path,
 ) -> None:
-    domain, _ = await _run(tmp_path, "domain")
-    real, llm_spans = await _run(tmp_path, "smollm2")
+    domain, _ = await _run(tmp_path, "domain", ["--llm", "domain"])
+    real, llm_spans = await _run(tmp_path, "smollm2", ["--llm", "smollm2"])
 
     assert len(domain) == len(real) == 2
     for turn in real:
@@ -92,3 +95,45 @@ async def test_real_llm_call_is_heard_and_its_compute_explains_the_extra_latency
     # And in each call the stage sum stays inside the measured V2V latency.
     for turn in domain + real:
         assert 0 < _stage_sum(turn) <= turn["latency_ms"], turn["stages"]
+
+
+@pytest.mark.skipif(not smollm2.available(), reason="SmolLM2 not installed: make llm")
+async def test_any_openai_compatible_base_url_answers_the_agent(tmp_path: Path) -> None:
+    # An LLM server in its own process, reached only through --llm-url.
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reference_agent.llm_server",
+        "--backend",
+        "smollm2",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    try:
+        line = (await asyncio.wait_for(server.stdout.readline(), 60)).decode()
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), line
+        flags = ["--llm-url", url, "--llm-model", smollm2.MODEL]
+        said, llm_spans = await _run(
+            tmp_path,
+            "url",
+            flags,
+            "name: llm-url\nturns:\n  - wait: true\n  - say: Hello\n  - hangup_ms: 1500\n",
+        )
+    finally:
+        server.terminate()
+        await server.wait()
+    (turn,) = said
+    # The caller hangs up 1.5 s into the reply: its onset was heard, the rest is not needed.
+    assert turn["latency_ms"] is not None and turn["agent_reply_text"], turn
+    assert len(llm_spans) == 1 and llm_spans[0]["attrs"]["llm.ttft_ms"] > 0
+    # The words came from that server's model, not from a domain model the agent
+    # could have started itself: the domain's answer to what the agent heard differs.
+    history = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "assistant", "content": domain.GREETING},
+        {"role": "user", "content": turn["agent_heard_text"]},
+    ]
+    assert turn["agent_reply_text"] not in (domain.reply(history), domain.respond(history)[0])
