@@ -107,3 +107,20 @@ async def test_concurrent_requests_both_complete_one_after_the_other(
     assert float(second["ttft_s"]) >= float(first["done_s"])
     # Greedy decoding of the same prompt: the same reply both times.
     assert a["text"] == b["text"]
+
+
+async def test_a_client_that_goes_away_frees_the_model_at_the_next_token(
+    client: AsyncOpenAI,
+) -> None:
+    whole = await _timed_stream(client, time.perf_counter())
+    sampling_s = float(whole["done_s"]) - float(whole["ttft_s"])
+    stream = await client.chat.completions.create(
+        model=smollm2.MODEL, messages=ASK, stream=True, max_tokens=24
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            break
+    await stream.close()  # e.g. the agent was barged in on
+    # The next request does not wait for the abandoned reply's remaining tokens.
+    after = await _timed_stream(client, time.perf_counter())
+    assert float(after["ttft_s"]) < sampling_s / 2, (after, whole)
