@@ -74,6 +74,11 @@ async def level(url: str, calls: int, turns: int) -> dict[str, Any]:
             s: float(np.percentile([t["stages"].get(s, 0.0) for t in said], 95)) for s in STAGES
         },
         "max_send_lateness_ms": max(r["max_send_lateness_ms"] for r in rows),
+        # Per reply of the call (1st, 2nd, ...): how TTFT moves as the context grows.
+        "llm_ttft_ms_by_turn": [
+            statistics.median(t["stages"].get("llm_ttft_ms", 0.0) for t in said if t["turn"] == k)
+            for k in sorted({t["turn"] for t in said})
+        ],
     }
 
 
@@ -108,7 +113,8 @@ async def main() -> None:
         p95 = r["stage_p95_ms"]
         print(
             f"{r['calls']} calls: LLM TTFT P95 {p95['llm_ttft_ms']:.0f} ms, "
-            f"first sentence P95 {p95['llm_sentence_ms']:.0f} ms"
+            f"first sentence P95 {p95['llm_sentence_ms']:.0f} ms; TTFT by reply "
+            + " ".join(f"{v:.0f}" for v in r["llm_ttft_ms_by_turn"])
         )
     over = [r["calls"] for r in results if r["p95_ms"] > 800]
     print(f"first concurrency with P95 > 800 ms: {over[0] if over else 'none measured'}")

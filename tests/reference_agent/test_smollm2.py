@@ -34,15 +34,6 @@ async def server() -> AsyncIterator[LlmServer]:
         await srv.close()
 
 
-@pytest.fixture
-async def client(server: LlmServer) -> AsyncIterator[AsyncOpenAI]:
-    c = AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
 async def _timed_stream(client: AsyncOpenAI, t0: float) -> dict[str, float | int | str]:
     """One streamed request: seconds (since t0) to its first and last token, chunks, text."""
     stream = await client.chat.completions.create(
