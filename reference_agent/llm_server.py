@@ -223,12 +223,16 @@ async def _real_completion(
         )
         await response.prepare(request)
         role = {"role": "assistant", "content": first}
-        await response.write(_chunk(cid, created, role, None, smollm2.MODEL))
-        async for piece in pieces:
-            await response.write(_chunk(cid, created, {"content": piece}, None, smollm2.MODEL))
-    await response.write(_chunk(cid, created, {}, "stop", smollm2.MODEL))
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
+        try:
+            await response.write(_chunk(cid, created, role, None, smollm2.MODEL))
+            async for piece in pieces:
+                delta = {"content": piece}
+                await response.write(_chunk(cid, created, delta, None, smollm2.MODEL))
+            await response.write(_chunk(cid, created, {}, "stop", smollm2.MODEL))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away (a barge-in): closing `pieces` stops the model
     return response
 
 
@@ -276,7 +280,7 @@ async def start_llm_server(
 ) -> LlmServer:
     """Start the server on `host:port` (port 0: a free port) and return it.
 
-    `backend` is one of BACKENDS; "smollm2" loads the model first (0.1-0.2 s)
+    `backend` is one of BACKENDS; "smollm2" loads and warms up the model first (~0.5 s)
     and raises RuntimeError when it is not installed (`smollm2.available()`).
     """
     if backend not in BACKENDS:
