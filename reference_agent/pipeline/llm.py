@@ -8,6 +8,7 @@ grouped into sentences so TTS can start on the first one.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -46,7 +47,12 @@ class ToolCallRequest:
 class LlmClient:
     """Streams a chat completion and yields its sentences as they complete."""
 
-    def __init__(self, base_url: str, model: str = "voxsim-domain", api_key: str = "local") -> None:
+    def __init__(
+        self, base_url: str, model: str = "voxsim-domain", api_key: str | None = None
+    ) -> None:
+        """`api_key`: by default $OPENAI_API_KEY (for OpenAI itself), else a placeholder
+        that local servers (the bundled one, vLLM, llama.cpp's) ignore."""
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or "local"
         self.model = model
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 

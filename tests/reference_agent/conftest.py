@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai import AsyncOpenAI
 
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
@@ -28,6 +29,16 @@ async def llm() -> AsyncIterator[LlmServer]:
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def client(server: LlmServer) -> AsyncIterator[AsyncOpenAI]:
+    """An `openai` client of the test module's own `server` fixture (an LLM server)."""
+    c = AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 @pytest.fixture

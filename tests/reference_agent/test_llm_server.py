@@ -30,15 +30,6 @@ async def server() -> AsyncIterator[LlmServer]:
         await srv.close()
 
 
-@pytest.fixture
-async def client(server: LlmServer) -> AsyncIterator[AsyncOpenAI]:
-    c = AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
 async def test_binds_loopback_on_a_free_port(server: LlmServer) -> None:
     assert server.port > 0
     assert server.base_url == f"http://127.0.0.1:{server.port}/v1"

@@ -32,3 +32,16 @@ def test_bad_fault_flags_are_one_line_and_exit_2(flags: list[str], message: str)
     assert out.returncode == 2
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
+
+
+def test_smollm2_without_the_llm_extra_is_one_line_and_exit_2() -> None:
+    # The same CLI with llama_cpp made unimportable, as in a venv without `.[llm]`.
+    code = (
+        "import sys; sys.modules['llama_cpp'] = None; from simulator.cli import main; "
+        "main(['agent', 'serve', '--port', '0', '--llm', 'smollm2'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.startswith("voxsim: --llm smollm2: SmolLM2 on llama-cpp-python")
+    assert "make llm" in out.stderr and out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr
