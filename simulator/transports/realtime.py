@@ -13,7 +13,6 @@ Beta event names (`response.audio.delta`, ...) are accepted too.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,9 +20,10 @@ from typing import Any
 import aiohttp
 
 from simulator.audio import SAMPLE_RATE, Pcm, from_bytes, to_bytes
-from simulator.errors import ProtocolError, TransportError
+from simulator.errors import ProtocolError
 from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport
 from simulator.transports.codecs import StreamResampler, b64, unb64
+from simulator.transports.wsclient import WsClient
 
 REALTIME_RATE = 24_000
 AUDIO_DELTA = {"response.output_audio.delta", "response.audio.delta"}
@@ -99,9 +99,7 @@ class RealtimeTransport(Transport):
         if "model=" not in self.url:
             self.url += ("&" if "?" in self.url else "?") + f"model={model}"
         self._timeout = connect_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._closed = False
+        self._ws = WsClient(self.url)
         self._up = StreamResampler(SAMPLE_RATE, REALTIME_RATE)
         self._down = StreamResampler(REALTIME_RATE, SAMPLE_RATE)
         self._item: str | None = None  # assistant item being played
@@ -116,26 +114,13 @@ class RealtimeTransport(Transport):
         return samples_16k * 3 * 4 // 3 + 60
 
     async def connect(self, start: StartInfo) -> None:
-        self._session = aiohttp.ClientSession()
         headers = {
             "Authorization": "Bearer voxsim",
             "traceparent": start.traceparent,
             "X-Voxsim-Call-Id": start.call_id,
             "X-Voxsim-Config": json.dumps(start.config),
         }
-        try:
-            self._ws = await self._session.ws_connect(
-                self.url,
-                headers=headers,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                heartbeat=None,
-                max_msg_size=16 * 1024 * 1024,
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            await self._session.close()
-            raise TransportError(
-                f"cannot connect: {exc}", where=self.url, fix="is the agent running?"
-            ) from exc
+        await self._ws.connect(headers=headers, max_msg_size=16 * 1024 * 1024)
         await self.send_event({"type": "session.update", "session": session_config()})
 
     async def send_audio(self, pcm: Pcm) -> None:
@@ -143,21 +128,10 @@ class RealtimeTransport(Transport):
         await self.send_event({"type": "input_audio_buffer.append", "audio": audio})
 
     async def send_event(self, event: dict[str, Any]) -> None:
-        ws = self._require()
-        try:
-            await ws.send_str(json.dumps(event))
-        except (ConnectionError, aiohttp.ClientError) as exc:
-            raise TransportError(f"send failed: {exc}", where=self.url) from exc
+        await self._ws.send_str(json.dumps(event))
 
     async def receive(self) -> AsyncIterator[Incoming]:
-        ws = self._require()
-        loop = asyncio.get_running_loop()
-        async for msg in ws:
-            now = loop.time()
-            if msg.type == aiohttp.WSMsgType.ERROR:
-                if self._closed:
-                    return
-                raise TransportError(f"connection error: {ws.exception()}", where=self.url)
+        async for msg, now in self._ws.messages():
             if msg.type != aiohttp.WSMsgType.TEXT:
                 raise ProtocolError("binary frame on a Realtime session", where=self.url)
             event = _parse(msg.data, self.url)
@@ -222,18 +196,7 @@ class RealtimeTransport(Transport):
         return EventIn({"type": "clear", "reason": "speech_started"}, now)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
-        if self._session is not None:
-            await self._session.close()
-
-    def _require(self) -> aiohttp.ClientWebSocketResponse:
-        if self._ws is None:
-            raise TransportError("not connected", where=self.url)
-        return self._ws
+        await self._ws.close()
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 
 from simulator.audio import SAMPLE_RATE, Pcm
-from simulator.errors import ProtocolError, TransportError
+from simulator.errors import ProtocolError
 from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport
 from simulator.transports.codecs import StreamResampler, b64, ulaw_decode, ulaw_encode, unb64
+from simulator.transports.wsclient import WsClient
 
 TWILIO_RATE = 8000
 AGENT_EVENTS = {"media", "mark", "clear"}
@@ -34,9 +35,7 @@ class TwilioTransport(Transport):
     def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
         self.url = url.removeprefix("twilio+")
         self._timeout = connect_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._closed = False
+        self._ws = WsClient(self.url)
         self._seq = 0
         self._chunk = 0
         self._sid = ""
@@ -56,16 +55,7 @@ class TwilioTransport(Transport):
         return str(self._seq)
 
     async def connect(self, start: StartInfo) -> None:
-        self._session = aiohttp.ClientSession()
-        try:
-            self._ws = await self._session.ws_connect(
-                self.url, timeout=aiohttp.ClientWSTimeout(ws_close=5), heartbeat=None
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            await self._session.close()
-            raise TransportError(
-                f"cannot connect: {exc}", where=self.url, fix="is the agent running?"
-            ) from exc
+        await self._ws.connect()
         self._sid = "MZ" + start.call_id
         self._call_sid = "CA" + start.call_id
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -94,11 +84,7 @@ class TwilioTransport(Transport):
         )
 
     async def _send(self, message: dict[str, Any]) -> None:
-        ws = self._require()
-        try:
-            await ws.send_str(json.dumps(message))
-        except (ConnectionError, aiohttp.ClientError) as exc:
-            raise TransportError(f"send failed: {exc}", where=self.url) from exc
+        await self._ws.send_str(json.dumps(message))
 
     async def send_audio(self, pcm: Pcm) -> None:
         payload = ulaw_encode(self._down(pcm))
@@ -130,7 +116,7 @@ class TwilioTransport(Transport):
             )
 
     def _echo_mark(self, name: str) -> None:
-        if self._ws is not None and not self._ws.closed:
+        if self._ws.open:
             message: dict[str, Any] = {
                 "event": "mark",
                 "sequenceNumber": self._next(),
@@ -140,14 +126,8 @@ class TwilioTransport(Transport):
             asyncio.ensure_future(self._send(message))
 
     async def receive(self) -> AsyncIterator[Incoming]:
-        ws = self._require()
         loop = asyncio.get_running_loop()
-        async for msg in ws:
-            now = loop.time()
-            if msg.type == aiohttp.WSMsgType.ERROR:
-                if self._closed:
-                    return
-                raise TransportError(f"connection error: {ws.exception()}", where=self.url)
+        async for msg, now in self._ws.messages():
             if msg.type != aiohttp.WSMsgType.TEXT:
                 raise ProtocolError(
                     "agent sent a binary frame; Media Streams is JSON text", where=self.url
@@ -173,30 +153,17 @@ class TwilioTransport(Transport):
                 yield EventIn({"type": "clear"}, now)
 
     async def close(self) -> None:
-        if self._closed:
+        if self._ws.closed:
             return
-        self._closed = True
         for handle, _ in self._marks:
             handle.cancel()
-        if self._ws is not None and not self._ws.closed:
-            stop: dict[str, Any] = {
-                "event": "stop",
-                "sequenceNumber": self._next(),
-                "streamSid": self._sid,
-                "stop": {"accountSid": "ACvoxsim", "callSid": self._call_sid},
-            }
-            try:
-                await self._ws.send_str(json.dumps(stop))
-            except (ConnectionError, aiohttp.ClientError):
-                pass
-            await self._ws.close()
-        if self._session is not None:
-            await self._session.close()
-
-    def _require(self) -> aiohttp.ClientWebSocketResponse:
-        if self._ws is None:
-            raise TransportError("not connected", where=self.url)
-        return self._ws
+        stop: dict[str, Any] = {
+            "event": "stop",
+            "sequenceNumber": self._next(),
+            "streamSid": self._sid,
+            "stop": {"accountSid": "ACvoxsim", "callSid": self._call_sid},
+        }
+        await self._ws.close(last=stop)
 
 
 def parse_message(text: str, allowed: set[str], where: str) -> dict[str, Any]:
