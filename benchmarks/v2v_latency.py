@@ -6,7 +6,7 @@ stage, and the unexplained remainder (measured latency minus the stage sum:
 VAD tail, frame packetisation, transport, scheduling). Writes the rows to
 benchmarks/results/v2v_latency.json.
 
-    .venv/bin/python benchmarks/v2v_latency.py [--turns 30] [--hangover-ms 240]
+    .venv/bin/python benchmarks/v2v_latency.py [--turns 30] [--hangover-ms 140]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 from reference_agent.bundle import AgentProcess
 from reference_agent.domain import CALLER_PHRASES
+from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.websocket import WebSocketTransport
@@ -42,7 +43,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--turns", type=int, default=30)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--hangover-ms", type=int, default=240)
+    ap.add_argument("--hangover-ms", type=int, default=DEFAULT_HANGOVER_MS)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/v2v_latency.json"))
     args = ap.parse_args()
 
