@@ -94,7 +94,8 @@ def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
     listen = sampler(t.listen_ms, stream(cfg.seed, "listen"))
 
     def turn(caller: int, call: int, k: int) -> Generator[Any, Any, None]:
-        yield env.timeout(speak())
+        if (said := speak()) > 0:
+            yield env.timeout(said)
         t0 = env.now
         wait: dict[str, float] = {}
         served: dict[str, float] = {}
@@ -104,7 +105,8 @@ def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
             wait[pool.stage.name], served[pool.stage.name] = yield from _visit(env, pool)
         if w0 <= t0 < w1:
             turns.append(TurnRecord(caller, call, k, t0, env.now - t0, wait, served))
-        yield env.timeout(listen())
+        if (heard := listen()) > 0:
+            yield env.timeout(heard)
 
     def one_call(caller: int) -> Generator[Any, Any, None]:
         call = calls[0]
