@@ -3,9 +3,10 @@
 A voxsim run directory's turns.jsonl carries, per caller turn, what the
 agent reported about its stages (`stages`: `endpoint_ms`, `stt_ms`,
 `llm_ttft_ms`, `tool_ms`, `tts_ms` for the bundled agent) and the latency the
-caller measured. Each becomes an empirical distribution for the stage of the
-capacity file with the matching name; what no stage explains (latency minus
-the stage sum: VAD tail, frame packetisation, transport) becomes `network`.
+caller measured. Each time (a key ending in `_ms`) becomes an empirical
+distribution for the stage of the capacity file with the matching name;
+what no stage explains (latency minus the stage sum: VAD tail, frame
+packetisation, transport) becomes `network`.
 A stage reported on only some turns (a tool call) gets that share as its
 probability. The caller's own speaking and listening times come from the
 same turns, so one measured run answers "how many instances for 1,000 calls?".
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reports.rundir import read_jsonl
 from simulator.capacity.config import CapacityConfig, Empirical
 from simulator.errors import UsageError
-from reports.rundir import read_jsonl
 
 #: Agent stage keys (as the bundled agent reports them) -> capacity stage names.
 STAGE_KEYS = {
@@ -60,7 +61,12 @@ def measure(run_dir: Path | str) -> Calibration:
         )
     samples: dict[str, list[float]] = {}
     for r in rows:
-        stages = {STAGE_KEYS.get(k, k.removesuffix("_ms")): float(v) for k, v in r["stages"].items()}
+        # Only times: agents also report counts here (the bundled one: context_tokens).
+        stages = {
+            STAGE_KEYS.get(k, k.removesuffix("_ms")): float(v)
+            for k, v in r["stages"].items()
+            if k.endswith("_ms")
+        }
         for name, ms in stages.items():
             samples.setdefault(name, []).append(round(ms, 3))
         remainder = float(r["latency_ms"]) - sum(stages.values())
@@ -110,11 +116,8 @@ def apply(cfg: CapacityConfig, cal: Calibration) -> tuple[CapacityConfig, list[s
             stages.append(stage)
             continue
         share = round(cal.share[stage.name], 4)
-        stages.append(
-            stage.model_copy(
-                update={"service_ms": Empirical(dist="empirical", samples_ms=got), "probability": share}
-            )
-        )
+        measured = Empirical(dist="empirical", samples_ms=got)
+        stages.append(stage.model_copy(update={"service_ms": measured, "probability": share}))
         notes.append(f"{stage.name}: {len(got)} measured samples, on {share:.0%} of turns")
     for name in sorted(set(cal.samples) - {s.name for s in cfg.stages}):
         notes.append(f"{name}: measured but no stage of that name in the file (ignored)")

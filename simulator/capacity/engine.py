@@ -82,7 +82,7 @@ def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
     """
     closed = cfg.closed
     if level is None:
-        level = float(cfg.traffic.callers if closed else cfg.traffic.calls_per_min or 0.0)
+        level = float(cfg.traffic.callers or cfg.traffic.calls_per_min or 0.0)
     env = simpy.Environment()
     w0 = cfg.window.warmup_s * 1000.0
     w1 = w0 + cfg.window.duration_s * 1000.0
@@ -146,11 +146,11 @@ def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
 
 
 def _pool(env: simpy.Environment, stage: Stage, seed: int, window: tuple[float, float]) -> Pool:
-    cap = stage.capacity
+    cap, hold = stage.capacity, stage.hold_ms
     return Pool(
         stage=stage,
         service=sampler(stage.service_ms, stream(seed, f"stage:{stage.name}")),
-        hold=None if stage.hold_ms is None else sampler(stage.hold_ms, stream(seed, f"hold:{stage.name}")),
+        hold=None if hold is None else sampler(hold, stream(seed, f"hold:{stage.name}")),
         skip=stream(seed, f"skip:{stage.name}"),
         resource=None if cap is None else simpy.Resource(env, capacity=cap),
         window=window,
