@@ -82,7 +82,7 @@ def write(out: Path, result: dict[str, Any], rows: list[Row]) -> None:
 def level_table(rows: list[Row], cfg: CapacityConfig) -> str:
     """One line per simulated level: load, n, P50/P95/P99, the verdict."""
     unit = "callers" if cfg.closed else "calls/min"
-    lines = [f"{unit:>10} {'calls':>7} {'n':>7} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8}  SLO"]
+    lines = [f"{unit:>10} {'in call':>7} {'n':>7} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8}  SLO"]
     for r in rows:
         lines.append(
             f"{r['level']:>10g} {r['concurrency']:>7g} {r['n']:>7} {_f(r['latency_p50_ms'])} "
