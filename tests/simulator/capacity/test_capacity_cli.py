@@ -112,3 +112,32 @@ def test_bundled_example_validates_and_runs(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(["capacity", str(ROOT / "scenarios" / "capacity.yaml")], capsys)
     assert code == 0
     assert "stt" in out and "network" in out
+
+
+def test_breakpoint_rows_are_load_rows_the_report_draws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reports.load import breakpoint_step, load_figure
+
+    # 1 x 1 pool, 100 ms service, 900 ms of speaking and listening: the pool
+    # keeps up with 10 callers and not with 11 (tests/.../test_queueing.py).
+    text = (
+        GOOD.replace("  callers: 4", "  callers: 1\n  ramp_s: 1.0")
+        .replace("{dist: fixed, ms: 1000}", "{dist: fixed, ms: 400}")
+        .replace("{dist: fixed, ms: 2000}", "{dist: fixed, ms: 500}")
+        .replace("{dist: fixed, ms: 140}", "{dist: fixed, ms: 0}")
+        .replace("slots: 8", "slots: 1")
+        .replace("{dist: fixed, ms: 60}", "{dist: fixed, ms: 100}")
+        .replace("latency_p95_ms: 800", "latency_p95_ms: 120")
+        .replace("{warmup_s: 5, duration_s: 60}", "{warmup_s: 20, duration_s: 30}")
+    )
+    f = tmp_path / "cap.yaml"
+    f.write_text(text, encoding="utf-8")
+    code, out, _ = run(["capacity", str(f), "--breakpoint", "--out", str(tmp_path / "o")], capsys)
+    assert code == 0
+    assert "last passing: 10 callers, breakpoint: 11 callers" in out
+    steps = rows(tmp_path / "o" / "load.jsonl")
+    assert [r["concurrency"] for r in steps] == [1, 2, 4, 8, 16, 12, 10, 11]
+    brk = breakpoint_step(steps, 120.0)
+    assert brk is not None and brk["concurrency"] == 11
+    assert load_figure(steps, 120.0) is not None
