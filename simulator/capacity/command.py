@@ -1,16 +1,19 @@
 """`voxsim capacity FILE`: simulate, print a table, write capacity.json and load.jsonl.
 
-load.jsonl has the rows `voxsim load` writes (docs/metrics.md, "Load runs"),
-one per simulated level, so the report's load curve draws a prediction the
-same way it draws a measurement. Exit codes as everywhere in voxsim: 0 the
-SLO holds at the file's load (or the search completed), 1 it does not,
-2 bad input.
+capacity_turns.jsonl (a single level only) has one row per simulated turn:
+caller, call, turn, at_ms, latency_ms and per-stage wait_ms / service_ms,
+whose sum is the latency. load.jsonl has the rows `voxsim load` writes
+(docs/metrics.md, "Load runs"), one per simulated level, so the report's
+load curve draws a prediction the same way it draws a measurement.
+Exit codes as everywhere in voxsim: 0 the SLO holds at the file's load (or
+the search completed), 1 it does not, 2 bad input.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from simulator.errors import EXIT_OK, EXIT_SLO_MISSED
 
 CAPACITY_JSON = "capacity.json"
 LOAD_JSONL = "load.jsonl"
+#: one row per simulated turn of a single-level run (not of a search: too many)
+TURNS_JSONL = "capacity_turns.jsonl"
 
 
 def run_capacity(
@@ -33,6 +38,7 @@ def run_capacity(
     from_run: Path | None = None,
 ) -> int:
     """Run one capacity file as the CLI does; return the exit code."""
+    turns: list[dict[str, Any]] = []
     cfg = load_capacity(file)
     notes: list[str] = []
     if from_run is not None:
@@ -54,7 +60,9 @@ def run_capacity(
         )
         code = EXIT_OK
     else:
-        row = summarise(simulate(cfg), cfg)
+        trace = simulate(cfg)
+        turns = [asdict(t) for t in trace.turns]
+        row = summarise(trace, cfg)
         row.update(level=row.get("calls_per_min", row["concurrency"]), phase="single", step=0)
         row["breakpoint"] = not row["slo_passed"]
         rows = [row]
@@ -65,6 +73,8 @@ def run_capacity(
     result["levels"] = rows
     if out is not None:
         write(out, result, rows)
+        if not breakpoint:
+            _jsonl(out / TURNS_JSONL, turns)
         print(f"wrote {out / CAPACITY_JSON} and {out / LOAD_JSONL}")
     return code
 
@@ -73,10 +83,14 @@ def write(out: Path, result: dict[str, Any], rows: list[Row]) -> None:
     """capacity.json (everything) and load.jsonl (one flat row per level, for the report)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / CAPACITY_JSON).write_text(json.dumps(result, indent=1), encoding="utf-8")
-    with (out / LOAD_JSONL).open("w", encoding="utf-8") as f:
+    flat = [{k: v for k, v in r.items() if k != "stages"} for r in rows]
+    _jsonl(out / LOAD_JSONL, [{**r, "simulated": True} for r in flat])
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
         for row in rows:
-            flat = {k: v for k, v in row.items() if k != "stages"}
-            f.write(json.dumps({**flat, "simulated": True}) + "\n")
+            f.write(json.dumps(row) + "\n")
 
 
 def level_table(rows: list[Row], cfg: CapacityConfig) -> str:

@@ -58,6 +58,12 @@ def test_a_file_prints_its_latency_and_writes_capacity_json_and_load_rows(
     (row,) = rows(tmp_path / "o" / "load.jsonl")
     assert row["concurrency"] == 4 and row["n"] == level["n"] > 50
     assert row["breakpoint"] is False and row["simulated"] is True
+    turns = rows(tmp_path / "o" / "capacity_turns.jsonl")
+    assert len(turns) == level["n"]
+    for t in turns:
+        assert t["latency_ms"] == pytest.approx(
+            sum(t["wait_ms"].values()) + sum(t["service_ms"].values())
+        )
 
 
 def test_slo_missed_at_the_files_load_exits_1(
