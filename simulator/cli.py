@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _load_args(sub.add_parser("load", help="load / soak / stress / breakpoint runs (locust)"))
 
+    cap = sub.add_parser("capacity", help="simulate a deployment in virtual time (what if)")
+    cap.add_argument("file", help="capacity file (e.g. scenarios/capacity.yaml)")
+    cap.add_argument("--breakpoint", action="store_true", help="search the load where P95 breaks")
+    cap.add_argument("--out", type=Path, default=None, help="write capacity.json, load.jsonl here")
+    cap.add_argument("--from-run", type=Path, default=None, help="service times from a run dir")
+
     a = sub.add_parser("agent", help="bundled agents")
     asub = a.add_subparsers(dest="agent_command", required=True, parser_class=_Parser)
     s = asub.add_parser("serve", help="serve a bundled agent over WebSocket")
@@ -263,6 +269,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _compare(args)
     if args.command == "load":
         return _load(args)
+    if args.command == "capacity":
+        from simulator.capacity.command import run_capacity
+
+        return run_capacity(
+            args.file, out=args.out, breakpoint=args.breakpoint, from_run=args.from_run
+        )
     if args.command == "agent":
         return _serve(args)
     raise UsageError(f"unknown command {args.command}")
