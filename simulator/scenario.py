@@ -7,16 +7,13 @@ keys are errors so a typo never silently becomes a default.
 
 from __future__ import annotations
 
-import types
 import typing
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulator.errors import ScenarioError
+from simulator.configfile import field_error, load_mapping, model_at, read_config
 
 
 class _Model(BaseModel):
@@ -295,35 +292,14 @@ class Scenario(_Model):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError with file and line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(
-            "file not found", where=str(p), fix="check the path (voxsim validate FILE)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file: {exc}", where=str(p)) from None
-    return parse_scenario(text, source=str(p))
+    return parse_scenario(read_config(p, "voxsim validate FILE"), source=str(p))
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate YAML text as a Scenario; errors name `source`, the line and the field."""
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(
-            f"invalid YAML: {problem}", where=f"{source}{at}", fix="fix the YAML syntax"
-        ) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            "a scenario must be a mapping with name, turns, ...",
-            where=f"{source}:1",
-            fix="see scenarios/smoke.yaml for an example",
-        )
+    data, root = load_mapping(
+        text, source, "a scenario must be a mapping with name, turns, ...", "scenarios/smoke.yaml"
+    )
     try:
         scenario = Scenario.model_validate(data)
         if scenario.matrix:
@@ -332,36 +308,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             expand(scenario, source)  # every combination must validate too
         return scenario
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        line = _line_of(root, loc)
-        field = _dotted(loc) or "(top level)"
-        raise ScenarioError(
-            _describe(err, loc), where=f"{source}:{line} {field}", fix=_allowed(loc, err)
-        ) from None
-
-
-def _dotted(loc: Sequence[Any]) -> str:
-    out: str = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else f"{part}")
-    return out
-
-
-def _describe(err: Any, loc: tuple[Any, ...]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    given = err.get("input")
-    shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
-    return f"{err['msg']}{shown}"
+        raise field_error(exc, root, source, _allowed) from None
 
 
 def _allowed(loc: tuple[Any, ...], err: Any) -> str:
     if err["type"] == "extra_forbidden":
-        model = _model_at(Scenario, loc[:-1])
+        model = model_at(Scenario, loc[:-1])
         if model is not None:
             return "allowed: " + ", ".join(model.model_fields)
     if err["type"] == "literal_error":
@@ -374,7 +326,7 @@ def _allowed(loc: tuple[Any, ...], err: Any) -> str:
 
 def _range_of(loc: tuple[Any, ...]) -> str:
     """The numeric range a field accepts ("0.05 < x <= 3.0"), from its constraints."""
-    model = _model_at(Scenario, loc[:-1])
+    model = model_at(Scenario, loc[:-1])
     name = loc[-1] if loc and isinstance(loc[-1], str) else None
     if model is None or name is None or name not in model.model_fields:
         return ""
@@ -396,54 +348,3 @@ def _constraints(info: Any) -> list[Any]:
             for m in typing.get_args(arg)[1:]:
                 metas.extend(getattr(m, "metadata", [m]))
     return metas
-
-
-def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
-    """Walk field annotations along `loc` to find the model that holds the last key."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(part, int):
-            args = typing.get_args(current)
-            current = args[0] if args else None
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = field.annotation
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        real = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _unwrap(real[0]) if len(real) == 1 else tp
-    return tp
-
-
-def _line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int:
-    """1-based line of the YAML node at `loc` (the deepest one that exists)."""
-    line = (node.start_mark.line + 1) if node is not None else 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    line = key.start_mark.line + 1
-                    node = value
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line

@@ -12,11 +12,9 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulator.errors import ScenarioError
-from simulator.scenario import _describe, _dotted, _line_of, _model_at
+from simulator.configfile import field_error, load_mapping, model_at, read_config
 
 #: z of the standard normal's 95th percentile: a lognormal's P95 = median * exp(1.645 sigma).
 Z95 = 1.6448536269514722
@@ -169,50 +167,27 @@ class CapacityConfig(_Strict):
 def load_capacity(path: str | Path) -> CapacityConfig:
     """Read and validate a capacity file; raise ScenarioError (exit 2) naming file:line field."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(
-            "file not found", where=str(p), fix="check the path (e.g. scenarios/capacity.yaml)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file: {exc}", where=str(p)) from None
-    return parse_capacity(text, source=str(p))
+    return parse_capacity(read_config(p, "scenarios/capacity.yaml"), source=str(p))
 
 
 def parse_capacity(text: str, source: str = "<capacity>") -> CapacityConfig:
     """Validate YAML text as a CapacityConfig; errors name `source`, the line and the field."""
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(
-            "invalid YAML", where=f"{source}{at}", fix="fix the YAML syntax"
-        ) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            "a capacity file must be a mapping with name, traffic, stages, slo",
-            where=f"{source}:1",
-            fix="see scenarios/capacity.yaml for an example",
-        )
+    data, root = load_mapping(
+        text,
+        source,
+        "a capacity file must be a mapping with name, traffic, stages, slo",
+        "scenarios/capacity.yaml",
+    )
     try:
         return CapacityConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        raise ScenarioError(
-            _describe(err, loc),
-            where=f"{source}:{_line_of(root, loc)} {_dotted(loc) or '(top level)'}",
-            fix=_allowed(loc, err),
-        ) from None
+        raise field_error(exc, root, source, _allowed) from None
 
 
 def _allowed(loc: tuple[Any, ...], err: Any) -> str:
     if err["type"] == "extra_forbidden":
         dist = _DIST_MODELS.get(loc[-2]) if len(loc) > 1 else None
-        model = dist or _model_at(CapacityConfig, loc[:-1])
+        model = dist or model_at(CapacityConfig, loc[:-1])
         if model is not None:
             return "allowed: " + ", ".join(model.model_fields)
     if err["type"] in ("literal_error", "union_tag_invalid", "union_tag_not_found"):
