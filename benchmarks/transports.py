@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from reference_agent.bundle import AgentProcess, start_pipeline
+from reference_agent.server import route_urls as urls
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.base import Transport
@@ -43,16 +44,6 @@ turns:
   - say: "Can I get a refund for my order"
   - say: "Make it Wednesday instead"
 """
-
-
-def urls(ws_url: str) -> dict[str, str]:
-    base = ws_url.removeprefix("ws://").removesuffix("/ws")
-    return {
-        "websocket": f"ws://{base}/ws",
-        "twilio": f"twilio+ws://{base}/twilio",
-        "realtime": f"realtime+ws://{base}/v1/realtime",
-        "webrtc": f"webrtc+http://{base}/offer",
-    }
 
 
 def latencies(call: dict[str, Any]) -> list[float]:

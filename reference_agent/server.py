@@ -173,17 +173,22 @@ class RunningServer:
 
     def url_for(self, transport: str) -> str:
         """The URL `voxsim run --agent` takes for this server on `transport`."""
-        base = self.url.removesuffix("/ws").removeprefix("ws://")
-        return {
-            "websocket": f"ws://{base}/ws",
-            "twilio": f"twilio+ws://{base}/twilio",
-            "realtime": f"realtime+ws://{base}/v1/realtime",
-            "webrtc": f"webrtc+http://{base}/offer",
-        }[transport]
+        return route_urls(self.url)[transport]
 
     async def close(self) -> None:
         """Stop accepting calls and close open ones."""
         await self.runner.cleanup()
+
+
+def route_urls(ws_url: str) -> dict[str, str]:
+    """The `--agent` URL of each transport on the bundled server whose native URL is `ws_url`."""
+    base = ws_url.removesuffix("/ws").removeprefix("ws://")
+    return {
+        "websocket": f"ws://{base}/ws",
+        "twilio": f"twilio+ws://{base}/twilio",
+        "realtime": f"realtime+ws://{base}/v1/realtime",
+        "webrtc": f"webrtc+http://{base}/offer",
+    }
 
 
 async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> RunningServer:

@@ -6,17 +6,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from reference_agent.server import route_urls
+
 
 def routes(ws_url: str) -> dict[str, str]:
-    """The URL of each transport on the server whose native URL is `ws_url`."""
-    base = ws_url.removeprefix("ws://").removesuffix("/ws")
-    return {
-        "websocket": f"ws://{base}/ws",
-        "twilio": f"twilio+ws://{base}/twilio",
-        "realtime": f"realtime+ws://{base}/v1/realtime",
-        "webrtc": f"webrtc+http://{base}/offer",
-        "http": f"http://{base}",
-    }
+    """The URL of each transport on the server whose native URL is `ws_url`, and its HTTP root."""
+    http = "http://" + ws_url.removeprefix("ws://").removesuffix("/ws")
+    return {**route_urls(ws_url), "http": http}
 
 
 @pytest.fixture(scope="session")
