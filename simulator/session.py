@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from simulator.metrics.latency import (
 from simulator.metrics.wer import score, score_intended
 from simulator.track import Track
 from simulator.transports.base import AudioIn, StartInfo, Transport
+
+if TYPE_CHECKING:
+    from simulator.conversation.driver import GoalCaller
 
 TurnKind = Literal["say", "silence", "wait", "backchannel", "hangup"]
 
@@ -89,6 +92,8 @@ class CallRecord:
     started_at: float
     duration_s: float
     max_send_lateness_ms: float
+    #: How a goal-driven caller's conversation went (None for scripted calls).
+    conversation: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,8 +114,11 @@ class Session:
         options: SessionOptions | None = None,
         on_turn: Callable[[dict[str, Any]], None] | None = None,
         background: Pcm | None = None,
+        conversation: GoalCaller | None = None,
     ) -> None:
         self.transport = transport
+        #: The goal-driven caller that takes over after the scripted turns (if any).
+        self.conversation = conversation
         #: Caller-side background noise looped under everything the caller sends
         #: outside its turns' own audio (which already carries its noise).
         self.background = background if background is not None and len(background) else None
@@ -176,6 +184,8 @@ class Session:
                 # The sender or receiver ended first: the link failed or the agent hung up.
                 failure = next(iter(done)).exception()
                 error = _describe(failure) if failure else "agent hung up before the plan finished"
+                if self._caller_was_done():
+                    error = None  # the agent hung up after the goal-driven caller had finished
                 plan.cancel()
             else:
                 failure = plan.exception()
@@ -191,7 +201,16 @@ class Session:
                 await self.transport.close()
         return self._record(error, wall_start, loop.time() - self._t0)
 
+    def _caller_was_done(self) -> bool:
+        """True when a goal-driven caller had its outcome (e.g. after the agent's goodbye)."""
+        return self.conversation is not None and self.conversation.outcome is not None
+
     def _record(self, error: str | None, wall_start: float, duration: float) -> CallRecord:
+        if self.conversation is not None:
+            if self._current is not None:
+                self._finish_row(self._current)  # a line cut short by the agent hanging up
+            if self.conversation.outcome is None and self.conversation.ended_by == "":
+                self.conversation.ended_by = "agent" if error else "call"
         return CallRecord(
             call_id=self.start.call_id,
             turns=list(self._rows),
@@ -202,6 +221,7 @@ class Session:
             started_at=wall_start,
             duration_s=duration,
             max_send_lateness_ms=self._max_late * 1000,
+            conversation=self.conversation.summary() if self.conversation else None,
         )
 
     async def _send_loop(self) -> None:
@@ -340,7 +360,74 @@ class Session:
                 row["agent_took_over"] = self._took_over(turn, s0 - turn.speech_start, reference)
             self._finish_row(row)
             self._last_turn_end = max(self.caller.length, self._sent)
+        if self.conversation is not None:
+            await self.conversation.run(self)
         await self._sleep_samples(int(self.opt.hangup_grace_ms * SAMPLE_RATE / 1000))
+
+    # -- the surface a goal-driven caller drives (simulator/conversation/driver.py) --
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Turn rows finished so far, in order."""
+        return self._rows
+
+    @property
+    def sent_samples(self) -> int:
+        """Caller samples already sent to the agent."""
+        return self._sent
+
+    @property
+    def agent_cursor(self) -> int:
+        """Where agent audio received so far ends on the caller's timeline (playout)."""
+        return self._agent_cursor
+
+    @property
+    def last_turn_end(self) -> int:
+        """Caller-timeline sample where the scripted plan's last turn ended."""
+        return self._last_turn_end
+
+    def now_samples(self) -> int:
+        """The call timeline's current sample."""
+        return self._now_samples()
+
+    async def wait_progress(self) -> None:
+        """Wake on the next sent frame or received message (at most 50 ms)."""
+        await self._wait_progress()
+
+    async def wait_sent(self, sample: int) -> None:
+        """Return once caller audio up to `sample` has been sent."""
+        while self._sent < sample:
+            await self._wait_progress()
+
+    def begin_row(self, kind: TurnKind, turn: PlannedTurn | None = None) -> dict[str, Any]:
+        """Open the next turn row (it receives the agent's events until finished)."""
+        index = len(self._rows)
+        turn = PlannedTurn(index=index, kind=kind) if turn is None else turn
+        row = self._new_row(turn)
+        row["turn"] = index
+        self._fillers[index] = turn.fillers
+        self._current = row
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._apply_event(event)
+        return row
+
+    def place(self, turn: PlannedTurn, pos: int) -> int:
+        """Write a rendered line into the caller's audio at sample `pos` (>= what was sent);
+        fill the current row's speech bounds; return where it was placed."""
+        pos = max(pos, self._sent)
+        self.caller.write(pos, turn.pcm)
+        self._covered.append((pos, pos + len(turn.pcm)))
+        row = self._current
+        if row is not None and turn.kind == "say":
+            row["speech_start_s"] = self._s(pos + turn.speech_start)
+            row["speech_end_s"] = self._s(pos + turn.speech_end)
+            row["pauses_s"] = [[self._s(pos + a), self._s(pos + b)] for a, b in turn.pauses]
+        return pos
+
+    def finish_turn(self, row: dict[str, Any]) -> None:
+        """Close a row opened with `begin_row`: WER, then streamed to the run directory."""
+        self._finish_row(row)
+        self._last_turn_end = max(self.caller.length, self._sent)
 
     # -- conversation dynamics -------------------------------------------
     def _action_target(self, row: dict[str, Any], turn: PlannedTurn) -> int:

@@ -37,6 +37,9 @@ def actions_from_rows(rows: Sequence[dict[str, Any]], scenario: Scenario) -> lis
             out.append(Action(str(a["kind"]), _s(float(a["start_s"])), _s(float(a["end_s"]))))
         i = int(row["turn"])
         waits = i < len(scenario.turns) and scenario.turns[i].waits_for_reply
+        decision = row.get("decision")
+        if isinstance(decision, dict) and not decision.get("hang_up"):
+            waits = True  # a goal-driven caller's line waits for the agent's answer
         if row.get("kind") == "say" and waits and row.get("speech_end_s") is not None:
             out.append(Action("turn_end", _s(row["speech_start_s"]), _s(row["speech_end_s"])))
     return sorted(out, key=lambda a: a.start)
@@ -72,8 +75,14 @@ def measure_call(
     caller: Pcm,
     agent: Pcm,
     cache: Path | None = None,
+    conversation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Add per-turn fields to `rows` in place; return the call-level fields."""
+    """Add per-turn fields to `rows` in place; return the call-level fields.
+
+    A goal-driven caller's own verdict (`conversation`) is one more task check:
+    a call whose caller gave up, hit a cap or failed is not a success, whatever
+    the agent's tools did.
+    """
     score_turns(rows, agent, cache)
     out: dict[str, Any] = {
         "time_to_first_audio_ms": time_to_first_audio_ms(agent),
@@ -82,4 +91,15 @@ def measure_call(
     }
     if scenario.expect is not None:
         out["task"] = evaluate_call(scenario.expect, call_id, events, rows)
+    if conversation is not None:
+        check = {
+            "check": "caller reached its goal",
+            "passed": bool(conversation.get("success")),
+            "reason": "" if conversation.get("success") else str(conversation.get("reason", "")),
+        }
+        task = out["task"] or {"passed": True, "checks": []}
+        out["task"] = {
+            "passed": bool(task["passed"]) and check["passed"],
+            "checks": [*task["checks"], check],
+        }
     return out
