@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from reports.conversation import conversation_summary, decision_row
 from reports.stats import as_number, format_number
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -135,12 +136,14 @@ def calls_sections(
                 + (f'<div class="fail">{html.escape(str(error))}</div>' if error else "")
                 + f'</td><td class="num">{format_number(lat)}</td>'
                 f'<td class="wfcell">{waterfall(row)}</td></tr>'
+                + decision_row(row, 7)
             )
         error = call.get("error")
         out.append(
             f'<section class="call" id="{call_anchor(cid)}"><h3>{html.escape(cid)} '
             f'<span class="{cls}">{html.escape(str(status))}</span></h3>'
             + (f'<p class="fail">{html.escape(str(error))}</p>' if error else "")
+            + conversation_summary(call)
             + (f'<div class="audio">{audio}</div>' if audio else "")
             + '<table class="transcript"><thead><tr><th class="num">turn</th><th>kind</th>'
             "<th>caller said (expected)</th><th>agent heard</th><th class='num'>WER</th>"

@@ -1,0 +1,179 @@
+"""Goal-driven callers (rules policy) against real agents on loopback.
+
+Each test plays whole calls in real time: the caller listens to what the
+agent actually says, answers from its facts, and ends the call itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reference_agent.server import route_urls
+from simulator.conversation.policy import invented_values
+from simulator.runner import run_files
+from tests.conftest import serve
+
+HERE = Path(__file__).resolve().parent
+
+
+def _form_agent(mode: str) -> Iterator[str]:
+    yield from serve([sys.executable, str(HERE / "form_agent.py"), mode])
+
+
+@pytest.fixture(scope="module")
+def name_first_url() -> Iterator[str]:
+    """An agent that asks name, then day, then time (tests/.../form_agent.py)."""
+    yield from _form_agent("name-first")
+
+
+@pytest.fixture(scope="module")
+def never_books_url() -> Iterator[str]:
+    """An agent that never understands and never books."""
+    yield from _form_agent("never")
+
+
+def _rows(out: Path, name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / name).read_text().splitlines()]
+
+
+def _scenario(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "goal.yaml"
+    path.write_text(body)
+    return path
+
+
+BOOKING = """
+name: goal-book
+seed: 3
+conversation:
+  goal: book an appointment
+  facts: {day: wednesday, time: ten am}
+  persona: {patience: 4}
+  end: {max_turns: 10, max_duration_s: 90}
+expect:
+  tools: [{name: book_appointment, args: {day: wednesday, time: ten am}}]
+"""
+
+
+async def test_rules_caller_books_with_the_bundled_pipeline_agent(
+    tmp_path: Path, pipeline_agent_url: str
+) -> None:
+    out = tmp_path / "run"
+    outcome = await run_files([str(_scenario(tmp_path, BOOKING))], out, agent=pipeline_agent_url)
+    call = _rows(out, "calls.jsonl")[0]
+    assert call["status"] == "ok", call["error"]
+    assert call["task"]["passed"], call["task"]
+    assert call["conversation"]["success"], call["conversation"]
+    assert call["conversation"]["ended_by"] == "caller"
+    turns = _rows(out, "turns.jsonl")
+    lines = [t for t in turns if t["kind"] == "say"]
+    # Every line the caller said came from a decision on what it heard, and the
+    # agent's latency was measured from the true end of that line's speech.
+    for t in lines:
+        d = t["decision"]
+        assert d["policy"] == "rules" and d["heard_source"] == "transcript"
+        assert d["say"] == t["caller_text"]
+        if t["latency_ms"] is not None:
+            onset_ms = (t["agent_onset_s"] - t["speech_end_s"]) * 1000
+            assert t["latency_ms"] == pytest.approx(onset_ms, abs=1)
+    assert turns[-1]["kind"] == "hangup"
+    assert outcome.exit_code == 0
+
+
+async def test_an_agent_that_asks_in_another_order_still_gets_its_answers(
+    tmp_path: Path, name_first_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        f"""
+name: name-first
+seed: 5
+agent: {{kind: websocket, url: "{name_first_url}"}}
+conversation:
+  goal: book an appointment
+  facts: {{name: alex smith, day: wednesday, time: ten am}}
+  persona: {{verbosity: terse, patience: 3}}
+  end: {{max_turns: 8, max_duration_s: 90}}
+expect:
+  tools: [{{name: book_appointment, args: {{name: alex smith, day: wednesday}}}}]
+""",
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out)
+    call = _rows(out, "calls.jsonl")[0]
+    assert call["task"]["passed"], (call["task"], call["conversation"])
+    said = [t["caller_text"] for t in _rows(out, "turns.jsonl") if t["kind"] == "say"]
+    # name first: the second line (after the opening) answers the agent's first question
+    assert said[0].lower() == "alex smith.", said
+
+
+async def test_a_caller_gives_up_on_an_agent_that_never_books(
+    tmp_path: Path, never_books_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        f"""
+name: never
+agent: {{kind: websocket, url: "{never_books_url}"}}
+conversation:
+  goal: book an appointment
+  facts: {{day: wednesday, time: ten am}}
+  persona: {{patience: 2}}
+  end: {{max_turns: 10, max_duration_s: 90}}
+""",
+    )
+    out = tmp_path / "run"
+    outcome = await run_files([str(scenario)], out)
+    call = _rows(out, "calls.jsonl")[0]
+    conv = call["conversation"]
+    assert not conv["success"]
+    assert conv["reason"].startswith("gave up after 2 failed attempts"), conv
+    assert call["task"]["passed"] is False
+    said = [t for t in _rows(out, "turns.jsonl") if t["kind"] == "say"]
+    assert len(said) == 3  # the opening, one retry, then goodbye
+    assert said[-1]["decision"]["hang_up"]
+    assert outcome.exit_code == 0  # no SLO asked; the call itself ran fine
+
+
+async def test_a_caller_never_utters_a_value_it_does_not_know(
+    tmp_path: Path, name_first_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        f"""
+name: unknown-name
+seed: 8
+agent: {{kind: websocket, url: "{name_first_url}"}}
+conversation:
+  goal: book an appointment
+  facts: {{day: friday, time: three pm}}
+  unknown: [name]
+  end: {{max_turns: 8, max_duration_s: 90}}
+""",
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out)
+    said = [t["caller_text"] for t in _rows(out, "turns.jsonl") if t["kind"] == "say"]
+    assert any("don't know my name" in s for s in said), said
+    allowed = ["friday", "three pm", "book an appointment"]
+    for line in said:
+        assert invented_values(line, allowed) == [], line
+
+
+async def test_over_twilio_the_caller_understands_the_agent_by_ear(
+    tmp_path: Path, pipeline_agent_url: str
+) -> None:
+    twilio = route_urls(pipeline_agent_url)["twilio"]
+    out = tmp_path / "run"
+    await run_files([str(_scenario(tmp_path, BOOKING))], out, agent=twilio)
+    call = _rows(out, "calls.jsonl")[0]
+    assert call["task"]["passed"], (call["task"], call["conversation"])
+    decisions = [t["decision"] for t in _rows(out, "turns.jsonl") if t.get("decision")]
+    assert decisions and all(d["heard_source"] == "audio" for d in decisions)
+    assert any("booked" in d["heard"] for d in decisions), decisions
