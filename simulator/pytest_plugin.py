@@ -14,8 +14,9 @@ agent; the bundled one is started once per session and shared),
 `--voxsim-baseline DIR` (compare each scenario with DIR/<scenario>, or DIR
 itself when it is one run directory; a regression fails the item).
 
-A YAML file is collected only when it is a mapping with `turns`, so other
-YAML in a test tree is left alone.
+A YAML file is collected only when it is a mapping with `turns` or
+`conversation` (a goal-driven caller), so other YAML in a test tree is left
+alone.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _is_scenario(path: Path) -> bool:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return True  # let collection report the broken file
-    return isinstance(data, dict) and "turns" in data
+    return isinstance(data, dict) and ("turns" in data or "conversation" in data)
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:

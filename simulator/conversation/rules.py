@@ -88,6 +88,8 @@ class RulesPolicy:
         self.last_heard = ""
         self.used: dict[int, int] = {}
         self.asked_for_human = False
+        self.stated = False  # the goal has been said once
+        self.answers: dict[str, int] = {}  # times each fact was given
 
     # ---------------------------------------------------------------- answers
     def _phrase(self, keys: list[str]) -> str:
@@ -135,6 +137,7 @@ class RulesPolicy:
         if self.c.persona.verbosity == "chatty" and self.c.facts:
             line = f"{line} {self._phrase(list(self.c.facts))}"
         greeting = f"the agent said {heard.text!r}" if heard and heard.text else "no greeting"
+        self.stated = True
         return self._say(line, f"opening ({greeting})")
 
     async def decide(self, heard: Heard) -> Decision:
@@ -189,12 +192,24 @@ class RulesPolicy:
         asked = [k for k in self.c.facts if _asked(k, text)]
         unknown = [k for k in self.c.unknown if _asked(k, text)]
         if asked:
+            for k in asked:
+                self.answers[k] = self.answers.get(k, 0) + 1
+            again = [k for k in asked if self.answers[k] > 1]
+            if again:
+                # Asked once more for what it was already told: the agent did not get it.
+                return self._failed_attempt(
+                    f"the agent asked again for {', '.join(again)}", self._phrase(asked)
+                )
             why = f"the agent asked for {', '.join(asked)}: answer from facts"
             return self._say(self._phrase(asked), why)
         if unknown:
             return self._say(self._dont_know(unknown), f"the agent asked for unknown {unknown}")
         if _has(_HELP, text) or _has(_ANYTHING_ELSE, text):
-            return self._say(self.c.opening or first_person(self.c.goal), "asked how to help")
+            goal = self.c.opening or first_person(self.c.goal)
+            if self.stated:
+                return self._failed_attempt("the agent asked again how it can help", goal)
+            self.stated = True
+            return self._say(goal, "asked how to help")
         if "?" in heard.text or _has(r"^(what|which|when|who|where|how|can|could|may)\b", text):
             return self._failed_attempt("the agent asked something the caller cannot answer")
         return self._failed_attempt("the agent's turn made no progress towards the goal")
@@ -206,7 +221,7 @@ class RulesPolicy:
             )
         return self._say("No, that's all. Thank you, goodbye.", "goal done: wrap up")
 
-    def _failed_attempt(self, why: str) -> Decision:
+    def _failed_attempt(self, why: str, line: str | None = None) -> Decision:
         self.failed += 1
         patience = self.c.persona.patience
         if self.failed >= patience:
@@ -216,7 +231,7 @@ class RulesPolicy:
                 self.failed = 0
                 return self._say("Can I speak to a person, please?", reason)
             return self._goodbye(Outcome(False, reason), "Never mind. Goodbye.", reason)
-        line = self.last_line or self.c.opening or first_person(self.c.goal)
+        line = line or self.last_line or self.c.opening or first_person(self.c.goal)
         return self._say(line, f"{why}: say it again ({self.failed}/{patience})")
 
     def _contradicted(self, text: str) -> list[str]:

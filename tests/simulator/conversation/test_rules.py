@@ -140,3 +140,12 @@ def test_a_script_can_hand_over_to_the_goal() -> None:
         "name: mixed\nturns: [{say: hello}]\nconversation: {goal: book an appointment}\n"
     )
     assert s.conversation is not None and len(s.turns) == 1
+
+
+async def test_being_asked_again_for_the_same_fact_costs_patience() -> None:
+    p = _policy(persona={"patience": 2})
+    assert (await p.decide(Heard("What time?"))).outcome is None
+    again = await p.decide(Heard("Sorry, what time was that?"))
+    assert again.outcome is None and again.say is not None
+    gone = await p.decide(Heard("And what time would you like?"))
+    assert gone.hang_up and gone.outcome is not None and not gone.outcome.success
