@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +84,7 @@ async def run_call(
     spans: SpanSink | None = None,
     measure: bool = True,
     replay: Recording | None = None,
+    voices: ProcessPoolExecutor | None = None,
 ) -> dict[str, Any]:
     """Render and play one call; stream its turns to `store`; return the call row.
 
@@ -118,7 +120,7 @@ async def run_call(
 
     net = scenario.network
     transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
-    goal = goal_caller(scenario, seed, replay, call_id) if scenario.conversation else None
+    goal = goal_caller(scenario, seed, replay, call_id, voices) if scenario.conversation else None
     session = Session(
         transport,
         turns,

@@ -83,12 +83,20 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
 
 
 Rendered = tuple[list[PlannedTurn], Pcm | None]
+#: Sets the noise bed's level when a call has no scripted speech to measure it on.
+CALIBRATION = "Hello, I would like some help with something, please."
+CALIBRATION_INDEX = 9_999
 
 
 def render_all(turns: list[Turn], caller: Caller, seed: int) -> Rendered:
     """The turns, then the background noise bed for the gaps (if the caller has noise)."""
     planned = render_turns(turns, caller, seed)
     levels = [t.notes["noise_rms"] for t in planned if "noise_rms" in t.notes]
+    if not levels and caller.noise is not None:
+        # A goal-driven caller with no scripted turn: its lines are rendered
+        # mid-call, so the noise bed's level comes from a reference sentence.
+        _, truth = render_utterance(CALIBRATION, caller, seed, CALIBRATION_INDEX)
+        levels = [truth.notes["noise_rms"]] if "noise_rms" in truth.notes else []
     bed = render_background(caller, seed, float(np.median(levels))) if levels else None
     return planned, bed
 

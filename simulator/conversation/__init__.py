@@ -7,6 +7,8 @@ hands the call to after its scripted turns.
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+
 from simulator.conversation.driver import GoalCaller
 from simulator.conversation.policy import Policy
 from simulator.conversation.replay import Recording, ReplayPolicy
@@ -27,9 +29,14 @@ def make_policy(conversation: Conversation) -> Policy:
 
 
 def goal_caller(
-    scenario: Scenario, seed: int, replay: Recording | None = None, call_id: str = ""
+    scenario: Scenario,
+    seed: int,
+    replay: Recording | None = None,
+    call_id: str = "",
+    voices: ProcessPoolExecutor | None = None,
 ) -> GoalCaller:
-    """The goal-driven caller of one call (the scenario must have `conversation:`)."""
+    """The goal-driven caller of one call (the scenario must have `conversation:`);
+    `voices` is a render pool shared by many calls (load runs), else the call gets its own."""
     conversation = scenario.conversation
     assert conversation is not None
     policy: Policy = (
@@ -37,4 +44,4 @@ def goal_caller(
         if replay is not None
         else make_policy(conversation)
     )
-    return GoalCaller(conversation, policy, CallerVoice(scenario.caller, seed), seed)
+    return GoalCaller(conversation, policy, CallerVoice(scenario.caller, seed, voices), seed)

@@ -129,9 +129,7 @@ class RulesPolicy:
         """State the goal (and, when chatty, every fact at once); but when the agent's
         greeting already asks for something ("can I have your name first?"), answer it."""
         text = " ".join(heard.text.lower().split()) if heard else ""
-        if any(_asked(k, text) for k in [*self.c.facts, *self.c.unknown]) and not _has(
-            _HELP, text
-        ):
+        if any(_asked(k, text) for k in [*self.c.facts, *self.c.unknown]) and not _has(_HELP, text):
             return await self.decide(heard or Heard(""))
         line = self.c.opening or first_person(self.c.goal)
         if self.c.persona.verbosity == "chatty" and self.c.facts:

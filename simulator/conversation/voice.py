@@ -50,24 +50,40 @@ def _warm() -> bool:
     return True
 
 
+def shared_voice_pool(workers: int = 1) -> ProcessPoolExecutor:
+    """A render pool many calls share (load runs); see `CallerVoice`."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def pcm_digest(turn: PlannedTurn) -> str:
     """sha256 of a rendered line's samples: equal digests, identical caller audio."""
     return hashlib.sha256(turn.pcm.tobytes()).hexdigest()
 
 
 class CallerVoice:
-    """One call's renderer process; `render` lines strictly in the order they are said."""
+    """One call's renderer process; `render` lines strictly in the order they are said.
 
-    def __init__(self, caller: Caller, seed: int) -> None:
+    A load generator passes a `shared` pool instead (one process per call
+    would not scale to hundreds of calls): lines of many calls then share a
+    process, which keeps synthesis off the loop but gives up byte-identical
+    audio across runs (eSpeak's state depends on what was rendered before).
+    """
+
+    def __init__(
+        self, caller: Caller, seed: int, shared: ProcessPoolExecutor | None = None
+    ) -> None:
         self.caller = caller
         self.seed = seed
-        self._pool: ProcessPoolExecutor | None = None
+        self._shared = shared
+        self._pool: ProcessPoolExecutor | None = shared
         self._lock = asyncio.Lock()
         self._count = 0
         self._fillers = tuple(caller.disfluency.fillers) if caller.disfluency else ()
 
     async def start(self) -> None:
         """Spawn the worker and let it import the chain (a second or two, off the clock)."""
+        if self._pool is not None:
+            return
         ctx = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
         loop = asyncio.get_running_loop()
@@ -97,6 +113,6 @@ class CallerVoice:
 
     def close(self) -> None:
         """Stop the worker (never waits on a line still rendering)."""
-        if self._pool is not None:
+        if self._pool is not None and self._shared is None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._pool = None

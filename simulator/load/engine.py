@@ -25,11 +25,13 @@ import signal
 import socket
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
 from simulator import runner
 from simulator.caller.render import Rendered, render_call_full
+from simulator.conversation.voice import shared_voice_pool
 from simulator.load.config import CONFIG_ENV, WORKER_ENV, LoadConfig
 from simulator.matrix import CallPlan, expand
 from simulator.scenario import load_scenario
@@ -116,6 +118,8 @@ class Engine:
         self.store = LoadStore(root, worker, out, cfg.keep_audio)
         self.plans: list[CallPlan] = []
         self.rendered: list[Rendered] = []
+        #: Goal-driven callers' lines, rendered in one process all this worker's calls share.
+        self.voices: ProcessPoolExecutor | None = None
 
     async def prepare(self) -> None:
         """Load every plan's caller audio (a render-cache hit after the controller's pass)."""
@@ -123,6 +127,8 @@ class Engine:
         self.plans = expand(scenario, self.cfg.scenario)[:MAX_PLANS]
         for plan in self.plans:
             self.rendered.append(await render_call_full(plan.scenario, plan.seed))
+        if scenario.conversation is not None:
+            self.voices = shared_voice_pool()
         self.store.emit({"type": "ready", "worker": self.worker, "plans": len(self.plans)})
 
     async def place(self, req: int) -> None:
@@ -143,6 +149,7 @@ class Engine:
                 plan=plan,
                 rendered=self.rendered[req % len(self.rendered)],
                 measure=self.cfg.measure,
+                voices=self.voices,
             )
             status, error = row["status"], row["error"]
         except asyncio.CancelledError:
