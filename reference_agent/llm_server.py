@@ -10,7 +10,9 @@ llama.cpp or OpenAI is a change of base URL.
 
 `backend="smollm2"` (`--backend smollm2`; `voxsim agent serve --llm smollm2`)
 answers with a real small transformer instead (reference_agent/smollm2.py):
-real tokens, real compute, one generation at a time, and no tool calls.
+real tokens, real compute, one generation at a time, and no tool calls. It
+honours `response_format` (json_schema / json_object: decoding constrained by
+a grammar, streamed or not) and `seed`.
 """
 
 from __future__ import annotations
@@ -189,17 +191,27 @@ async def _real_completion(
 
     The first token is awaited before the response starts, so a model error
     (e.g. a prompt longer than its context) is a plain HTTP 500, not a broken
-    stream; `tools` are ignored (docs/reference-agent.md).
+    stream; `tools` are ignored (docs/reference-agent.md). `response_format`
+    constrains the reply to JSON (smollm2.grammar_format).
     """
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or smollm2.MAX_TOKENS
     temperature = body.get("temperature")
+    seed = body.get("seed")
     if not isinstance(limit, int) or limit < 1:
         return _error(400, "'max_tokens' must be a positive integer")
     if temperature is not None and not isinstance(temperature, int | float):
         return _error(400, "'temperature' must be a number")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        return _error(400, "'seed' must be an integer")
+    try:
+        grammar = smollm2.grammar_format(body.get("response_format"))
+    except ValueError as exc:
+        return _error(400, str(exc))
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    pieces = model.stream(messages, min(limit, 512), float(temperature or 0.0))
+    pieces = model.stream(
+        messages, min(limit, 512), float(temperature or 0.0), response_format=grammar, seed=seed
+    )
     async with contextlib.aclosing(pieces):
         try:
             first = await anext(pieces, "")

@@ -18,6 +18,11 @@ Tools are not usable with a 135M model (it cannot follow a tool schema): a
 request's `tools` are ignored and it only ever answers in words. Replies are
 short (`MAX_TOKENS`, a system rule asking for one or two sentences) so TTS
 speaks them; they are real model output, not believable agent behaviour.
+
+What the model cannot do by itself, llama.cpp's constrained decoding can: a
+request's `response_format` (OpenAI's json_schema or json_object) becomes a
+grammar every sampled token must fit, so even this model answers with valid
+JSON of the asked shape (the `llm` caller policy relies on it).
 """
 
 from __future__ import annotations
@@ -49,6 +54,29 @@ def model_path() -> Path | None:
     return found[0] if found else None
 
 
+def grammar_format(response_format: Any) -> dict[str, Any] | None:
+    """OpenAI's `response_format` as llama-cpp-python's (a JSON grammar), None for text.
+
+    `{"type": "json_schema", "json_schema": {"schema": S}}` -> `{"type": "json_object",
+    "schema": S}`; `{"type": "json_object"}` stays (any JSON object). Raises
+    ValueError for anything else.
+    """
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise ValueError("'response_format.json_schema.schema' must be an object")
+        return {"type": "json_object", "schema": schema}
+    raise ValueError("'response_format.type' must be text, json_object or json_schema")
+
+
 def available() -> bool:
     """True when llama-cpp-python and the SmolLM2 GGUF are both installed."""
     return importlib.util.find_spec("llama_cpp") is not None and model_path() is not None
@@ -58,7 +86,8 @@ def chat_messages(messages: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """The request's text turns under one system message that asks for brevity.
 
     Tool calls and tool results are dropped (the model cannot use them); the
-    request's own system text comes first, then the brevity rule.
+    request's own system text comes first, then the brevity rule. A system
+    message after the first turn (a correction) stays where it is.
     """
     system: list[str] = []
     turns: list[dict[str, str]] = []
@@ -66,9 +95,9 @@ def chat_messages(messages: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
         role, content = m.get("role"), m.get("content")
         if not isinstance(content, str) or not content.strip():
             continue
-        if role == "system":
+        if role == "system" and not turns:
             system.append(content.strip())
-        elif role in ("user", "assistant"):
+        elif role in ("user", "assistant", "system"):
             turns.append({"role": str(role), "content": content.strip()})
     head = " ".join(system) if system else DEFAULT_ROLE
     return [{"role": "system", "content": f"{head} {BREVITY}"}, *turns]
@@ -100,11 +129,16 @@ class Smollm2:
         messages: Iterable[dict[str, Any]],
         max_tokens: int = MAX_TOKENS,
         temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> AsyncGenerator[str, None]:
         """Yield the reply's text pieces as the model samples them.
 
-        Waits its turn behind generations already queued. Closing the iterator
-        early (a client that went away) stops its generation at the next token.
+        `response_format` is llama-cpp-python's (see `grammar_format`): the
+        reply is constrained to that JSON. `seed` seeds the sampler (greedy
+        decoding at temperature 0 needs none). Waits its turn behind
+        generations already queued. Closing the iterator early (a client that
+        went away) stops its generation at the next token.
         """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -124,6 +158,8 @@ class Smollm2:
                     max_tokens=max_tokens,
                     temperature=temperature,
                     stream=True,
+                    response_format=response_format,
+                    seed=None if seed is None else seed & 0xFFFFFFFF,
                 )
                 for chunk in chunks:
                     if stop.is_set():
