@@ -238,3 +238,26 @@ def test_report_renders_in_chromium_without_errors_and_escapes_agent_text(
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.screenshot(path=str(ARTIFACTS / "report-top.png"))
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_a_goal_driven_call_renders_its_decisions_and_never_runs_agent_text(
+    tmp_path: Path, browser_context: Any
+) -> None:
+    from tests.reports.test_conversation_report import build_goal_run
+
+    report = write_report(build_goal_run(tmp_path))
+    page = browser_context.new_page()
+    problems: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(report.as_uri())
+    decisions = page.locator("#call-goal-000 tr.decision")
+    assert decisions.count() == 2
+    assert "answer from facts" in decisions.first.inner_text()
+    assert (
+        "gave up after 2 failed attempts"
+        in page.locator("#call-goal-000 .conversation").inner_text()
+    )
+    assert dialogs == [] and problems == [], (dialogs, problems)
