@@ -146,6 +146,13 @@ class RulesPolicy:
             return rule
         repeated = bool(text) and text == self.last_heard
         self.last_heard = text
+        wrong = [] if self.done else self._contradicted(text)
+        if wrong and not _has(_BYE, text) and not _has(_TRANSFER, text):
+            # The agent got a fact wrong ("What time on Tuesday?"): correct it, as a person
+            # would, before anything else; it is a failed attempt of the agent's.
+            asked = [k for k in self.c.facts if _asked(k, text) and k not in wrong]
+            line = f"No, {self._phrase([*wrong, *asked])}"
+            return self._failed_attempt(f"the agent got {', '.join(wrong)} wrong", line)
         if any(_has(p, text) for p in (self.c.done_when or DONE)) and not self.done:
             self.done = True
             self.failed = 0
@@ -181,11 +188,6 @@ class RulesPolicy:
                 else "the agent repeated itself"
             )
         if _has(_CONFIRM, text):
-            wrong = self._contradicted(text)
-            if wrong:
-                return self._say(
-                    f"No, {self._phrase(wrong)}", f"the agent got {', '.join(wrong)} wrong"
-                )
             return self._say("Yes, please.", "the agent asked to confirm and got the facts right")
         asked = [k for k in self.c.facts if _asked(k, text)]
         unknown = [k for k in self.c.unknown if _asked(k, text)]
