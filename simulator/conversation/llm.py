@@ -1,0 +1,642 @@
+"""The `llm` policy: a caller brain on any OpenAI-compatible chat endpoint.
+
+The model plays the CALLER: the agent's words are the `user` turns and the
+caller's own lines the `assistant` turns, under a system prompt built from the
+scenario (persona, goal, facts, what the caller does not know, rules of
+conduct, examples made from the scenario's own facts). It answers with one
+JSON object, constrained by `response_format` (json_schema), or by calling the
+`end_call(success, reason)` tool it is offered:
+
+    {"about": <a reading of the agent's turn>, "say": str, "end_call": bool,
+     "success": bool, "reason": str}
+
+`about` is a closed choice (an enum in the schema): the facts the agent asked
+for ("day and time", "day", ...), something the caller does not know ("name"),
+or a move of the call ("help", "done", "anything else", "goodbye", ...). A
+strong model fills every field well. A very small one (SmolLM2-135M, offline)
+cannot write a reliable line, but with the enum's words taken from what agents
+say it reads the agent's turn well. So the reading decides the move, and the
+model's `say` is spoken when it fits that move (it has the asked facts'
+values, invents no value; `notes.path == "model"`); otherwise the line is
+composed from the reading and the facts (`"composed"`). An answer without a
+reading (a server that ignores the schema) is taken as the model wrote it.
+
+The caller leaves on an ending reading (goodbye, done, cannot), when the goal
+is done, or on an `end_call` tool call. Its verdict (success) is "the agent
+confirmed the goal": the scenario's `done_when` (by default a confirmation
+such as "I have booked you") matched a turn of the agent, or the model read
+the turn as done and said so in every field (about, end_call, success).
+
+Every reply is checked. An HTTP error, a timeout, empty content, non-JSON, a
+wrong shape, a refusal, or a line with a value the caller was never given (and
+no reading to compose from) is retried, with a short correction when the
+reply itself was wrong, up to `llm.retries` times; then `PolicyError` ends the
+call as a caller error. The whole decision is bounded by (retries + 1) *
+timeout_s. The model's raw reply, the attempts and the time taken go into
+`Decision.notes`.
+
+One `AsyncOpenAI` client per (event loop, base_url, key) is shared by every
+call, and by the driver's speculative copies of a policy (`copy.deepcopy`
+copies only the call's small memory). A server on this machine is sent the
+system prompt while the caller speaks its opening, so its prompt cache is warm
+when the first real decision is asked for (a 135M model on one thread needs
+seconds for a cold prompt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import re
+import time
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+from openai import AsyncOpenAI
+
+from simulator.conversation.policy import Decision, Heard, Outcome, PolicyError, invented_values
+from simulator.conversation.rules import DONE as CONFIRMED
+from simulator.conversation.rules import first_person
+from simulator.scenario import Conversation
+
+#: Readings of the agent's turn that are moves of the call (besides facts and unknowns).
+HELP = "help"
+DONE = "done"
+ANYTHING_ELSE = "anything else"
+YES_NO = "yes or no"
+REPEAT = "repeat"
+GOODBYE = "goodbye"
+CANNOT = "cannot"
+OTHER = "other"
+MOVES = [HELP, DONE, ANYTHING_ELSE, YES_NO, REPEAT, GOODBYE, CANNOT, OTHER]
+SAY_MAX = 160
+REASON_MAX = 60
+BYE = "No, that's all. Thank you, goodbye."
+
+END_CALL_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "end_call",
+        "description": "Hang up: the goal is done, cannot be done, or the agent said goodbye.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "success": {"type": "boolean", "description": "true if the goal was done"},
+                "reason": {"type": "string", "description": "why the call ends"},
+            },
+            "required": ["success", "reason"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], AsyncOpenAI]]
+_clients = weakref.WeakKeyDictionary()
+_background: set[asyncio.Task[Any]] = set()
+_STOP = set(
+    "a an and the to of for in on at my i im id would like want need please hi hello with "
+    "is are be it this that you your me".split()
+)
+
+
+def client(base_url: str, api_key: str) -> AsyncOpenAI:
+    """This event loop's client for `base_url` (no SDK retries: the policy retries)."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    if (base_url, api_key) not in per_loop:
+        per_loop[(base_url, api_key)] = AsyncOpenAI(
+            base_url=base_url, api_key=api_key, max_retries=0
+        )
+    return per_loop[(base_url, api_key)]
+
+
+class LlmPolicy:
+    """A caller brain driven by a chat model (see the module docstring)."""
+
+    name = "llm"
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.c = conversation
+        self.cfg = conversation.llm
+        self.opening_line = conversation.opening or first_person(conversation.goal)
+        #: reading -> the fact keys it asks for
+        self.fact_readings = _fact_readings(list(conversation.facts))
+        #: reading -> the unknown key it asks for
+        self.unknown_readings = {_phrase(k): k for k in conversation.unknown}
+        taken = set(self.fact_readings) | set(self.unknown_readings)
+        self.readings = [
+            *self.fact_readings,
+            *self.unknown_readings,
+            *(m for m in MOVES if m not in taken),
+        ]
+        self.allowed = [
+            *conversation.facts.values(),
+            conversation.goal,
+            self.opening_line,
+            *(r.say for r in conversation.when if r.say),
+        ]
+        self.system = system_prompt(conversation, self.opening_line, self.readings)
+        self.schema = answer_schema(self.readings)
+        # The call's memory (what a speculative copy copies).
+        self.history: list[dict[str, str]] = []
+        self.done = False
+        self.given: set[str] = set()
+        self.failed = 0
+        self.asked_for_human = False
+        self.last_line: str | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LlmPolicy:
+        """A speculative fork: its own memory; the scenario, prompt and schema are shared."""
+        fork = copy.copy(self)
+        fork.history = list(self.history)
+        fork.given = set(self.given)
+        return fork
+
+    # ------------------------------------------------------------ the protocol
+    async def opening(self, heard: Heard | None) -> Decision:
+        """The scenario's opening (or its goal in the first person): the call's first
+        words are the author's, whatever the model."""
+        if heard is not None and heard.text.strip():
+            self.history.append({"role": "user", "content": heard.text.strip()})
+        line = self.opening_line
+        if self.c.persona.verbosity == "chatty" and self.c.facts:
+            line = f"{line} {facts_line(self.c, list(self.c.facts))}"
+        decision = self._say(line, "opening: state the goal", {"path": "scripted"})
+        if _is_local(self.cfg.base_url):
+            task = asyncio.ensure_future(self._warm())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+        return decision
+
+    async def decide(self, heard: Heard) -> Decision:
+        """Ask the model what to do after the agent said `heard`."""
+        text = heard.text.strip()
+        self.history.append({"role": "user", "content": text or "(silence)"})
+        answer = await self._ask()
+        confirmed = any(re.search(p, text, re.IGNORECASE) for p in self.c.done_when or CONFIRMED)
+        return self._move(answer, confirmed)
+
+    async def on_limit(self, reason: str) -> Decision:
+        """A cap ends the call as failed, whatever was done."""
+        return Decision(
+            say="Sorry, I have to go. Goodbye.",
+            why=reason,
+            hang_up=True,
+            outcome=Outcome(False, reason),
+        )
+
+    # ------------------------------------------------------------ the model
+    def _completions(self) -> Any:
+        api_key = os.environ.get(self.cfg.api_key_env) or "none"
+        return client(self.cfg.base_url, api_key).chat.completions
+
+    async def _warm(self) -> None:
+        """Have a local server read the system prompt now (its prefix cache), answer unused."""
+        messages = [{"role": "system", "content": self.system}, *self.history]
+        try:
+            await asyncio.wait_for(
+                self._completions().create(
+                    model=self.cfg.model, messages=messages, max_tokens=1, temperature=0
+                ),
+                self.cfg.timeout_s,
+            )
+        except Exception:  # noqa: BLE001 - a warm-up only; the real request reports errors
+            pass
+
+    async def _ask(self) -> dict[str, Any]:
+        """One valid answer from the model, after at most `retries` retries, or PolicyError."""
+        cfg = self.cfg
+        completions = self._completions()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (cfg.retries + 1) * cfg.timeout_s
+        base: list[dict[str, Any]] = [{"role": "system", "content": self.system}, *self.history]
+        messages = base
+        problems: list[str] = []
+        started = time.perf_counter()
+        for attempt in range(1, cfg.retries + 2):
+            budget = min(cfg.timeout_s, deadline - loop.time())
+            if budget <= 0.05:
+                break
+            try:
+                reply = await asyncio.wait_for(
+                    completions.create(
+                        model=cfg.model,
+                        messages=messages,
+                        temperature=cfg.temperature,
+                        seed=cfg.seed,
+                        max_tokens=cfg.max_tokens,
+                        response_format={
+                            "type": "json_schema",
+                            "json_schema": {"name": "caller_reply", "schema": self.schema},
+                        },
+                        tools=[END_CALL_TOOL],
+                        timeout=budget + 1,
+                    ),
+                    budget,
+                )
+            except (TimeoutError, openai.APITimeoutError):
+                problems.append(f"no reply within {budget:.1f} s")
+                continue
+            except openai.APIStatusError as exc:
+                problems.append(f"HTTP {exc.status_code}: {_short(exc.message)}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - connection errors, a body that is not JSON
+                problems.append(f"{type(exc).__name__}: {_short(str(exc))}")
+                continue
+            raw, answer, problem, correction = self._check(reply)
+            if answer is not None:
+                answer["_notes"] = {
+                    "raw": raw,
+                    "attempts": attempt,
+                    "model_ms": round((time.perf_counter() - started) * 1000, 1),
+                    **({"problems": problems} if problems else {}),
+                }
+                return answer
+            problems.append(problem)
+            if correction:
+                messages = [
+                    *base,
+                    {"role": "assistant", "content": raw[:400] or "(nothing)"},
+                    {"role": "system", "content": correction},
+                ]
+        tried = len(problems)
+        last = problems[-1] if problems else "no time left to ask"
+        raise PolicyError(
+            f"llm caller ({cfg.model} at {cfg.base_url}): no valid reply after "
+            f"{tried} attempt{'' if tried == 1 else 's'}: {last}"
+        )
+
+    def _check(self, reply: Any) -> tuple[str, dict[str, Any] | None, str, str | None]:
+        """(raw reply, answer or None, what is wrong, correction to send or None)."""
+        choices = getattr(reply, "choices", None)
+        if not choices:
+            return "", None, "a reply without choices", None
+        message = choices[0].message
+        content = (message.content or "").strip()
+        calls = [
+            c
+            for c in message.tool_calls or []
+            if getattr(c, "function", None) is not None and c.function.name == "end_call"
+        ]
+        if calls:
+            return self._end_call(calls[0].function.arguments or "{}", content)
+        if getattr(message, "refusal", None):
+            return f"refusal: {message.refusal}", None, f"refused: {_short(message.refusal)}", None
+        if not content:
+            return "", None, "empty content", _SHAPE
+        value = _loads(content)
+        if value is None:
+            return content, None, f"not JSON: {_short(content)}", _SHAPE
+        wrong = self._shape(value)
+        if wrong:
+            return content, None, wrong, _SHAPE
+        answer = dict(value)
+        invented = self._invented(answer["say"])
+        if invented and answer.get("about") is None:
+            return content, None, f"invented {', '.join(invented)}", _invented(invented)
+        if invented:  # the reading stands: the line is composed from it
+            answer["invented"] = invented
+            answer["say"] = ""
+        return content, answer, "", None
+
+    def _end_call(
+        self, arguments: str, content: str
+    ) -> tuple[str, dict[str, Any] | None, str, str | None]:
+        raw = f"end_call({arguments})" + (f" {content}" if content else "")
+        args = _loads(arguments)
+        if not isinstance(args, dict) or not isinstance(args.get("success"), bool):
+            return raw, None, "end_call without a boolean success", _SHAPE
+        said = _loads(content)
+        say = said.get("say") if isinstance(said, dict) else None
+        say = say if isinstance(say, str) and not self._invented(say) else ""
+        answer = {
+            "tool": True,
+            "say": say,
+            "end_call": True,
+            "success": args["success"],
+            "reason": str(args.get("reason") or "the caller ended the call"),
+        }
+        return raw, answer, "", None
+
+    def _shape(self, value: Any) -> str:
+        """What is wrong with an answer's shape ('' when nothing is)."""
+        if not isinstance(value, dict):
+            return "the JSON is not an object"
+        for key, kind in (("say", str), ("end_call", bool), ("success", bool), ("reason", str)):
+            if not isinstance(value.get(key), kind):
+                return f"'{key}' missing or not a {kind.__name__}"
+        about = value.get("about")
+        if about is not None and about not in self.readings:
+            return f"'about' is {_short(str(about), 30)!r}, not one of the readings"
+        return ""
+
+    def _invented(self, line: str) -> list[str]:
+        return invented_values(line, self.allowed)
+
+    # ------------------------------------------------------------ the move
+    def _move(self, answer: dict[str, Any], confirmed: bool) -> Decision:
+        """The caller's next move from a valid answer (see the module docstring).
+
+        `confirmed`: the agent's turn says the goal is done (the scenario's `done_when`).
+        """
+        notes: dict[str, Any] = answer.pop("_notes")
+        about: str | None = answer.get("about")
+        say = " ".join(str(answer.get("say") or "").split())[:SAY_MAX]
+        notes["about"] = about
+        notes["model"] = {k: answer.get(k) for k in ("end_call", "success", "reason")}
+        if "invented" in answer:
+            notes["invented"] = answer["invented"]
+        if confirmed:
+            notes["confirmed"] = True
+        if answer.get("tool"):
+            notes["path"] = "tool"
+            outcome = Outcome(bool(answer["success"]), _short(str(answer["reason"]), 200))
+            why = f"the model called end_call: {outcome.reason}"
+            return self._leave(say or None, why, outcome, notes)
+        if about is None:
+            return self._free(say, answer, notes)
+        if confirmed or (about == DONE and answer["end_call"] and answer["success"]):
+            self.done = True
+        move = about
+        if confirmed and move not in (GOODBYE, YES_NO, *self.unknown_readings):
+            asks = self.fact_readings.get(move)
+            if asks is None or set(asks) <= self.given:
+                # Asking again for facts already given, in the very turn that confirms
+                # the goal, is the confirmation: wrap up.
+                move = DONE
+        if move in self.fact_readings:
+            keys = self.fact_readings[move]
+            self.given.update(keys)
+            fits = self._has_values(say, keys)
+            why = f"the agent asked for {', '.join(keys)}: answer from facts"
+            return self._answer(say if fits else "", facts_line(self.c, keys), why, notes)
+        if move in self.unknown_readings:
+            key = self.unknown_readings[move]
+            fits = re.search(r"\b(know|sure|remember|have)\b", say.lower()) is not None
+            line = f"Sorry, I don't know my {_phrase(key)}."
+            why = f"the agent asked for {key}, which the caller does not know"
+            return self._answer(say if fits else "", line, why, notes)
+        if move == YES_NO:
+            fits = re.search(r"\b(yes|yeah|no|correct|right|sure)\b", say.lower()) is not None
+            return self._answer(say if fits else "", "Yes, please.", "asked to confirm", notes)
+        if move == HELP or (move == ANYTHING_ELSE and not self.done):
+            fits = bool(set(_content(say)) & set(_content(self.opening_line)))
+            why = "the agent asked how it can help: state the goal"
+            return self._answer(say if fits else "", self.opening_line, why, notes)
+        if move in (DONE, ANYTHING_ELSE):
+            own = about in (DONE, ANYTHING_ELSE) and self._fits_leaving(say)
+            notes["path"] = "model" if own else "composed"
+            outcome = (
+                Outcome(True, "goal done; the agent confirmed it")
+                if self.done
+                else Outcome(False, "the caller took the goal as done; the agent never confirmed")
+            )
+            return self._leave(say if own else BYE, "the goal is done: wrap up", outcome, notes)
+        if move == GOODBYE:
+            notes["path"] = "composed"
+            outcome = (
+                Outcome(True, "goal done; the agent said goodbye")
+                if self.done
+                else Outcome(False, "the agent said goodbye before the goal was done")
+            )
+            return self._leave(None, "the agent said goodbye: hang up", outcome, notes)
+        if move == CANNOT:
+            own = self._fits_leaving(say)
+            notes["path"] = "model" if own else "composed"
+            outcome = Outcome(False, "the agent cannot do what the caller asked")
+            line = say if own else "Okay, thank you. Goodbye."
+            return self._leave(line, "the agent cannot do it: hang up", outcome, notes)
+        why = "the agent did not understand" if move == REPEAT else "no progress towards the goal"
+        return self._failed_attempt(why, notes)
+
+    def _answer(self, say: str, composed: str, why: str, notes: dict[str, Any]) -> Decision:
+        """Say the model's line when it fits the move, else the composed one."""
+        self.failed = 0
+        own = bool(say) and say.lower().strip(" .") not in self.readings
+        notes["path"] = "model" if own else "composed"
+        return self._say(say if own else composed, why, notes)
+
+    def _free(self, say: str, answer: dict[str, Any], notes: dict[str, Any]) -> Decision:
+        """An answer without a reading (a server that ignores the schema): the model's move."""
+        notes["path"] = "model"
+        reason = str(answer["reason"]) or "the model's choice"
+        if answer["end_call"]:
+            outcome = Outcome(bool(answer["success"]), _short(reason, 200))
+            return self._leave(say or None, f"the model ended the call: {reason}", outcome, notes)
+        if not say:
+            return self._failed_attempt("the model said nothing", notes)
+        return self._say(say, reason, notes)
+
+    def _failed_attempt(self, why: str, notes: dict[str, Any]) -> Decision:
+        self.failed += 1
+        patience = self.c.persona.patience
+        notes["path"] = "composed"
+        if self.failed >= patience:
+            reason = f"gave up after {self.failed} failed attempts ({why})"
+            if self.c.persona.when_impatient == "ask_for_human" and not self.asked_for_human:
+                self.asked_for_human = True
+                self.failed = 0
+                return self._say("Can I speak to a person, please?", reason, notes)
+            return self._leave("Never mind. Goodbye.", reason, Outcome(False, reason), notes)
+        line = self.last_line or self.opening_line
+        return self._say(line, f"{why}: say it again ({self.failed}/{patience})", notes)
+
+    # ------------------------------------------------------------ lines
+    def _say(self, line: str, why: str, notes: dict[str, Any]) -> Decision:
+        self.last_line = line
+        self.history.append({"role": "assistant", "content": line})
+        return Decision(say=line, why=why, notes=notes)
+
+    def _leave(
+        self, line: str | None, why: str, outcome: Outcome, notes: dict[str, Any]
+    ) -> Decision:
+        if line:
+            self.history.append({"role": "assistant", "content": line})
+        return Decision(say=line, why=why, hang_up=True, outcome=outcome, notes=notes)
+
+    def _fits_leaving(self, say: str) -> bool:
+        return len(_words(say)) >= 2 and say.lower().strip(" .") not in self.readings
+
+    def _has_values(self, say: str, keys: list[str]) -> bool:
+        """True when `say` has every (significant) word of the facts `keys`' values."""
+        words = set(_words(say))
+        return all(
+            w in words for k in keys for w in _words(self.c.facts[k]) if len(w) > 2 or w.isdigit()
+        )
+
+
+# ---------------------------------------------------------------- lines from facts
+
+
+def facts_line(c: Conversation, keys: list[str]) -> str:
+    """The facts `keys` in the persona's verbosity ("Wednesday at ten am, please.")."""
+    facts = c.facts
+    rest = list(keys)
+    parts: list[str] = []
+    if "day" in rest and "time" in rest:
+        parts.append(f"{facts['day']} at {facts['time']}")
+        rest = [k for k in rest if k not in ("day", "time")]
+    terse = c.persona.verbosity == "terse"
+    for key in rest:
+        if terse or key in ("day", "time"):
+            parts.append(facts[key])
+        else:
+            parts.append(f"my {_phrase(key)} is {facts[key]}")
+    text = _sentence(_join(parts))
+    return text + ("." if terse else ", please.")
+
+
+# ---------------------------------------------------------------- the prompt
+
+
+def _fact_readings(keys: list[str]) -> dict[str, list[str]]:
+    """Readings that ask for facts: all of them, each pair (up to 5 facts), each one."""
+    out: dict[str, list[str]] = {}
+    if len(keys) > 1:
+        out[_join([_phrase(k) for k in keys])] = list(keys)
+    if 2 < len(keys) <= 5:
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                out[f"{_phrase(a)} and {_phrase(b)}"] = [a, b]
+    for k in keys:
+        out[_phrase(k)] = [k]
+    return out
+
+
+def answer_schema(readings: list[str]) -> dict[str, Any]:
+    """The JSON the model answers with (`about` first: the reading guides the line)."""
+    return {
+        "type": "object",
+        "properties": {
+            "about": {"type": "string", "enum": readings},
+            "say": {"type": "string", "maxLength": SAY_MAX},
+            "end_call": {"type": "boolean"},
+            "success": {"type": "boolean"},
+            "reason": {"type": "string", "maxLength": REASON_MAX},
+        },
+        "required": ["about", "say", "end_call", "success", "reason"],
+        "additionalProperties": False,
+    }
+
+
+_VERBOSITY = {
+    "terse": "You say only what was asked, in as few words as you can.",
+    "normal": "You answer what was asked, politely.",
+    "chatty": "You are talkative, but you still give only your facts.",
+}
+_SHAPE = (
+    'Answer again with one JSON object only: {"about": ..., "say": ..., "end_call": ..., '
+    '"success": ..., "reason": ...}.'
+)
+
+
+def _invented(values: list[str]) -> str:
+    return (
+        f"You said {', '.join(values)}, which is not one of your facts. Never invent a value: "
+        "answer again with only your facts, or say you don't know."
+    )
+
+
+def system_prompt(c: Conversation, opening: str, readings: list[str]) -> str:
+    """The caller's brief: persona, goal, facts, unknowns, rules of conduct, examples.
+
+    Kept short (every token is read before the first decision) and its examples
+    are JSON built from the scenario's own facts: a small model copies them.
+    """
+    facts = "\n".join(f"- {_phrase(k)}: {v}" for k, v in c.facts.items()) or "- (none)"
+    lines = [
+        "You are a CALLER on a phone call to a business. The user is the business's AGENT. "
+        "You are not the agent.",
+        f"Your goal: {c.goal.strip().rstrip('.')}.",
+        f"Your facts:\n{facts}",
+    ]
+    if c.unknown:
+        unknown = ", ".join(_phrase(k) for k in c.unknown)
+        lines.append(f"You do not know: {unknown}. If the agent asks, say you don't know.")
+    lines += [
+        f"{_VERBOSITY[c.persona.verbosity]} You give up after {c.persona.patience} failed "
+        "attempts.",
+        "Rules: speak one short sentence. Give only your facts. Never invent a day, time, "
+        "number or name. End the call (end_call) when the goal is done, when it cannot be "
+        "done, or after the agent says goodbye.",
+        'Reply with JSON. "about" is what the agent\'s last words are about, one of: '
+        + "; ".join(readings)
+        + '. "say" is your reply. "end_call": you hang up; "success": your goal is done; '
+        '"reason": why.',
+        "Examples:",
+        *_examples(c, opening),
+    ]
+    return "\n".join(lines)
+
+
+def _examples(c: Conversation, opening: str) -> list[str]:
+    """Agent lines -> the caller's reading and line, from the scenario's own facts."""
+    keys = list(c.facts)
+    pairs = [
+        ("How can I help you?", HELP, opening),
+        ("What can I do for you today?", HELP, opening),
+    ]
+    if len(keys) > 1:
+        every = _join([_phrase(k) for k in keys])
+        pairs.append((f"Can I have the {every}?", every, facts_line(c, keys)))
+    for k in keys:
+        pairs.append((f"What {_phrase(k)} would you like?", _phrase(k), facts_line(c, [k])))
+    for k in c.unknown:
+        pairs.append(
+            (f"What is your {_phrase(k)}?", _phrase(k), f"Sorry, I don't know my {_phrase(k)}.")
+        )
+    values = _join(list(c.facts.values())) if c.facts else "you"
+    pairs += [
+        ("Sorry, could you say that again?", REPEAT, opening),
+        ("Shall I go ahead?", YES_NO, "Yes, please."),
+        (f"Okay. I have booked that for {values}. Is there anything else?", DONE, BYE),
+        ("Thanks for calling, goodbye.", GOODBYE, "Goodbye."),
+    ]
+    return [f'"{agent}" -> ' + json.dumps({"about": a, "say": s}) for agent, a, s in pairs]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _is_local(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _phrase(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower().replace("'", ""))
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in _words(text) if w not in _STOP and len(w) > 2]
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] if text else text
+
+
+def _loads(text: str) -> Any:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _short(text: str, n: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
