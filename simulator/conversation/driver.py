@@ -349,7 +349,9 @@ class GoalCaller:
                 if allow_barge and silent < 100 * _MS:
                     decision = self._barge_rule(row)
                     heard = Heard(" ".join(_transcripts(row)), partial=True)
-                    if decision is None and cut_in and last_voice - onset >= long_ms:
+                    # How long the caller has *heard* the agent (queued audio has not played).
+                    heard_for = min(last_voice, now) - onset
+                    if decision is None and cut_in and heard_for >= long_ms:
                         cut_in = False
                         t = time.perf_counter()
                         heard = await self.ears.hear(

@@ -177,3 +177,57 @@ async def test_over_twilio_the_caller_understands_the_agent_by_ear(
     decisions = [t["decision"] for t in _rows(out, "turns.jsonl") if t.get("decision")]
     assert decisions and all(d["heard_source"] == "audio" for d in decisions)
     assert any("booked" in d["heard"] for d in decisions), decisions
+
+
+async def test_an_impatient_caller_cuts_in_on_a_long_agent_turn(
+    tmp_path: Path, pipeline_agent_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        """
+name: cuts-in
+seed: 4
+conversation:
+  goal: book an appointment
+  facts: {day: wednesday, time: ten am}
+  persona: {interruption: 1.0, long_reply_ms: 1200, patience: 4}
+  end: {max_turns: 8, max_duration_s: 90}
+""",
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out, agent=pipeline_agent_url)
+    turns = _rows(out, "turns.jsonl")
+    cut = [t for t in turns if t.get("action") == "barge_in"]
+    assert cut, [(t["kind"], t["caller_text"]) for t in turns]
+    for t in cut:
+        assert t["decision"]["why"].startswith("cut in on a long turn")
+        assert t["decision"]["heard"]  # decided on what the agent had said so far
+        # it spoke while the agent's turn was still going
+        prev = next(p for p in turns if p["turn"] == t["turn"] - 1)
+        assert prev["agent_onset_s"] is not None
+        assert t["speech_start_s"] - prev["agent_onset_s"] >= 1.2
+
+
+async def test_a_barge_in_rule_cuts_in_as_soon_as_the_agent_says_it(
+    tmp_path: Path, name_first_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        f"""
+name: rule-cuts-in
+seed: 6
+agent: {{kind: websocket, url: "{name_first_url}"}}
+conversation:
+  goal: book an appointment
+  facts: {{name: alex smith, day: wednesday, time: ten am}}
+  persona: {{verbosity: terse}}
+  when: [{{when: "which day", do: barge_in, say: "Wednesday."}}]
+  end: {{max_turns: 8, max_duration_s: 90}}
+""",
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out)
+    turns = _rows(out, "turns.jsonl")
+    cut = [t for t in turns if t.get("action") == "barge_in"]
+    assert len(cut) == 1 and cut[0]["caller_text"] == "Wednesday.", turns
+    assert cut[0]["decision"]["why"] == "a barge_in rule matched"
