@@ -6,7 +6,10 @@ stage, and the unexplained remainder (measured latency minus the stage sum:
 VAD tail, frame packetisation, transport, scheduling). Writes the rows to
 benchmarks/results/v2v_latency.json.
 
-    .venv/bin/python benchmarks/v2v_latency.py [--turns 30] [--hangover-ms 140]
+    .venv/bin/python benchmarks/v2v_latency.py [--turns 30] [--hangover-ms 140] [--stt whisper]
+
+`--stt` picks the agent's recognizer (`voxsim agent serve --stt`); with
+whisper, `stt_ms` includes Whisper's pass over the whole utterance.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from reference_agent.bundle import AgentProcess
 from reference_agent.domain import CALLER_PHRASES
+from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
@@ -44,10 +48,14 @@ async def main() -> None:
     ap.add_argument("--turns", type=int, default=30)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--hangover-ms", type=int, default=DEFAULT_HANGOVER_MS)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/v2v_latency.json"))
+    ap.add_argument("--stt", choices=STT_CHOICES, default=DEFAULT_STT)
+    ap.add_argument("--out", type=Path, default=None, help="default results/v2v_latency[_STT].json")
     args = ap.parse_args()
+    suffix = "" if args.stt == "domain" else f"_{args.stt}"
+    out = args.out or Path(f"benchmarks/results/v2v_latency{suffix}.json")
 
-    agent = AgentProcess("pipeline", ["--hangover-ms", str(args.hangover_ms)])
+    flags = ["--hangover-ms", str(args.hangover_ms), "--stt", args.stt]
+    agent = AgentProcess("pipeline", flags)
     url = await agent.start()
     try:
         scenario = parse_scenario(scenario_text(args.turns, args.seed))
@@ -59,6 +67,7 @@ async def main() -> None:
     result: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
         "hangover_ms": args.hangover_ms,
+        "stt": args.stt,
         "n": len(lat),
         "missing": args.turns - len(lat),
         "p50_ms": float(np.percentile(lat, 50)),
@@ -72,13 +81,14 @@ async def main() -> None:
         ),
         "max_send_lateness_ms": call["max_send_lateness_ms"],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"summary": result, "turns": call["turns"]}, indent=1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": result, "turns": call["turns"]}, indent=1))
     print(json.dumps(result, indent=1))
     st = result["stage_medians_ms"]
     assert isinstance(st, dict)
     print(
-        f"| pipeline, loopback WS, hangover {args.hangover_ms} ms | {result['n']} | "
+        f"| pipeline, --stt {args.stt}, loopback WS, hangover {args.hangover_ms} ms | "
+        f"{result['n']} | "
         f"{result['p50_ms']:.0f} | {result['p95_ms']:.0f} | {result['p99_ms']:.0f} | "
         + " | ".join(f"{st[s]:.0f}" for s in STAGES)
         + f" | {result['remainder_median_ms']:.0f} |"

@@ -21,6 +21,7 @@ from reference_agent.e2e.agent import E2EAgent, E2ESettings
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import MODEL, LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
+from reference_agent.pipeline.stt import DEFAULT_STT, whisper_transcriber
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.server import RunningServer, serve
 from simulator.errors import AgentError
@@ -60,11 +61,14 @@ async def start_pipeline(
     otlp_url: str | None = None,
     vad: str = DEFAULT_VAD,
     llm: str = "domain",
+    stt: str = DEFAULT_STT,
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
 
     `llm` picks the bundled server's backend (llm_server.BACKENDS): the domain
-    model, or "smollm2", a real small transformer (no tool calls).
+    model, or "smollm2", a real small transformer (no tool calls). `stt` picks
+    the recognizer (stt.STT_CHOICES); Whisper is loaded before this returns,
+    so the first call does not pay for it.
 
     Tool calls go to the SQLite file `tools_db`; without one, a fresh file in a
     temporary directory (printed in the ready line) so runs never share state
@@ -86,17 +90,29 @@ async def start_pipeline(
         silence_reprompt_ms=silence_reprompt_ms,
         otlp_url=otlp_url,
         vad=vad,
+        stt=stt,
     )
+    await _load_recognizer(stt)
     agent = PipelineAgent(settings)
     server = await serve(agent.handle, host=host, port=port)
     return BundledAgent(agent=agent, server=server, llm=bundled_llm)
 
 
+async def _load_recognizer(stt: str) -> None:
+    """Load (and warm up) the shared Whisper model off the event loop, if `stt` needs it."""
+    if stt == "whisper":
+        await asyncio.to_thread(whisper_transcriber)
+
+
 async def start_e2e(
-    host: str = "127.0.0.1", port: int = 0, faults: FaultPlan | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: FaultPlan | None = None,
+    stt: str = DEFAULT_STT,
 ) -> BundledAgent:
     """Start the end-to-end agent's server (every transport's route; no LLM server)."""
-    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan()))
+    await _load_recognizer(stt)
+    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan(), stt=stt))
     server = await serve(agent.handle, host=host, port=port)
     return BundledAgent(agent=agent, server=server, llm=None)
 

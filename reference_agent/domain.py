@@ -160,6 +160,7 @@ _YES = {"yes", "yeah", "sure", "okay", "please", "yep"}
 _NO = {"no", "nope"}
 _GREET = {"hello", "hi", "hey"}
 _TALK = {"talk", "speak", "transfer", "put"}
+_ORDER = {"order", "package", "parcel", "delivery"}
 
 
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -496,7 +497,7 @@ def _step(state: _State, text: str) -> tuple[_State, str]:
             return replace(state, order=order, pending=None, action=refund), reply
         return replace(state, pending="refund"), "Sure. What is your order number?"
     if "cancel" in wordset:
-        if "order" in wordset:
+        if wordset & _ORDER:
             order = order or state.order
             if order:
                 reply = f"Okay. I have cancelled order {order}. {ANYTHING_ELSE}"
@@ -513,7 +514,7 @@ def _step(state: _State, text: str) -> tuple[_State, str]:
         return replace(
             state, pending=None
         ), f"Okay. You have no appointment to cancel. {ANYTHING_ELSE}"
-    if "order" in wordset or (order and state.pending in ("status", "refund", "cancel_order")):
+    if wordset & _ORDER or (order and state.pending in ("status", "refund", "cancel_order")):
         order = order or state.order
         if order and state.pending == "refund":
             reply = f"Okay. I have started a refund for order {order}. {ANYTHING_ELSE}"

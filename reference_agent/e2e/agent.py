@@ -14,6 +14,12 @@ sentence-by-sentence TTS handoff, and no idle endpoint wait: the model keeps
 running while the caller is silent, so the reply to the running hypothesis
 is already generated and voiced when the hangover ends (speculation; thrown
 away if the caller speaks again or the hypothesis changes).
+
+With `stt="whisper"` the acoustic front end keeps streaming pocketsphinx,
+and the speculation transcribes the utterance so far with Whisper at the
+same moment (the first unvoiced frame), inside the hangover: that transcript
+is what the model heard, so the endpoint adds no Whisper pass unless the
+speculation was dropped (`reference_agent.pipeline.stt.UtteranceRecognizer`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any, NamedTuple
 
 from reference_agent.domain import GREETING, reply
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
-from reference_agent.pipeline.stt import StreamingRecognizer
+from reference_agent.pipeline.stt import DEFAULT_STT, StreamingRecognizer, make_recognizer
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, Endpointer, VadEvent
 from simulator.audio import FRAME_MS, FRAME_SAMPLES, FRAME_SECONDS, Pcm, frames
 from simulator.caller.tts import Speech, synthesize
@@ -51,6 +57,7 @@ class E2ESettings:
     greeting: bool = True
     rate_wpm: int = 185
     faults: FaultPlan = field(default_factory=FaultPlan)
+    stt: str = DEFAULT_STT  # "domain" or "whisper", as for the pipeline agent
 
 
 class E2EAgent:
@@ -81,6 +88,7 @@ class _Conversation:
         self._speaking: asyncio.Task[None] | None = None
         self._heard_ms = 0  # caller audio received, for the VAD events' offsets
         self._prepared: asyncio.Task[_Prepared] | None = None
+        self._speculation = object()  # replaced whenever a speculation is dropped
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -89,7 +97,7 @@ class _Conversation:
             config = first.get("config") or {}
             plan = FaultPlan.from_config(config.get("faults"), seed=int(config.get("seed") or 0))
             self.faults = FaultInjector(plan.merged_over(self.settings.faults))
-        self._asr = await loop.run_in_executor(self._pool, StreamingRecognizer)
+        self._asr = await loop.run_in_executor(self._pool, make_recognizer, self.settings.stt)
         if self.settings.greeting:
             self.history.append({"role": "assistant", "content": GREETING})
             self._speak(GREETING)
@@ -131,7 +139,7 @@ class _Conversation:
             await future
             text, self._hyp = self._hyp, ""
             await self.link.send_event({"type": "speech_stopped", "audio_end_ms": self._heard_ms})
-            await self._answer(text)
+            await self._answer(text if self.settings.stt == "domain" else None)
         elif self.vad.silent_ms == FRAME_MS:
             # First unvoiced frame: work the reply out while the hangover runs.
             self._drop_prepared()
@@ -141,17 +149,35 @@ class _Conversation:
 
     async def _prepare(self, fed: asyncio.Future[str]) -> _Prepared:
         heard = await fed
+        if self.settings.stt != "domain":
+            token = self._speculation
+            settled = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._settled, token
+            )
+            if settled is None:
+                raise asyncio.CancelledError
+            heard = settled
         text = reply([*self.history, {"role": "user", "content": heard}])
         speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
         return _Prepared(heard, text, speech)
 
+    def _settled(self, token: object) -> str | None:
+        """On the ASR thread: the transcript so far, unless the speculation was dropped."""
+        assert self._asr is not None
+        return self._asr.settled() if token is self._speculation else None
+
     def _drop_prepared(self) -> None:
+        self._speculation = object()  # a queued Whisper pass for it will not run
         if self._prepared is not None:
             self._prepared.cancel()
             self._prepared = None
 
-    async def _take_prepared(self, heard: str) -> _Prepared | None:
-        """The speculative reply if it answered exactly what was finally heard."""
+    async def _take_prepared(self, heard: str | None) -> _Prepared | None:
+        """The speculative reply if it answered exactly what was finally heard.
+
+        `heard` None (Whisper): the speculation's own transcript is what was
+        heard; only unvoiced audio came after it.
+        """
         task, self._prepared = self._prepared, None
         if task is None:
             return None
@@ -159,17 +185,27 @@ class _Conversation:
             prepared = await task
         except (asyncio.CancelledError, Exception):
             return None
-        return prepared if prepared.heard == heard else None
+        return prepared if heard is None or prepared.heard == heard else None
 
     def _keep_hypothesis(self, future: asyncio.Future[str]) -> None:
         if not future.cancelled() and future.exception() is None:
             self._hyp = future.result()
 
-    async def _answer(self, heard: str) -> None:
-        await self.link.send_event(
-            {"type": "transcript", "role": "user", "text": heard, "final": True}
-        )
-        prepared = await self._take_prepared(heard)
+    async def _answer(self, partial: str | None) -> None:
+        """Answer the turn: `partial` is pocketsphinx's final hypothesis, None for Whisper."""
+        if partial is not None:
+            heard = partial
+            await self._send_heard(heard)
+            prepared = await self._take_prepared(heard)
+        else:
+            prepared = await self._take_prepared(None)
+            if prepared is not None:
+                heard = prepared.heard
+            else:
+                assert self._asr is not None
+                loop = asyncio.get_running_loop()
+                heard = await loop.run_in_executor(self._pool, self._asr.settled)
+            await self._send_heard(heard)
         self.history.append({"role": "user", "content": heard})
         try:
             await self.faults.apply("llm")
@@ -178,6 +214,11 @@ class _Conversation:
             text, prepared = "Sorry, could you say that again?", None
         self.history.append({"role": "assistant", "content": text})
         self._speak(text, prepared.speech if prepared else None)
+
+    async def _send_heard(self, heard: str) -> None:
+        await self.link.send_event(
+            {"type": "transcript", "role": "user", "text": heard, "final": True}
+        )
 
     def _speak(self, text: str, speech: Speech | None = None) -> None:
         self._speaking = asyncio.create_task(self._stream(text, speech), name="e2e-speak")

@@ -1,8 +1,10 @@
-"""The reference pipeline agent: VAD endpointing -> pocketsphinx -> LLM (+ tools) -> eSpeak.
+"""The reference pipeline agent: VAD endpointing -> STT -> LLM (+ tools) -> eSpeak.
 
 One `PipelineAgent` serves many calls; each call gets its own recognizer,
 endpointer, history and fault draws. Audio in is decoded as it arrives
-(streaming partials, on a worker thread); the LLM starts at the endpoint and
+(pocketsphinx's streaming partials, on a worker thread; with `stt="whisper"`
+Whisper then transcribes the whole utterance at the endpoint, on the same
+thread, inside the `stt` stage); the LLM starts at the endpoint and
 its reply is spoken sentence by sentence while later sentences are still
 streaming. Tool calls the LLM streams are run against the SQLite tools store
 and fed back before it answers. Audio out is paced at real time, 20 ms per
@@ -29,7 +31,12 @@ from reference_agent.domain import GREETING
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
 from reference_agent.pipeline.llm import LlmClient, ToolCallRequest
 from reference_agent.pipeline.player import Player
-from reference_agent.pipeline.stt import StreamingRecognizer
+from reference_agent.pipeline.stt import (
+    DEFAULT_STT,
+    STT_CHOICES,
+    StreamingRecognizer,
+    make_recognizer,
+)
 from reference_agent.pipeline.tracing import Tracing
 from reference_agent.pipeline.tts import speak
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD, Endpointer, VadEvent
@@ -58,6 +65,8 @@ class AgentSettings:
     only pauses the agent, which then carries on; longer speech is a barge-in.
     `silence_reprompt_ms`: caller silence before "Are you still there?"; the
     same silence again ends the call. 0 turns it off.
+    `stt`: "domain" (pocketsphinx + the domain LM) or "whisper" (pocketsphinx
+    partials, Whisper on the whole utterance at the endpoint).
     """
 
     llm_base_url: str
@@ -71,6 +80,7 @@ class AgentSettings:
     context: ContextPolicy = field(default_factory=ContextPolicy)
     otlp_url: str | None = None
     vad: str = DEFAULT_VAD
+    stt: str = DEFAULT_STT
 
 
 class PipelineAgent:
@@ -117,6 +127,7 @@ class _Call:
         self.player = Player(link)
         self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
         self._recognizer: StreamingRecognizer | None = None
+        self._speculating = False  # a speculative final STT pass stands for this utterance
         self._preroll: list[Pcm] = []
         self._reply_task: asyncio.Task[None] | None = None
         self._last_voiced_at = 0.0
@@ -140,7 +151,9 @@ class _Call:
             self._configure(first)
         self.player.tracer = self.tracer
         resumed = await self._resume()
-        self._recognizer = await loop.run_in_executor(self._stt_pool, StreamingRecognizer)
+        self._recognizer = await loop.run_in_executor(
+            self._stt_pool, make_recognizer, self.settings.stt
+        )
         self.player.start(stall=self._stall_plan())
         watchdog = asyncio.create_task(self._silence_watchdog(), name="agent-silence")
         if self.settings.greeting and not resumed:
@@ -226,6 +239,8 @@ class _Call:
                 overrides[key] = int(config[key])
         if config.get("vad") in ("webrtc", "silero"):
             overrides["vad"] = config["vad"]
+        if config.get("stt") in STT_CHOICES:
+            overrides["stt"] = config["stt"]
         if overrides:
             self.settings = replace(self.settings, **overrides)
             self.endpointer = Endpointer(
@@ -248,6 +263,7 @@ class _Call:
             recognizer = self._recognizer
             preroll, self._preroll = self._preroll, []
             await loop.run_in_executor(self._stt_pool, recognizer.start)
+            self._speculating = False
             for f in preroll:
                 loop.run_in_executor(self._stt_pool, recognizer.feed, f)
             onset_ns = time.time_ns() - self.endpointer.start_frames * FRAME_MS * 1_000_000
@@ -265,6 +281,15 @@ class _Call:
                 self.player.pause()
                 self._overlap_ms = self.endpointer.start_frames * FRAME_MS
         loop.run_in_executor(self._stt_pool, self._recognizer.feed, frame)
+        if self._recognizer.speculative and event is not VadEvent.ENDPOINT:
+            # Whisper's pass over the utterance runs during the hangover; a voiced
+            # frame after it (a pause, not the end) makes the endpoint redo it.
+            if self.endpointer.silent_ms == FRAME_MS:
+                self._speculating = True
+                loop.run_in_executor(self._stt_pool, self._recognizer.speculate)
+            elif self.endpointer.silent_ms == 0 and self._speculating:
+                self._speculating = False
+                loop.run_in_executor(self._stt_pool, self._recognizer.retract)
         if self.endpointer.silent_ms == 0:
             self._last_voiced_at = time.perf_counter()
         if self._overlap_ms is not None and event is not VadEvent.ENDPOINT:
@@ -285,7 +310,7 @@ class _Call:
                 if turn_span is not None:
                     turn_span.set_attribute("turn.backchannel", True)
                     turn_span.end()
-                loop.run_in_executor(self._stt_pool, self._recognizer.finish)
+                loop.run_in_executor(self._stt_pool, self._recognizer.discard)
                 self.player.resume()
                 return
             previous = self._reply_task
@@ -344,13 +369,18 @@ class _Call:
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
         self.faults.take_latency()  # a fresh account for this reply
         t = time.perf_counter()
-        stt = self.tracer.start("stt", parent=self._span)
+        stt = self.tracer.start(
+            "stt", parent=self._span, attributes={"stt.engine": self.settings.stt}
+        )
         try:
             recognizer = self._recognizer
             text = await self._guard(
                 "stt", lambda: loop.run_in_executor(self._stt_pool, recognizer.finish)
             )
             stt.set_attribute("stt.text", str(text))
+            if recognizer.speculative:
+                # The whole Whisper pass, part of which may have run in the hangover.
+                stt.set_attribute("stt.whisper_ms", getattr(recognizer, "last_pass_ms", 0.0))
         except InjectedFault:
             stt.set_attribute("error", True)
             stt.end()

@@ -1,4 +1,4 @@
-"""Streaming speech recognition for the pipeline agent: pocketsphinx + a domain LM.
+"""Streaming speech recognition for the bundled agents: pocketsphinx + a domain LM, or Whisper.
 
 pocketsphinx ships its acoustic model in the wheel and decodes faster than real
 time on one core, with partial hypotheses every frame, which is what a voice
@@ -10,6 +10,13 @@ model is built once and cached on disk, keyed by a hash of the phrases.
 
 Exact digital silence wrecks pocketsphinx's noise and CMN estimates, so every
 frame gets seeded white dither at about -50 dBFS before decoding.
+
+The domain LM only knows the phrase list: a caller who says "Wednesday
+please" or "ten in the morning" in words it has not seen is heard as
+something else. `stt="whisper"` keeps pocketsphinx streaming (partials stay
+cheap) and transcribes the whole utterance with Whisper tiny
+(`simulator.conversation.whisper`, ~60-100 ms per short utterance on one
+thread) when it ends: `UtteranceRecognizer`. `make_recognizer(stt)` picks one.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ import hashlib
 import importlib.metadata
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +43,11 @@ from reference_agent.domain import CALLER_PHRASES
 
 #: RMS of the dither in int16 units: 32768 * 10 ** (-50 / 20) ~ -50 dBFS.
 DITHER_RMS = 32768.0 * 10 ** (-50 / 20)
+SAMPLE_RATE = 16000
 _CACHE_FORMAT = "1"
+#: `voxsim agent serve --stt`: the domain LM alone, or Whisper at the end of each utterance.
+STT_CHOICES = ("domain", "whisper")
+DEFAULT_STT = "domain"
 _PS_VERSION = importlib.metadata.version("pocketsphinx")
 
 
@@ -120,7 +132,7 @@ def decoder_config(model: DomainModel | None = None) -> dict[str, Any]:
         "hmm": pocketsphinx.get_model_path("en-us/en-us"),
         "lm": str(model.lm),
         "dict": str(model.dict),
-        "samprate": 16000,
+        "samprate": SAMPLE_RATE,
         "loglevel": "FATAL",
         # The flat-lexicon second pass costs ~50 ms at end of utterance (it waits
         # for the whole utterance) and did not lower WER on the domain set
@@ -169,6 +181,23 @@ class StreamingRecognizer:
         self._active = False
         return self._text()
 
+    #: Whether `speculate()` does anything (a recognizer with a costly final pass).
+    speculative = False
+
+    def speculate(self) -> None:
+        """The caller went quiet: do the final pass now, `finish()` reuses it (see subclass)."""
+
+    def retract(self) -> None:
+        """The caller spoke again: the speculative pass no longer stands."""
+
+    def settled(self) -> str:
+        """The best transcript of the utterance so far, without ending it (the partial)."""
+        return self._text() if self._active else ""
+
+    def discard(self) -> None:
+        """End the utterance without wanting its transcript (a backchannel)."""
+        self.finish()
+
     def transcribe(self, pcm: npt.NDArray[np.int16]) -> str:
         """Recognise one whole utterance."""
         self.start()
@@ -178,3 +207,108 @@ class StreamingRecognizer:
     def _text(self) -> str:
         hyp = self._decoder.hyp()
         return " ".join(hyp.hypstr.lower().split()) if hyp is not None else ""
+
+
+class _Transcriber(Protocol):
+    def transcribe(self, pcm: npt.NDArray[np.int16]) -> str: ...
+
+
+def whisper_available() -> bool:
+    """Whether faster-whisper and the Whisper model wheel are installed."""
+    try:
+        from simulator.conversation import whisper
+    except ImportError:
+        return False
+    return whisper.available()
+
+
+@lru_cache(maxsize=1)
+def whisper_transcriber() -> _Transcriber:
+    """The process's shared Whisper model, loaded and run once (the first pass is ~2x slower)."""
+    from simulator.conversation.whisper import WhisperRecognizer
+
+    whisper = WhisperRecognizer.shared()
+    t = np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE
+    hum = (3000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)  # loud enough to be decoded
+    whisper.transcribe(hum)
+    return whisper
+
+
+class UtteranceRecognizer(StreamingRecognizer):
+    """pocketsphinx partials while the caller talks, Whisper on the whole utterance at the end.
+
+    Every fed frame is also kept; `finish()` (and `settled()`) transcribe what
+    was kept with `transcriber` (default: the shared Whisper model). Whisper
+    is not streaming: one pass over a 1-4 s turn costs ~110-130 ms of CPU here
+    (BENCHMARKS.md), all of it at the end of the utterance. So an agent calls
+    `speculate()` when the caller goes quiet (the VAD's first unvoiced frame):
+    the pass runs during the endpointing hangover, and `finish()` returns its
+    transcript unless `retract()` (the caller spoke again) came in between,
+    waiting only for whatever of the pass is left. Calls must come in order
+    from one thread (the agent's STT worker), as for every recognizer.
+    """
+
+    speculative = True
+
+    def __init__(
+        self,
+        model: DomainModel | None = None,
+        seed: int = 0,
+        transcriber: _Transcriber | None = None,
+    ) -> None:
+        super().__init__(model, seed)
+        self._transcriber = transcriber or whisper_transcriber()
+        self._audio: list[npt.NDArray[np.int16]] = []
+        self._early: str | None = None
+        #: Duration of the last Whisper pass (ms), for the agent's stt span.
+        self.last_pass_ms = 0.0
+
+    def start(self) -> None:
+        super().start()
+        self._audio = []
+        self._early = None
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> str:
+        if not self._active:
+            self.start()
+        self._audio.append(np.asarray(pcm, dtype=np.int16))
+        return super().feed(pcm)
+
+    def settled(self) -> str:
+        """Whisper's transcript of the utterance so far (it goes on)."""
+        if not self._audio:
+            return ""
+        t = time.perf_counter()
+        text = self._transcriber.transcribe(np.concatenate(self._audio))
+        self.last_pass_ms = (time.perf_counter() - t) * 1000
+        return text
+
+    def speculate(self) -> None:
+        if self._active:
+            self._early = self.settled()
+
+    def retract(self) -> None:
+        self._early = None
+
+    def finish(self) -> str:
+        if not self._active:
+            return ""
+        super().finish()
+        text = self._early if self._early is not None else self.settled()
+        self._audio = []
+        self._early = None
+        return text
+
+    def discard(self) -> None:
+        super().finish()
+        self._audio = []
+        self._early = None
+
+
+def make_recognizer(stt: str = DEFAULT_STT, seed: int = 0) -> StreamingRecognizer:
+    """A recognizer for `voxsim agent serve --stt`: "domain" or "whisper"."""
+    if stt == "domain":
+        return StreamingRecognizer(seed=seed)
+    if stt == "whisper":
+        return UtteranceRecognizer(seed=seed)
+    raise ValueError(f"unknown recognizer {stt!r}; choose from {', '.join(STT_CHOICES)}")

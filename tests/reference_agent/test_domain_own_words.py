@@ -126,3 +126,21 @@ def test_a_refund_in_ordinary_words() -> None:
     _, action = domain.respond(history)
     assert action is not None
     assert (action.name, action.arguments()) == ("start_refund", {"order": "5512"})
+
+
+def test_a_package_is_an_order() -> None:
+    (answer,) = [domain.reply([{"role": "user", "content": "where is my package"}])]
+    assert answer == "Sure. What is your order number?"
+
+
+def test_held_out_sentences_are_not_in_the_phrase_list() -> None:
+    from reference_agent.heldout import HELDOUT_CALLER_SENTENCES
+
+    assert len(HELDOUT_CALLER_SENTENCES) >= 15
+    assert not set(HELDOUT_CALLER_SENTENCES) & set(domain.CALLER_PHRASES)
+    understood = [
+        s
+        for s in HELDOUT_CALLER_SENTENCES
+        if domain.reply([{"role": "user", "content": s}]) != domain.SORRY
+    ]
+    assert understood == HELDOUT_CALLER_SENTENCES
