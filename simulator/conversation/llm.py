@@ -25,7 +25,9 @@ The caller leaves on an ending reading (goodbye, done, cannot), when the goal
 is done, or on an `end_call` tool call. Its verdict (success) is "the agent
 confirmed the goal": the scenario's `done_when` (by default a confirmation
 such as "I have booked you") matched a turn of the agent, or the model read
-the turn as done and said so in every field (about, end_call, success).
+the turn as done and said so in every field (about, end_call, success). A
+confirmation naming a day or month the caller never gave is not done: the
+caller corrects it ("No, Wednesday at ten am, please.").
 
 Every reply is checked. An HTTP error, a timeout, empty content, non-JSON, a
 wrong shape, a refusal, or a line with a value the caller was never given (and
@@ -94,6 +96,10 @@ END_CALL_TOOL: dict[str, Any] = {
     },
 }
 
+_DATES = set(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "june july august september october november december".split()
+)
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], AsyncOpenAI]]
 _clients = weakref.WeakKeyDictionary()
 _background: set[asyncio.Task[Any]] = set()
@@ -177,7 +183,7 @@ class LlmPolicy:
         self.history.append({"role": "user", "content": text or "(silence)"})
         answer = await self._ask()
         confirmed = any(re.search(p, text, re.IGNORECASE) for p in self.c.done_when or CONFIRMED)
-        return self._move(answer, confirmed)
+        return self._move(answer, confirmed, self._wrong_dates(text))
 
     async def on_limit(self, reason: str) -> Decision:
         """A cap ends the call as failed, whatever was done."""
@@ -337,10 +343,11 @@ class LlmPolicy:
         return invented_values(line, self.allowed)
 
     # ------------------------------------------------------------ the move
-    def _move(self, answer: dict[str, Any], confirmed: bool) -> Decision:
+    def _move(self, answer: dict[str, Any], confirmed: bool, wrong: list[str]) -> Decision:
         """The caller's next move from a valid answer (see the module docstring).
 
-        `confirmed`: the agent's turn says the goal is done (the scenario's `done_when`).
+        `confirmed`: the agent's turn says the goal is done (the scenario's
+        `done_when`); `wrong`: days or months it names that are not the caller's.
         """
         notes: dict[str, Any] = answer.pop("_notes")
         about: str | None = answer.get("about")
@@ -356,9 +363,19 @@ class LlmPolicy:
             outcome = Outcome(bool(answer["success"]), _short(str(answer["reason"]), 200))
             why = f"the model called end_call: {outcome.reason}"
             return self._leave(say or None, why, outcome, notes)
+        claimed = confirmed
+        if wrong:
+            notes["wrong"] = wrong
+            confirmed = False  # a confirmation of a day the caller never gave is not one
+        if confirmed:
+            self.done = True
         if about is None:
             return self._free(say, answer, notes)
-        if confirmed or (about == DONE and answer["end_call"] and answer["success"]):
+        if wrong and about != GOODBYE and (claimed or about in (DONE, YES_NO)):
+            # The agent confirms (or asks to confirm) a day the caller never gave: correct it.
+            line = "No, " + facts_line(self.c, list(self.c.facts))
+            return self._failed_attempt(f"the agent got {', '.join(wrong)} wrong", notes, line)
+        if about == DONE and answer["end_call"] and answer["success"] and not wrong:
             self.done = True
         move = about
         if confirmed and move not in (GOODBYE, YES_NO, *self.unknown_readings):
@@ -430,7 +447,9 @@ class LlmPolicy:
             return self._failed_attempt("the model said nothing", notes)
         return self._say(say, reason, notes)
 
-    def _failed_attempt(self, why: str, notes: dict[str, Any]) -> Decision:
+    def _failed_attempt(self, why: str, notes: dict[str, Any], line: str | None = None) -> Decision:
+        """One more failed attempt of the agent's: say `line` (default: the last line
+        again), or give up when the persona's patience is spent."""
         self.failed += 1
         patience = self.c.persona.patience
         notes["path"] = "composed"
@@ -441,7 +460,7 @@ class LlmPolicy:
                 self.failed = 0
                 return self._say("Can I speak to a person, please?", reason, notes)
             return self._leave("Never mind. Goodbye.", reason, Outcome(False, reason), notes)
-        line = self.last_line or self.opening_line
+        line = line or self.last_line or self.opening_line
         return self._say(line, f"{why}: say it again ({self.failed}/{patience})", notes)
 
     # ------------------------------------------------------------ lines
@@ -456,6 +475,10 @@ class LlmPolicy:
         if line:
             self.history.append({"role": "assistant", "content": line})
         return Decision(say=line, why=why, hang_up=True, outcome=outcome, notes=notes)
+
+    def _wrong_dates(self, text: str) -> list[str]:
+        """Days and months the agent names that are in none of the caller's facts."""
+        return [w for w in self._invented(text) if w in _DATES]
 
     def _fits_leaving(self, say: str) -> bool:
         return len(_words(say)) >= 2 and say.lower().strip(" .") not in self.readings
@@ -592,7 +615,7 @@ def _examples(c: Conversation, opening: str) -> list[str]:
     pairs += [
         ("Sorry, could you say that again?", REPEAT, opening),
         ("Shall I go ahead?", YES_NO, "Yes, please."),
-        (f"Okay. I have booked that for {values}. Is there anything else?", DONE, BYE),
+        (f"Okay, that is all done for {values}. Is there anything else?", DONE, BYE),
         ("Thanks for calling, goodbye.", GOODBYE, "Goodbye."),
     ]
     return [f'"{agent}" -> ' + json.dumps({"about": a, "say": s}) for agent, a, s in pairs]

@@ -123,6 +123,8 @@ async def faults() -> AsyncIterator[FaultServer]:
         fault = request.match_info["fault"]
         if server.script.get(fault):
             return web.json_response(server.script[fault].pop(0))
+        if fault == "scripted":
+            return web.Response(status=500, text="script exhausted")
         if fault == "stall":
             await asyncio.wait_for(release.wait(), 60)
             return web.json_response(_content(json.dumps(VALID)))
@@ -252,8 +254,69 @@ async def test_an_invented_line_with_a_reading_is_replaced_by_the_facts(
     assert decision.notes["invented"] == ["tuesday", "3"]
 
 
+def _reading(about: str, say: str = "", end: bool = False) -> dict[str, Any]:
+    answer = {"about": about, "say": say, "end_call": end, "success": end, "reason": about}
+    return _content(json.dumps(answer))
+
+
+@pytest.mark.timeout(60)
+async def test_the_agents_confirmation_is_done_even_when_the_model_misreads_it(
+    faults: FaultServer,
+) -> None:
+    # What SmolLM2 does: it reads "I have booked you for Wednesday at ten am" as
+    # a question about the day and time, and says a bit of it.
+    faults.script["scripted"] = [
+        _reading("day and time", "Wednesday at ten am."),
+        _reading("day and time", "ten am"),
+    ]
+    policy = LlmPolicy(_conversation(faults.url("scripted"), retries=0, timeout_s=5))
+    await policy.decide(Heard("Which day and time would you like?"))
+    booked = "Sure. I have booked you for Wednesday at ten am. Is there anything else?"
+    decision = await policy.decide(Heard(booked))
+    assert decision.hang_up and decision.say == "No, that's all. Thank you, goodbye."
+    assert decision.outcome is not None and decision.outcome.success
+    assert decision.notes["confirmed"] and decision.notes["path"] == "composed"
+
+
+@pytest.mark.timeout(60)
+async def test_a_confirmation_of_another_day_is_corrected_not_done(
+    faults: FaultServer,
+) -> None:
+    faults.script["scripted"] = [
+        _reading("done", "Great, thanks. Bye.", end=True),
+        _reading("goodbye", "Bye.", end=True),
+    ]
+    policy = LlmPolicy(_conversation(faults.url("scripted"), retries=0, timeout_s=5))
+    decision = await policy.decide(Heard("I have booked you for Tuesday at ten am."))
+    assert not decision.hang_up and decision.outcome is None
+    assert decision.say == "No, Wednesday at ten am, please."
+    assert decision.notes["wrong"] == ["tuesday"] and not policy.done
+    # An agent that books the wrong day and leaves: the caller's goal was not done.
+    decision = await policy.decide(Heard("I have booked you for Tuesday. Goodbye."))
+    assert decision.hang_up and decision.outcome is not None
+    assert not decision.outcome.success
+
+
+@pytest.mark.timeout(60)
+async def test_a_server_that_ignores_the_schema_gets_the_models_own_move(
+    faults: FaultServer,
+) -> None:
+    # No "about": a server without constrained decoding; the model's fields are the move.
+    said = {"say": "Wednesday at ten am.", "end_call": False, "success": False, "reason": "asked"}
+    bye = {"say": "Thanks, bye.", "end_call": True, "success": True, "reason": "it is booked"}
+    faults.script["scripted"] = [_content(json.dumps(said)), _content(json.dumps(bye))]
+    policy = LlmPolicy(_conversation(faults.url("scripted"), retries=0, timeout_s=5))
+    first = await policy.decide(Heard("Which day and time would you like?"))
+    assert first.say == "Wednesday at ten am." and not first.hang_up
+    assert first.notes["path"] == "model" and first.notes["about"] is None
+    last = await policy.decide(Heard("You are booked."))
+    assert last.hang_up and last.say == "Thanks, bye."
+    assert last.outcome is not None and last.outcome.success
+    assert last.outcome.reason == "it is booked"
+
+
 async def test_a_speculative_copy_is_cheap_and_independent() -> None:
-    conversation = _conversation("http://127.0.0.1:9/v1")
+    conversation = _conversation("http://llm.invalid/v1")  # never asked
     policy = make_policy(conversation)
     assert isinstance(policy, LlmPolicy)
     await policy.opening(Heard(GREETING))
