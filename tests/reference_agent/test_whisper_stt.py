@@ -1,8 +1,10 @@
 """`--stt whisper`: the bundled agents understand callers who speak in their own words.
 
-Real engines throughout: eSpeak / Piper speak, pocketsphinx streams, Whisper
-tiny transcribes each utterance, the agent runs in its own process behind a
-real WebSocket (as `voxsim run` starts it) and makes real tool calls.
+Real engines throughout: eSpeak / Piper speak (Piper where one recognition
+is checked: its audio is the same bytes every time, eSpeak's varies a
+little), pocketsphinx streams, Whisper tiny transcribes each utterance, the
+agent runs in its own process behind a real WebSocket (as `voxsim run`
+starts it) and makes real tool calls.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from reference_agent.pipeline.stt import (
     whisper_transcriber,
 )
 from simulator.audio import SAMPLE_RATE, frames
+from simulator.caller.piper_tts import synthesize_piper
 from simulator.caller.render import render_call
-from simulator.caller.tts import synthesize
 from simulator.runner import new_traceparent
 from simulator.scenario import parse_scenario
 from simulator.session import CallRecord, Session
@@ -44,9 +46,12 @@ caller: {{engine: {engine}, voice: {voice}}}
 turns:
   - wait: true
   - say: "Hi, I need to see someone on Wednesday."
-  - say: "Ten in the morning would be great."
+  - say: "{time}"
   - say: "Thank you goodbye."
 """
+#: Whisper tiny hears eSpeak's short "ten" as "and" in about a third of renderings
+#: (eSpeak's audio differs a little from call to call): eSpeak says "o'clock" too.
+TEN_AM = {"piper": "Ten in the morning would be great.", "espeak": "Ten o'clock in the morning."}
 
 
 def _agent(kind: str, stt: str) -> Generator[str, None, None]:
@@ -82,7 +87,7 @@ def _heard(record: CallRecord) -> list[str]:
 async def test_the_pipeline_agent_books_from_a_callers_own_words(
     whisper_pipeline_url: str, engine: str, voice: str
 ) -> None:
-    booking = NATURAL_BOOKING.format(engine=engine, voice=voice)
+    booking = NATURAL_BOOKING.format(engine=engine, voice=voice, time=TEN_AM[engine])
     record = await _call(whisper_pipeline_url, booking, f"natural-{engine}")
     assert record.ok, record.error
     assert ("book_appointment", {"day": "wednesday", "time": "ten am"}) in _tool_calls(record), (
@@ -96,7 +101,7 @@ async def test_the_e2e_agent_takes_the_same_option() -> None:
     server = _agent("e2e", "whisper")
     url = next(server)
     try:
-        booking = NATURAL_BOOKING.format(engine="piper", voice="joe")
+        booking = NATURAL_BOOKING.format(engine="piper", voice="joe", time=TEN_AM["piper"])
         record = await _call(url, booking, "natural-e2e")
     finally:
         server.close()
@@ -107,7 +112,7 @@ async def test_the_e2e_agent_takes_the_same_option() -> None:
 
 
 def _feed(recognizer: StreamingRecognizer, text: str) -> str:
-    pcm = np.concatenate([PAD, synthesize(text).pcm, PAD])
+    pcm = np.concatenate([PAD, synthesize_piper(text).pcm, PAD])
     recognizer.start()
     for frame in frames(pcm):
         recognizer.feed(frame)
@@ -132,7 +137,8 @@ class _Counted:
 
 
 def _say(recognizer: StreamingRecognizer, text: str) -> list[str]:
-    return [recognizer.feed(f) for f in frames(np.concatenate([PAD, synthesize(text).pcm]))]
+    pcm = np.concatenate([PAD, synthesize_piper(text).pcm])
+    return [recognizer.feed(f) for f in frames(pcm)]
 
 
 def test_partials_stream_and_a_backchannel_costs_no_whisper_pass() -> None:
