@@ -80,6 +80,7 @@ VALID = {
 INVENTED = json.dumps(
     {"say": "Tuesday at 3 pm.", "end_call": False, "success": False, "reason": "asked"}
 )
+SLOW_S = 1.5
 #: What each faulty server answers to every request (a web.Response, or a stall).
 FAULTS: dict[str, Any] = {
     "empty-body": lambda: web.Response(body=b"", content_type="application/json"),
@@ -128,6 +129,9 @@ async def faults() -> AsyncIterator[FaultServer]:
         if fault == "stall":
             await asyncio.wait_for(release.wait(), 60)
             return web.json_response(_content(json.dumps(VALID)))
+        if fault == "slow":  # a valid reading, always, after a human-noticeable pause
+            await asyncio.sleep(SLOW_S)
+            return web.json_response(_reading("day and time", "Wednesday at ten am, please."))
         reply: web.StreamResponse = FAULTS[fault]()
         return reply
 
@@ -499,3 +503,39 @@ conversation:
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "completed", run["status"]
     assert outcome.exit_code == 0  # no SLO asked: the run itself went fine
+
+
+@pytest.mark.timeout(300)
+async def test_a_slow_brain_is_marked_late_and_never_counted_against_the_agent(
+    tmp_path: Path, faults: FaultServer, pipeline_agent_url: str
+) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(
+        f"""
+name: llm-slow
+seed: 9
+conversation:
+  goal: book an appointment
+  facts: {{day: wednesday, time: ten am}}
+  policy: llm
+  llm: {{base_url: "{faults.url("slow")}", timeout_s: 10}}
+  persona: {{response_gap: {{dist: fixed, median_ms: 600, min_ms: 600}}}}
+  end: {{max_turns: 6, max_duration_s: 90}}
+"""
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out, agent=pipeline_agent_url)
+    rows = _rows(out, "turns.jsonl")
+    late = [r for r in rows if (r.get("decision") or {}).get("caller_late")]
+    assert late, [(r["kind"], r.get("decision")) for r in rows]
+    for r in late:
+        d = r["decision"]
+        # the brain took >= 1.5 s, the persona wanted 600 ms: the answer came late...
+        assert d["decide_ms"] >= SLOW_S * 1000 * 0.9
+        assert d["late_by_ms"] > 0 and d["achieved_gap_ms"] > d["gap_ms"]
+        # ...and the agent's latency still runs from the true end of the caller's speech
+        if r["latency_ms"] is not None:
+            assert r["latency_ms"] == pytest.approx(
+                (r["agent_onset_s"] - r["speech_end_s"]) * 1000, abs=1
+            )
+            assert r["latency_ms"] < 1500  # the agent's own time, not the caller's 1.5 s
