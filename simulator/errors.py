@@ -26,7 +26,8 @@ class VoxsimError(Exception):
     def one_line(self) -> str:
         """Render as `where: what (fix)`, the single line the CLI prints."""
         parts = f"{self.where}: {self.what}" if self.where else self.what
-        return f"{parts} — {self.fix}" if self.fix else parts
+        line = f"{parts} — {self.fix}" if self.fix else parts
+        return line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever it quotes
 
 
 class ScenarioError(VoxsimError):
