@@ -2,7 +2,9 @@
 
 A scenario says who calls (caller), what they do (turns), which agent answers
 with which faults (agent), and what the caller must experience (slo). Unknown
-keys are errors so a typo never silently becomes a default.
+keys are errors so a typo never silently becomes a default. Sizes are
+bounded (docs/callers.md, "Limits"): no file can keep the loader, the
+renderer or a call busy for long.
 """
 
 from __future__ import annotations
@@ -12,9 +14,35 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simulator.configfile import field_error, load_mapping, model_at, read_config
+from simulator.transports.registry import url_problem
+
+#: Scripted turns in one scenario (a 30-minute call is well under 100).
+MAX_TURNS = 200
+#: Words in one `say` line (about 70 s of speech at 175 words a minute), and its characters.
+MAX_SAY_WORDS = 200
+MAX_SAY_CHARS = 2_000
+#: Free text a regex is made of (`when:`, `done_when:`) and a fact's value.
+MAX_PATTERN_CHARS = 200
+MAX_FACT_CHARS = 200
+
+
+def _valid_pattern(pattern: str) -> str | None:
+    """Why `pattern` cannot be a case-insensitive regex, or None when it can."""
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}: OverflowError
+        return str(exc)
+    return None
 
 
 class _Model(BaseModel):
@@ -52,8 +80,16 @@ class Agent(_Model):
     """Which agent answers the call: a bundled one, or yours at a URL."""
 
     kind: Literal["pipeline", "e2e", "websocket", "twilio", "realtime", "webrtc"] = "pipeline"
-    url: str | None = None
+    url: Annotated[str, Field(max_length=2_000)] | None = None
     faults: Faults = Faults()
+
+    @field_validator("url")
+    @classmethod
+    def _reachable_url(cls, url: str | None) -> str | None:
+        problem = url_problem(url) if url is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
     @model_validator(mode="after")
     def _url_for_remote(self) -> Agent:
@@ -103,7 +139,7 @@ class Noise(_Model):
 
     kind: NoiseKind = "white"
     snr_db: Annotated[float, Field(ge=-10, le=60)] = 20.0
-    file: str | None = None
+    file: Annotated[str, Field(max_length=1_000)] | None = None
     hum_hz: Literal[50, 60] = 50
     babble_talkers: Annotated[int, Field(ge=2, le=12)] = 6
     #: Keep the noise on between turns (real lines do); false = only under speech.
@@ -115,9 +151,17 @@ class Noise(_Model):
             raise ValueError("kind 'file' needs file: PATH.wav")
         if self.file is not None and self.kind != "file":
             raise ValueError("file: is only used with kind: file")
-        if self.file is not None and not Path(self.file).is_file():
+        if self.file is not None and not _is_file(self.file):
             raise ValueError(f"noise file not found: {self.file} (a 16-bit WAV; path from cwd)")
         return self
+
+
+def _is_file(path: str) -> bool:
+    """True for an existing regular file; False for any name the OS cannot even stat."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
 
 
 class Channel(_Model):
@@ -160,7 +204,7 @@ class Network(_Model):
 class Caller(_Model):
     """The simulated caller's voice."""
 
-    voice: str = "en-us"
+    voice: Annotated[str, Field(min_length=1, max_length=64)] = "en-us"
     rate_wpm: Annotated[int, Field(ge=80, le=450)] = 175
     pitch: Annotated[int, Field(ge=0, le=99)] = 50
     engine: Literal["espeak", "piper"] = "espeak"
@@ -187,20 +231,28 @@ class Turn(_Model):
     `silence_ms` keeps the line silent for that long.
     """
 
-    say: Annotated[str, Field(min_length=1)] | None = None
+    say: Annotated[str, Field(min_length=1, max_length=MAX_SAY_CHARS)] | None = None
     wait: bool | None = None
     silence_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None
     reply_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
     #: Start `say` this many ms into the agent's reply to the previous turn.
     barge_in_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
     #: Say this (e.g. "uh-huh") `at_ms` into the agent's reply, then keep listening.
-    backchannel: Annotated[str, Field(min_length=1)] | None = None
+    backchannel: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     at_ms: Annotated[int, Field(ge=0, le=60_000)] = 1000
     #: Hang up this many ms into the agent's reply to the previous turn.
     hangup_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
     #: Pause mid-sentence for `pause_ms` after word number `pause_after_word`.
     pause_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
-    pause_after_word: Annotated[int, Field(ge=1)] | None = None
+    pause_after_word: Annotated[int, Field(ge=1, le=MAX_SAY_WORDS)] | None = None
+
+    @field_validator("say")
+    @classmethod
+    def _say_words(cls, say: str | None) -> str | None:
+        words = len(say.split()) if say is not None else 0
+        if words > MAX_SAY_WORDS:
+            raise ValueError(f"a say line has at most {MAX_SAY_WORDS} words (got {words:,})")
+        return say
 
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
@@ -284,7 +336,7 @@ class End(_Model):
 class Rule(_Model):
     """An author's rule: when the agent says `when` (words or a regex), the caller acts."""
 
-    when: Annotated[str, Field(min_length=1, max_length=200)]
+    when: Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)]
     do: Literal["say", "barge_in", "silent", "ask_for_human", "hang_up", "done"] = "say"
     say: Annotated[str, Field(min_length=1, max_length=400)] | None = None
     #: Apply at most this many times per call.
@@ -296,19 +348,20 @@ class Rule(_Model):
             raise ValueError(f"do: {self.do} needs say: the words to say")
         if self.do not in ("say", "barge_in") and self.say is not None:
             raise ValueError(f"do: {self.do} takes no say:")
-        try:
-            re.compile(self.when, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"when: is not a valid pattern ({exc})") from None
+        problem = _valid_pattern(self.when)
+        if problem is not None:
+            raise ValueError(f"when: is not a valid pattern ({problem})")
         return self
 
 
 class LlmCaller(_Model):
     """The `llm` policy's endpoint: any OpenAI-compatible chat server (temperature 0)."""
 
-    base_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8080/v1"
-    model: Annotated[str, Field(min_length=1)] = "default"
-    api_key_env: str = "OPENAI_API_KEY"
+    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] = (
+        "http://127.0.0.1:8080/v1"
+    )
+    model: Annotated[str, Field(min_length=1, max_length=200)] = "default"
+    api_key_env: Annotated[str, Field(max_length=100)] = "OPENAI_API_KEY"
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     seed: int = 0
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
@@ -331,16 +384,25 @@ class Conversation(_Model):
     goal: Annotated[str, Field(min_length=1, max_length=1000)]
     #: What the caller says first; default: the goal in the first person.
     opening: Annotated[str, Field(min_length=1, max_length=400)] | None = None
-    facts: dict[Annotated[str, Field(pattern=_FACT_KEY)], Annotated[str, Field(min_length=1)]] = {}
-    unknown: list[Annotated[str, Field(pattern=_FACT_KEY)]] = []
+    facts: Annotated[
+        dict[
+            Annotated[str, Field(pattern=_FACT_KEY)],
+            Annotated[str, Field(min_length=1, max_length=MAX_FACT_CHARS)],
+        ],
+        Field(max_length=50),
+    ] = {}
+    unknown: Annotated[list[Annotated[str, Field(pattern=_FACT_KEY)]], Field(max_length=50)] = []
     #: The agent saying one of these (words or regexes) means the goal is done;
     #: default: a confirmation ("booked", "cancelled", "started a refund", ...).
-    done_when: list[Annotated[str, Field(min_length=1)]] = []
+    done_when: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)]],
+        Field(max_length=20),
+    ] = []
     policy: Literal["rules", "llm"] = "rules"
     llm: LlmCaller = LlmCaller()
     persona: Persona = Persona()
     end: End = End()
-    when: list[Rule] = []
+    when: Annotated[list[Rule], Field(max_length=50)] = []
     #: Where the caller's understanding comes from: the agent's transcript events
     #: when it sends them (auto), only those, or voxsim's recognizer on the audio.
     ears: Literal["auto", "transcript", "audio"] = "auto"
@@ -351,10 +413,9 @@ class Conversation(_Model):
         if both:
             raise ValueError(f"{sorted(both)} is both in facts and unknown")
         for pattern in self.done_when:
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"done_when {pattern!r} is not a valid pattern ({exc})") from None
+            problem = _valid_pattern(pattern)
+            if problem is not None:
+                raise ValueError(f"done_when {pattern!r} is not a valid pattern ({problem})")
         return self
 
 
@@ -403,12 +464,12 @@ class Expect(_Model):
 class Scenario(_Model):
     """A whole scenario file."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    description: str = ""
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: Annotated[str, Field(max_length=4_000)] = ""
     seed: Annotated[int, Field(ge=0)] = 0
     agent: Agent = Agent()
     caller: Caller = Caller()
-    turns: list[Turn] = []
+    turns: Annotated[list[Turn], Field(max_length=MAX_TURNS)] = []
     #: A goal-driven caller that takes over after `turns` (simulator/conversation/).
     conversation: Conversation | None = None
     slo: Slo = Slo()
@@ -441,7 +502,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         if scenario.matrix:
             from simulator.matrix import expand
 
-            expand(scenario, source)  # every combination must validate too
+            expand(scenario, source, root)  # every combination must validate too
         return scenario
     except ValidationError as exc:
         raise field_error(exc, root, source, _allowed) from None

@@ -7,6 +7,8 @@ Transport modules are imported only when used (aiortc is heavy).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from simulator.errors import UsageError
 from simulator.transports.base import Transport
 
@@ -31,6 +33,32 @@ def transport_name(url: str) -> str | None:
     for prefix, name in SCHEMES:
         if url.startswith(prefix):
             return name
+    return None
+
+
+#: What an agent URL may start with (one line of help).
+URL_HELP = "ws://, twilio+ws://, realtime+ws:// or webrtc+http:// (wss:// and https:// too)"
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot name an agent (scheme, host, port), or None when it can.
+
+    Checked before any call, so a typo is a usage error (exit 2), not an
+    unreachable agent (exit 3).
+    """
+    if transport_name(url) is None:
+        return f"unsupported scheme in {url[:80]!r}: use {URL_HELP}"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"spaces or control characters in {url[:80]!r}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"
+        return f"malformed URL {url[:80]!r} ({exc})"
+    if not parts.hostname:
+        return f"no host in {url[:80]!r}, e.g. ws://127.0.0.1:8765/ws"
+    if port == 0:
+        return f"port 0 in {url[:80]!r}: the port must be 1..65535"
     return None
 
 
