@@ -49,7 +49,9 @@ def test_a_bad_matrix_value_fails_at_load_time() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario(MATRIX.replace("[0, 20]", "[0, loud]"), source="g.yaml")
     msg = info.value.one_line()
-    assert msg.startswith("g.yaml matrix: caller.noise.snr_db") and "'loud'" in msg
+    # the line of the bad value itself, and which value of which key
+    assert msg.startswith("g.yaml:6 matrix.caller.noise.snr_db[1]: caller.noise.snr_db"), msg
+    assert "'loud'" in msg
 
 
 def test_a_matrix_can_vary_a_turn() -> None:
@@ -66,3 +68,45 @@ def test_a_mapping_value_varies_settings_together_and_keeps_the_rest() -> None:
     a, b = (c.scenario.caller for c in expand(parse_scenario(text)))
     assert (a.engine, a.voice, a.rate_wpm) == ("espeak", "en-us", 150)
     assert (b.engine, b.voice, b.rate_wpm) == ("piper", "joe", 150)
+
+
+def test_a_matrix_too_large_is_refused_before_it_is_built() -> None:
+    import time
+
+    from simulator.matrix import MAX_CALLS
+
+    keys = "".join(f"  caller.k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(9))
+    text = f"name: big\nmatrix:\n{keys}turns:\n  - say: hi\n"
+    began = time.perf_counter()
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="b.yaml")
+    assert time.perf_counter() - began < 0.5
+    msg = info.value.one_line()
+    assert msg.startswith("b.yaml:2 matrix") and "1,000,000,000 calls" in msg
+    assert f"{MAX_CALLS:,}" in msg
+
+
+def test_matrix_cells_times_repeat_count_against_the_limit() -> None:
+    from simulator.matrix import MAX_CALLS, count_calls
+
+    text = "name: r\nrepeat: 10000\nmatrix:\n  caller.pitch: [1, 2]\nturns:\n  - say: hi\n"
+    with pytest.raises(ScenarioError, match="20,000 calls"):
+        parse_scenario(text)
+    assert count_calls(parse_scenario(text.replace("10000", "5000"))) == MAX_CALLS
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "hint"),
+    [
+        ("turns.7.say: [a]", 4, "no list item '7'"),
+        ("seed.x: [1]", 4, "not a mapping or list"),
+        ("name: [a]", 4, "cannot vary"),
+    ],
+)
+def test_a_bad_matrix_key_names_file_and_line(key: str, line: int, hint: str) -> None:
+    text = f"name: k\nseed: 1\nmatrix:\n  {key}\nturns:\n  - say: hi\n"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="k.yaml")
+    msg = info.value.one_line()
+    assert msg.startswith(f"k.yaml:{line} matrix.{key.split(':')[0]}"), msg
+    assert hint in msg
