@@ -2,14 +2,19 @@
 
 Every failure voxsim expects ends as one line on stderr and an exit code
 (0 SLOs met, 1 SLO missed, 2 bad input, 3 agent or harness failed); no
-tracebacks for bad input.
+tracebacks for bad input. One nobody expected is exit 3 too: one line, and
+its traceback in a log file (in the run directory when there is one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import select
 import sys
+import tempfile
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
@@ -17,7 +22,14 @@ from typing import NoReturn
 from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from simulator.baseline import Tolerance
-from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLO_MISSED, UsageError, VoxsimError
+from simulator.errors import (
+    EXIT_AGENT_FAILED,
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_SLO_MISSED,
+    UsageError,
+    VoxsimError,
+)
 from simulator.transports.registry import AGENT_TRANSPORTS
 
 
@@ -82,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=["pipeline", "e2e"], default="pipeline")
     s.add_argument("--transport", choices=list(AGENT_TRANSPORTS), default="websocket")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--port", type=_port, default=8765)
     s.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL (default: bundled)")
     s.add_argument("--llm-model", default="voxsim-domain")
     s.add_argument(
@@ -94,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
     _add_agent_fault_flags(s)
     return p
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0..65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0..65535)")
+    return port
 
 
 def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
@@ -170,7 +193,7 @@ def _load(args: argparse.Namespace) -> int:
     from simulator.load.config import LoadConfig
     from simulator.load.run import run_load
 
-    out = args.out or Path("runs") / datetime.now().strftime("load-%Y%m%d-%H%M%S")
+    out = args.out or _default_out("load")
     fields = {k: v for k, v in vars(args).items() if k in LoadConfig.__dataclass_fields__}
     cfg = LoadConfig(scenario=args.file, out_dir=str(out), **fields)
     outcome = asyncio.run(run_load(cfg, agent=args.agent, allow_remote=args.allow_remote))
@@ -178,7 +201,7 @@ def _load(args: argparse.Namespace) -> int:
     if args.profile == "soak" and s.get("drift"):
         for key in ("latency_ms", "agent_rss_mb", "agent_fds"):
             t = s["drift"][key]
-            verdict = "DRIFT" if t["drift"] else "flat"
+            verdict = "DRIFT" if t["drift"] else "flat" if t.get("n") else "no data:"
             print(f"{verdict} {key}: growth {t['growth']} (95% CI {t['ci']}, n={t['n']})")
     elif args.profile != "soak":
         print(f"last passing: {s.get('last_passing')}, breakpoint: {s.get('breakpoint')}")
@@ -223,7 +246,10 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `voxsim` script."""
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "load") and args.out is None:
+        args.out = _default_out(args.command)  # known here: an internal error logs into it
     try:
+        _check_out(getattr(args, "out", None))
         code = _dispatch(args)
     except VoxsimError as exc:
         print(f"voxsim: {exc.one_line()}", file=sys.stderr)
@@ -231,17 +257,94 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("voxsim: interrupted; rows written so far are kept", file=sys.stderr)
         code = 3
+    except BrokenPipeError:
+        code = EXIT_OK if _stdout_gone() else _internal_error(args)
+    except Exception:
+        code = _internal_error(args)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `voxsim voices | head -1`: the reader has all it wanted
+        _stdout_gone()
     sys.exit(code)
+
+
+def _default_out(command: str) -> Path:
+    """runs/DATE for `run`, runs/load-DATE for `load`."""
+    prefix = "load-" if command == "load" else ""
+    return Path("runs") / datetime.now().strftime(f"{prefix}%Y%m%d-%H%M%S")
+
+
+def _check_out(out: Path | None) -> None:
+    """--out must be a directory voxsim can create and write in; checked before
+    anything starts, creating nothing (UsageError, exit 2)."""
+    if out is None:
+        return
+    where = f"--out {out}"
+    if out.exists() and not out.is_dir():
+        raise UsageError("is a file, not a directory", where=where, fix="pass a directory path")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"{parent} is a file, not a directory", where=where, fix="pass another path"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create files in {parent}: {exc.strerror or exc}",
+            where=where,
+            fix="pass a directory you can write to",
+        ) from None
+
+
+def _stdout_gone() -> bool:
+    """True when standard output is a pipe nobody reads any more; it then goes to
+    /dev/null, so nothing more is written to it (and exit does not fail flushing it)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+        if gone:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        return gone
+    except (OSError, ValueError):  # not a real file (e.g. captured by pytest)
+        return False
+
+
+def _internal_error(args: argparse.Namespace) -> int:
+    """An exception nobody expected: one line naming a log file with its traceback; exit 3."""
+    exc = sys.exc_info()[1]
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    what = what if len(what) <= 300 else what[:297] + "..."
+    out = getattr(args, "out", None)
+    try:
+        if isinstance(out, Path) and out.is_dir():
+            log = out / "voxsim-error.log"
+            log.write_text(traceback.format_exc(), encoding="utf-8")
+        else:
+            fd, name = tempfile.mkstemp(prefix="voxsim-error-", suffix=".log")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(traceback.format_exc())
+            log = Path(name)
+        logged = f"traceback in {log}"
+    except OSError as err:
+        logged = f"the traceback could not be written ({err.strerror or err})"
+    print(f"voxsim: internal error: {what} — {logged} (please report it)", file=sys.stderr)
+    return EXIT_AGENT_FAILED
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        from simulator.matrix import expand
+        from simulator.matrix import count_calls
         from simulator.scenario import load_scenario
 
         for f in args.files:
-            sc = load_scenario(f)
-            print(f"{f}: ok ({sc.name}, {len(sc.turns)} turns, {len(expand(sc, f))} calls)")
+            sc = load_scenario(f)  # every matrix combination is validated here
+            print(f"{f}: ok ({sc.name}, {len(sc.turns)} turns, {count_calls(sc)} calls)")
         return EXIT_OK
     if args.command == "voices":
         from simulator.caller.voices import list_voices, speaker_variants
@@ -262,7 +365,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from simulator.runner import run_files
 
-        out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = args.out or _default_out("run")
         outcome = asyncio.run(
             run_files(
                 args.files,

@@ -37,7 +37,7 @@ from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
 from simulator.transports.base import StartInfo, Transport
-from simulator.transports.registry import transport_for, transport_name
+from simulator.transports.registry import transport_for, url_problem
 
 console = Console(stderr=True, highlight=False)
 
@@ -198,6 +198,8 @@ async def run_files(
     """
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
+    for scenario in scenarios:
+        _agent_url(scenario, agent)  # a malformed --agent is a usage error before anything starts
     if baseline is not None:
         check_run_dir(baseline, "--baseline")
     recording = Recording(replay) if replay is not None else None
@@ -363,12 +365,13 @@ def _agent_url(scenario: Scenario, override: str | None) -> str:
     target = override or scenario.agent.url or scenario.agent.kind
     if scenario.agent.kind in BUNDLED_KINDS and not override:
         target = scenario.agent.kind
-    if target in BUNDLED_KINDS or transport_name(target) is not None:
+    problem = url_problem(target) if target not in BUNDLED_KINDS else None
+    if problem is None:
         return target
     raise UsageError(
-        f"unsupported agent {target!r}",
-        where="--agent",
-        fix="use 'pipeline', 'e2e' or a URL: ws://, twilio+ws://, realtime+ws://, webrtc+http://",
+        f"not an agent: {problem}",
+        where="--agent" if override else "agent.url",
+        fix="pass 'pipeline', 'e2e' (bundled) or your agent's URL",
     )
 
 
