@@ -8,7 +8,8 @@ window (longer, until `min_turns` caller turns began in it), wait until the
 calls running at its end have ended (their last turns may have begun inside
 it) and `GRACE_S` for their events, then append the step's row to load.jsonl
 and ask the profile what comes next. The run also ends at the caps
-(`max_duration_s`, `max_calls`).
+(`max_duration_s`, `max_calls`), and fails when calls in a row never reach
+their first turn (an unreachable agent would otherwise be called forever).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ GRACE_S = 1.0
 STOP_WAIT_S = 60.0
 #: Engines pre-load audio and connect before the first step.
 READY_TIMEOUT_S = 180.0
+#: The run fails after this many calls in a row (at least two per caller of the
+#: current level) failed before their first turn: nothing can be measured.
+UNREACHABLE_CALLS = 10
 
 
 @dataclass
@@ -63,6 +67,9 @@ class Conductor:
         self.events: list[Event] = []
         self.rows: list[Row] = []
         self.calls_done = 0
+        #: calls in a row that failed before their first turn, and the last one's error
+        self.unplaced = 0
+        self.unplaced_error = ""
         self.in_flight: set[str] = set()
         #: callers (locust users) running now: +1 when one starts, -1 once it stopped
         self.callers = 0
@@ -95,6 +102,11 @@ class Conductor:
             elif e.get("kind") == "call":
                 self.in_flight.discard(str(e["call_id"]))
                 self.calls_done += 1
+                if e.get("status") != "ok" and not e.get("turns"):
+                    self.unplaced += 1
+                    self.unplaced_error = str(e.get("error") or "")
+                else:
+                    self.unplaced = 0
         self.events.extend(e for e in events if e.get("kind") in ("turn", "call"))
 
     # -- the clock -------------------------------------------------------
@@ -120,6 +132,13 @@ class Conductor:
         if self.calls_done >= self.cfg.max_calls:
             self._close(cur, min(now, cur.measure_to), truncated=True)
             return self._finish("capped", f"--max-calls {self.cfg.max_calls} reached")
+        if self.unplaced >= max(UNREACHABLE_CALLS, 2 * self._users):
+            self._close(cur, min(now, cur.measure_to), truncated=True)
+            error = self.unplaced_error[:300]
+            return self._finish(
+                "failed",
+                f"{self.unplaced} calls in a row failed before their first turn; the last: {error}",
+            )
         if not cur.measuring:
             self._maybe_start_window(cur, now)
             return (self._users, float(max(self._users, 1)))

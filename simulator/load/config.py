@@ -103,9 +103,17 @@ def check(cfg: LoadConfig) -> LoadConfig:
         raise bad("out of range", "--max-error-rate", "a fraction in 0..1")
     if cfg.p95_limit_ms is not None and cfg.p95_limit_ms <= 0:
         raise bad("must be > 0", "--p95-ms", "pass milliseconds")
-    levels = [*cfg.levels, cfg.capacity or 1, cfg.concurrency or 1, cfg.start, cfg.max_concurrency]
-    if any(not 1 <= c <= MAX_CONCURRENCY for c in levels):
-        raise bad("concurrency out of range", "--levels/--capacity/--max", f"1..{MAX_CONCURRENCY}")
+    levels = {
+        "--levels": cfg.levels,
+        "--capacity": [cfg.capacity] if cfg.capacity is not None else [],
+        "--concurrency": [cfg.concurrency] if cfg.concurrency is not None else [],
+        "--start": [cfg.start],
+        "--max": [cfg.max_concurrency],
+    }
+    for flag, values in levels.items():
+        for c in values:
+            if not 1 <= c <= MAX_CONCURRENCY:
+                raise bad(f"concurrency {c} out of range", flag, f"1..{MAX_CONCURRENCY}")
     if cfg.growth <= 1:
         raise bad("must be > 1", "--growth", "e.g. 2 doubles the concurrency each step")
     if cfg.profile == "ramp" and not cfg.levels:

@@ -104,6 +104,8 @@ def call_event(row: dict[str, Any], worker: str, at: float) -> dict[str, Any]:
         "error": row.get("error"),
         "lateness_ms": row.get("max_send_lateness_ms"),
         "duration_s": row.get("duration_s"),
+        #: 0 for a call that never reached its first turn (e.g. the agent is unreachable)
+        "turns": row.get("n_turns") or 0,
         "at": at,
     }
 

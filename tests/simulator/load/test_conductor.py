@@ -96,3 +96,54 @@ def test_a_window_without_enough_turns_is_extended_until_it_has_them(tmp_path: P
     assert c.tick(6.0) is None  # two turns: closed at 5, grace over, nothing left
     (row,) = rows(tmp_path)
     assert row["n"] == 2 and row["window"] == [0.0, 5.0] and row["measure_s"] == 5.0
+
+
+def test_calls_that_never_reach_the_agent_end_the_run_as_failed(tmp_path: Path) -> None:
+    from simulator.load.conductor import UNREACHABLE_CALLS
+
+    c = make(tmp_path, profile="soak", concurrency=2, soak_s=600, window_s=60)
+    c.worker_ready("w1")
+    c.tick(0.0)
+
+    def failed(n: int, at: float, turns: int = 0) -> None:
+        c.add_events(
+            [
+                {
+                    "kind": "call",
+                    "call_id": f"f{at}-{i}",
+                    "status": "failed",
+                    "turns": turns,
+                    "error": "ws://127.0.0.1:9/ws: cannot connect: refused",
+                    "at": at,
+                }
+                for i in range(n)
+            ]
+        )
+
+    failed(UNREACHABLE_CALLS - 1, 1.0)
+    c.add_events([{"kind": "call", "call_id": "ok", "status": "ok", "turns": 1, "at": 1.5}])
+    failed(UNREACHABLE_CALLS - 1, 2.0)
+    failed(3, 2.5, turns=2)  # failed, but the agent answered: it is reachable
+    failed(UNREACHABLE_CALLS - 1, 3.0)
+    assert c.tick(3.0) == (2, 2.0)  # never UNREACHABLE_CALLS in a row
+    failed(1, 3.5)
+    assert c.tick(4.0) is None and c.status == "failed"
+    state = json.loads((tmp_path / "load_state.json").read_text())
+    assert f"{UNREACHABLE_CALLS} calls in a row" in state["reason"]
+    assert "cannot connect" in state["reason"]
+
+
+def test_the_unreachable_streak_scales_with_the_level(tmp_path: Path) -> None:
+    from simulator.load.conductor import UNREACHABLE_CALLS
+
+    c = make(tmp_path, profile="soak", concurrency=3 * UNREACHABLE_CALLS, soak_s=600)
+    c.worker_ready("w1")
+    c.tick(0.0)
+    burst = [
+        {"kind": "call", "call_id": f"c{i}", "status": "failed", "error": "x", "at": 1.0}
+        for i in range(2 * 3 * UNREACHABLE_CALLS - 1)
+    ]
+    c.add_events(burst)
+    assert c.tick(2.0) is not None  # one refused burst at a high level is a measurement
+    c.add_events([{**burst[0], "call_id": "last"}])
+    assert c.tick(3.0) is None and c.status == "failed"

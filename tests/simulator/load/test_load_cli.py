@@ -147,6 +147,9 @@ def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
         (["--profile", "stress"], "--capacity"),
         (["--profile", "ramp", "--levels", "100000"], "--levels"),
         (["--profile", "soak", "--concurrency", "2", "--soak-s", "0"], "--soak-s"),
+        (["--profile", "soak", "--concurrency", "0"], "--concurrency"),
+        (["--profile", "stress", "--capacity", "0"], "--capacity"),
+        (["--profile", "soak", "--concurrency", "501"], "--concurrency"),
     ]
     for flags, hint in cases:
         with pytest.raises(SystemExit) as stop:
