@@ -116,3 +116,9 @@ def test_capacity_files_share_the_reader() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_capacity("name: c\nname: d\n", source="c.yaml")
     assert info.value.one_line().startswith("c.yaml:2") and "duplicate key" in str(info.value)
+
+
+def test_a_file_at_the_size_limit_full_of_tiny_values_is_refused_fast() -> None:
+    body = "  - say: hi\n" * ((MAX_FILE_BYTES - 100) // 12)
+    line = refused("name: x\nturns:\n" + body)  # refused() asserts < 1 s
+    assert f"more than {MAX_NODES:,} values" in line
