@@ -11,12 +11,15 @@ model is built once and cached on disk, keyed by a hash of the phrases.
 Exact digital silence wrecks pocketsphinx's noise and CMN estimates, so every
 frame gets seeded white dither at about -50 dBFS before decoding.
 
-The domain LM only knows the phrase list: a caller who says "Wednesday
-please" or "ten in the morning" in words it has not seen is heard as
-something else. `stt="whisper"` keeps pocketsphinx streaming (partials stay
-cheap) and transcribes the whole utterance with Whisper tiny
-(`simulator.conversation.whisper`, ~60-100 ms per short utterance on one
-thread) when it ends: `UtteranceRecognizer`. `make_recognizer(stt)` picks one.
+The domain LM only knows the phrase list: a caller who says "ten in the
+morning works" in words it has not seen is heard as a string of its words
+("to an forty where is"). `stt="whisper"` keeps pocketsphinx streaming
+(partials stay cheap) and transcribes the whole utterance with Whisper tiny
+(`simulator.conversation.whisper`, ~120-130 ms of CPU per 1-4 s turn on one
+thread): `UtteranceRecognizer`, whose pass an agent starts when the caller
+goes quiet. `make_recognizer(stt)` picks one. The default stays the domain
+LM (exact and ~30x cheaper on scripted callers; BENCHMARKS.md, "Bundled
+agent: recognizer for callers' own words").
 """
 
 from __future__ import annotations
@@ -239,7 +242,7 @@ class UtteranceRecognizer(StreamingRecognizer):
 
     Every fed frame is also kept; `finish()` (and `settled()`) transcribe what
     was kept with `transcriber` (default: the shared Whisper model). Whisper
-    is not streaming: one pass over a 1-4 s turn costs ~110-130 ms of CPU here
+    is not streaming: one pass over a 1-4 s turn costs ~120-130 ms of CPU here
     (BENCHMARKS.md), all of it at the end of the utterance. So an agent calls
     `speculate()` when the caller goes quiet (the VAD's first unvoiced frame):
     the pass runs during the endpointing hangover, and `finish()` returns its
