@@ -22,6 +22,7 @@ from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import MODEL, LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from reference_agent.pipeline.stt import DEFAULT_STT, whisper_transcriber
+from reference_agent.pipeline.tts import DEFAULT_VOICE
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.server import RunningServer, serve
 from simulator.errors import AgentError
@@ -62,6 +63,7 @@ async def start_pipeline(
     vad: str = DEFAULT_VAD,
     llm: str = "domain",
     stt: str = DEFAULT_STT,
+    voice: str = DEFAULT_VOICE,
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
 
@@ -91,6 +93,7 @@ async def start_pipeline(
         otlp_url=otlp_url,
         vad=vad,
         stt=stt,
+        voice=voice,
     )
     await _load_recognizer(stt)
     agent = PipelineAgent(settings)
@@ -109,10 +112,11 @@ async def start_e2e(
     port: int = 0,
     faults: FaultPlan | None = None,
     stt: str = DEFAULT_STT,
+    voice: str = DEFAULT_VOICE,
 ) -> BundledAgent:
     """Start the end-to-end agent's server (every transport's route; no LLM server)."""
     await _load_recognizer(stt)
-    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan(), stt=stt))
+    agent = E2EAgent(E2ESettings(faults=faults or FaultPlan(), stt=stt, voice=voice))
     server = await serve(agent.handle, host=host, port=port)
     return BundledAgent(agent=agent, server=server, llm=None)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
+from reference_agent.pipeline.tts import DEFAULT_VOICE
+from reference_agent.pipeline.tts import VOICES as AGENT_VOICES
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from simulator.baseline import Tolerance
 from simulator.errors import (
@@ -147,6 +149,12 @@ def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
         choices=list(STT_CHOICES),
         default=DEFAULT_STT,
         help="recognizer: pocketsphinx + domain LM, or + Whisper tiny on each whole utterance",
+    )
+    s.add_argument(
+        "--voice",
+        choices=list(AGENT_VOICES),
+        default=DEFAULT_VOICE,
+        help="the agent's voice: eSpeak NG (fast) or Piper (natural, ~0.06 x real time)",
     )
     s.add_argument(
         "--llm",
@@ -443,7 +451,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def go() -> None:
         if args.kind == "e2e":
-            e2e = await start_e2e(host=args.host, port=args.port, faults=faults, stt=args.stt)
+            e2e = await start_e2e(
+                host=args.host, port=args.port, faults=faults, stt=args.stt, voice=args.voice
+            )
             await serve_forever(e2e, args.stop_on_stdin_eof, args.transport)
             return
         bundle = await start_pipeline(
@@ -460,6 +470,7 @@ def _serve(args: argparse.Namespace) -> int:
             vad=args.vad,
             llm=args.llm,
             stt=args.stt,
+            voice=args.voice,
         )
         await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 

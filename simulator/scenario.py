@@ -320,7 +320,7 @@ class Persona(_Model):
     response_gap: Gap = Gap()
     #: Agent silence after which the caller takes the agent's turn to be over
     #: (a response gap is never shorter: nobody answers before deciding the turn is over).
-    end_of_turn_ms: Annotated[int, Field(ge=100, le=5_000)] = 400
+    end_of_turn_ms: Annotated[int, Field(ge=100, le=5_000)] = 500
 
 
 class End(_Model):

@@ -33,9 +33,10 @@ from typing import Any, NamedTuple
 from reference_agent.domain import GREETING, reply
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
 from reference_agent.pipeline.stt import DEFAULT_STT, StreamingRecognizer, make_recognizer
+from reference_agent.pipeline.tts import DEFAULT_VOICE, synthesize_sentence
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, Endpointer, VadEvent
 from simulator.audio import FRAME_MS, FRAME_SAMPLES, FRAME_SECONDS, Pcm, frames
-from simulator.caller.tts import Speech, synthesize
+from simulator.caller.tts import Speech
 from simulator.transports.base import AgentLink
 
 VOICE = "en-US+f3"
@@ -58,6 +59,8 @@ class E2ESettings:
     rate_wpm: int = 185
     faults: FaultPlan = field(default_factory=FaultPlan)
     stt: str = DEFAULT_STT  # "domain" or "whisper", as for the pipeline agent
+    #: "espeak" (its own eSpeak voice, VOICE) or "piper", as for the pipeline agent.
+    voice: str = DEFAULT_VOICE
 
 
 class E2EAgent:
@@ -158,7 +161,7 @@ class _Conversation:
                 raise asyncio.CancelledError
             heard = settled
         text = reply([*self.history, {"role": "user", "content": heard}])
-        speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
+        speech = await asyncio.to_thread(self._synthesize, text)
         return _Prepared(heard, text, speech)
 
     def _settled(self, token: object) -> str | None:
@@ -220,13 +223,18 @@ class _Conversation:
             {"type": "transcript", "role": "user", "text": heard, "final": True}
         )
 
+    def _synthesize(self, text: str) -> Speech:
+        """`text` in the agent's voice (eSpeak's VOICE unless `voice` is piper)."""
+        voice = VOICE if self.settings.voice == "espeak" else self.settings.voice
+        return synthesize_sentence(text, voice, self.settings.rate_wpm)
+
     def _speak(self, text: str, speech: Speech | None = None) -> None:
         self._speaking = asyncio.create_task(self._stream(text, speech), name="e2e-speak")
 
     async def _stream(self, text: str, speech: Speech | None = None) -> None:
         loop = asyncio.get_running_loop()
         if speech is None:
-            speech = await asyncio.to_thread(synthesize, text, VOICE, self.settings.rate_wpm, 50)
+            speech = await asyncio.to_thread(self._synthesize, text)
         pcm = speech.pcm[speech.start :]
         await self.link.send_event({"type": "transcript", "role": "assistant", "text": text})
         t0 = loop.time()

@@ -38,7 +38,7 @@ from reference_agent.pipeline.stt import (
     make_recognizer,
 )
 from reference_agent.pipeline.tracing import Tracing
-from reference_agent.pipeline.tts import speak
+from reference_agent.pipeline.tts import DEFAULT_VOICE, speak
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD, Endpointer, VadEvent
 from reference_agent.state.context import ContextPolicy, build_context, count_tokens
 from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
@@ -81,6 +81,8 @@ class AgentSettings:
     otlp_url: str | None = None
     vad: str = DEFAULT_VAD
     stt: str = DEFAULT_STT
+    #: The agent's voice: "espeak" (default) or "piper" (pipeline/tts.py).
+    voice: str = DEFAULT_VOICE
 
 
 class PipelineAgent:
@@ -513,7 +515,7 @@ class _Call:
     async def _say(self, sentence: str, message: dict[str, Any]) -> None:
         span = self.tracer.start("tts", parent=self._span, attributes={"tts.chars": len(sentence)})
         try:
-            pcm = await speak(sentence)
+            pcm = await speak(sentence, self.settings.voice)
             span.set_attribute(
                 "tts.time_to_first_audio_ms", (time.time_ns() - _start_ns(span)) / 1e6
             )

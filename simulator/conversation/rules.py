@@ -27,6 +27,8 @@ DONE = [
     r"\b(refund|booking|appointment|order)( has been| is)? (started|confirmed|booked|issued)\b",
 ]
 _BYE = r"\b(goodbye|good bye|bye|have a (good|nice|great) day)\b"
+#: A closing that ends the call once the goal is done (a greeting can say it too).
+_CLOSING = r"\b(thanks|thank you) for (calling|your call)\b"
 _TRANSFER = r"\b(transferr?ing you|connect you (to|with)|put you through|hold for)\b"
 _ANYTHING_ELSE = r"\b(anything else|something else|any other|else (i|we) can)\b"
 _SORRY = (
@@ -177,6 +179,10 @@ class RulesPolicy:
                 else Outcome(False, "the agent said goodbye before the goal was done")
             )
             return self._goodbye(outcome, None, "the agent said goodbye: hang up")
+        if self.done and _has(_CLOSING, text) and not _has(_ANYTHING_ELSE, text):
+            return self._goodbye(
+                Outcome(True, "goal done; the agent closed the call"), None, "closing: hang up"
+            )
         if self.done and _has(_ANYTHING_ELSE, text):
             return self._after_done(text)
         if not text or _has(_SORRY, text) or repeated:

@@ -1,7 +1,7 @@
 """A small agent that fills a form in its own order, for goal-driven caller tests.
 
 Run as its own process: `python form_agent.py MODE`, prints {"url": ...}.
-It greets by asking its first question, endpoints the caller on 300 ms of
+It greets by asking its first question, endpoints the caller on 600 ms of
 silence, transcribes the utterance with Whisper (voxsim's general recognizer)
 and asks the next question. MODE:
 - `name-first`: name, then day, then time; then it books (a `tool_call` event
@@ -38,7 +38,7 @@ QUESTIONS = [
 ]
 QUESTIONS_V2 = [*QUESTIONS[:2], ("time", "And what time would suit you best?")]
 SORRY = "Sorry, I did not catch that. Could you say it again?"
-HANGOVER_FRAMES = 15  # 300 ms
+HANGOVER_FRAMES = 30  # 600 ms: a comma's pause does not split an answer in two
 
 
 def _value(key: str, heard: str) -> str:
@@ -91,6 +91,7 @@ def handler(mode: str) -> Any:
         answers: dict[str, str] = {}
         step = 0
         booked = False
+        said_goodbye = False
         speaking: asyncio.Task[None] | None = asyncio.create_task(
             _say(link, questions[0][1] if mode != "never" else "Hello. How can I help?")
         )
@@ -102,6 +103,9 @@ def handler(mode: str) -> Any:
             if mode == "never":
                 reply = SORRY
             elif booked:
+                if said_goodbye:
+                    continue  # it has said goodbye once; it waits for the caller to hang up
+                said_goodbye = True
                 reply = "Thank you for calling. Goodbye."
             elif step < len(questions):
                 answers[questions[step][0]] = _value(questions[step][0], heard)
@@ -122,8 +126,6 @@ def handler(mode: str) -> Any:
                         f"I have booked you for {answers['day']} at {answers['time']}. "
                         "Is there anything else?"
                     )
-            else:
-                reply = "Thank you for calling. Goodbye."
             speaking = asyncio.create_task(_say(link, reply))
         if speaking is not None:
             speaking.cancel()

@@ -33,6 +33,7 @@ def agents() -> Iterator[dict[str, str]]:
 SCENARIO = """
 name: replayed
 seed: 11
+caller: {engine: piper, voice: joe}
 conversation:
   goal: book an appointment
   facts: {name: alex smith, day: wednesday, time: ten am}

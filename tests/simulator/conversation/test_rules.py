@@ -149,3 +149,12 @@ async def test_being_asked_again_for_the_same_fact_costs_patience() -> None:
     assert again.outcome is None and again.say is not None
     gone = await p.decide(Heard("And what time would you like?"))
     assert gone.hang_up and gone.outcome is not None and not gone.outcome.success
+
+
+async def test_a_closing_after_the_goal_is_done_ends_the_call() -> None:
+    p = _policy()
+    await p.decide(Heard("I have booked you for Wednesday at ten am. Is there anything else?"))
+    closing = await p.decide(Heard("Thank you for calling."))
+    assert closing.hang_up and closing.outcome is not None and closing.outcome.success
+    greeting = await _policy().decide(Heard("Thanks for calling. Which day would you like?"))
+    assert not greeting.hang_up
