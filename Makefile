@@ -31,7 +31,7 @@ redis-server:
 		apt-get install -y -qq --no-install-recommends chromium
 
 demo: install
-	$(BIN)/voxsim run scenarios/smoke.yaml --out runs/smoke
+	$(BIN)/voxsim run scenarios/smoke.yaml scenarios/goal_booking.yaml --out runs/demo
 
 test: install llm
 	$(BIN)/ruff check .

@@ -214,6 +214,7 @@ async def run_files(
     agent_desc = {"kind": agent or scenarios[0].agent.kind, "url": None}
     store.start(out_dir.name, [s.model_dump() for s in scenarios], agent_desc)
     bundled: AgentProcess | None = None
+    bundled_flags: list[str] = []
     results: list[dict[str, Any]] = []
     failed_calls = 0
     status = "completed"
@@ -225,12 +226,14 @@ async def run_files(
         for scenario, call_plans in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
             if url in BUNDLED_KINDS:
-                if bundled is not None and bundled.kind != url:
+                flags = bundled_args(url, scenario)
+                if bundled is not None and (bundled.kind, bundled_flags) != (url, flags):
                     await bundled.stop()
                     bundled = None
                 if bundled is None:
-                    console.print(f"[bold]starting the bundled {url} agent…[/]")
-                    bundled = AgentProcess(url, bundled_args(url))
+                    console.print(f"[bold]starting the bundled {url} agent…[/] {' '.join(flags)}")
+                    bundled = AgentProcess(url, flags)
+                    bundled_flags = flags
                     await bundled.start()
                 url = bundled.url
             agent_desc["url"] = url
@@ -355,9 +358,16 @@ async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) ->
 BUNDLED_KINDS = ("pipeline", "e2e")
 
 
-def bundled_args(kind: str) -> list[str]:
-    """`voxsim agent serve` flags for a bundled kind: e2e is served behind Realtime."""
-    return ["--transport", "realtime"] if kind == "e2e" else []
+def bundled_args(kind: str, scenario: Scenario | None = None) -> list[str]:
+    """`voxsim agent serve` flags for a bundled kind (e2e is served behind Realtime)
+    and for the scenario's `agent.stt` / `agent.voice` when they are not the defaults."""
+    flags = ["--transport", "realtime"] if kind == "e2e" else []
+    if scenario is not None:
+        if scenario.agent.stt != "domain":
+            flags += ["--stt", scenario.agent.stt]
+        if scenario.agent.voice != "espeak":
+            flags += ["--voice", scenario.agent.voice]
+    return flags
 
 
 def _agent_url(scenario: Scenario, override: str | None) -> str:

@@ -82,6 +82,10 @@ class Agent(_Model):
     kind: Literal["pipeline", "e2e", "websocket", "twilio", "realtime", "webrtc"] = "pipeline"
     url: Annotated[str, Field(max_length=2_000)] | None = None
     faults: Faults = Faults()
+    #: Bundled agents only: the recognizer (domain LM, or Whisper for callers who
+    #: speak in their own words) and the voice (eSpeak, or Piper: natural).
+    stt: Literal["domain", "whisper"] = "domain"
+    voice: Literal["espeak", "piper"] = "espeak"
 
     @field_validator("url")
     @classmethod

@@ -205,7 +205,7 @@ async def run_load(
         url = target
         if target in BUNDLED_KINDS:
             console.print(f"[bold]starting the bundled {target} agent…[/]")
-            bundled = AgentProcess(target, bundled_args(target))
+            bundled = AgentProcess(target, bundled_args(target, scenario))
             url = await bundled.start()
             if cfg.agent_pid is None and bundled.proc is not None:
                 cfg.agent_pid = bundled.proc.pid
