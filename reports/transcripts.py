@@ -135,8 +135,7 @@ def calls_sections(
                 f'<td class="text">{html.escape(str(row.get("agent_reply_text") or ""))}'
                 + (f'<div class="fail">{html.escape(str(error))}</div>' if error else "")
                 + f'</td><td class="num">{format_number(lat)}</td>'
-                f'<td class="wfcell">{waterfall(row)}</td></tr>'
-                + decision_row(row, 7)
+                f'<td class="wfcell">{waterfall(row)}</td></tr>' + decision_row(row, 7)
             )
         error = call.get("error")
         out.append(
