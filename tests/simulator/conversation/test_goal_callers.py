@@ -269,3 +269,41 @@ conversation:
     cut = [t for t in turns if t.get("action") == "barge_in"]
     assert len(cut) == 1 and cut[0]["caller_text"] == "Wednesday.", turns
     assert cut[0]["decision"]["why"] == "a barge_in rule matched"
+
+
+async def test_a_script_hands_over_to_the_goal_after_its_lines(
+    tmp_path: Path, pipeline_agent_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        BOOKING.replace(
+            "conversation:",
+            'turns:\n  - wait: true\n  - say: "I would like to book an appointment"\nconversation:',
+        ),
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out, agent=pipeline_agent_url)
+    turns = _rows(out, "turns.jsonl")
+    assert [t["kind"] for t in turns[:2]] == ["wait", "say"]
+    assert "decision" not in turns[1]  # the scripted line
+    first = next(t for t in turns if t.get("decision"))
+    # the goal's first move answers the agent's reply to the script, not an opening
+    assert "day" in first["decision"]["heard"].lower() and "ten am" in first["caller_text"].lower()
+    call = _rows(out, "calls.jsonl")[0]
+    assert call["task"]["passed"], (call["task"], call["conversation"])
+
+
+async def test_over_realtime_the_caller_reads_the_agents_transcripts(tmp_path: Path) -> None:
+    # The bundled e2e agent behind the OpenAI Realtime protocol (it sends no tool events:
+    # the goal is judged by the caller, who must hear the booking confirmed).
+    body = BOOKING[: BOOKING.index("expect:")].replace(
+        "seed: 3", "seed: 3\nagent: {kind: e2e, stt: whisper}\ncaller: {engine: piper, voice: joe}"
+    )
+    out = tmp_path / "run"
+    await run_files([str(_scenario(tmp_path, body))], out)
+    call = _rows(out, "calls.jsonl")[0]
+    assert call["conversation"]["success"], call["conversation"]
+    decisions = [t["decision"] for t in _rows(out, "turns.jsonl") if t.get("decision")]
+    assert decisions and all(d["heard_source"] == "transcript" for d in decisions if d["heard"])
+    heard = " ".join(d["heard"] for d in decisions).lower()
+    assert "booked you for wednesday at ten am" in heard, heard

@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import re
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,25 +350,6 @@ def test_the_prompt_and_schema_come_from_the_scenario() -> None:
 
 
 # ---------------------------------------------------------------- the real SmolLM2
-
-
-@pytest.fixture(scope="module")
-def smollm2_url() -> Iterator[str]:
-    """`python -m reference_agent.llm_server --backend smollm2` on a free port."""
-    argv = [sys.executable, "-m", "reference_agent.llm_server", "--backend", "smollm2"]
-    proc = subprocess.Popen([*argv, "--port", "0"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
-    try:
-        assert found, f"llm_server did not start: {line!r}"
-        yield found.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def _answer(url: str, agent: str) -> Any:
