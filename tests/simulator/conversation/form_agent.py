@@ -122,10 +122,10 @@ def handler(mode: str) -> Any:
                             "result": {"ok": True},
                         }
                     )
-                    reply = (
-                        f"I have booked you for {answers['day']} at {answers['time']}. "
-                        "Is there anything else?"
-                    )
+                    # Not read back: what the agent says must not depend on how its
+                    # recognizer heard the caller, or a replayed call could diverge
+                    # on a word Whisper hears differently in another frame alignment.
+                    reply = "I have booked you in. Is there anything else?"
             speaking = asyncio.create_task(_say(link, reply))
         if speaking is not None:
             speaking.cancel()

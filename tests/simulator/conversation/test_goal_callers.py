@@ -307,3 +307,33 @@ async def test_over_realtime_the_caller_reads_the_agents_transcripts(tmp_path: P
     assert decisions and all(d["heard_source"] == "transcript" for d in decisions if d["heard"])
     heard = " ".join(d["heard"] for d in decisions).lower()
     assert "booked you for wednesday at ten am" in heard, heard
+
+
+async def test_a_caller_backchannels_in_a_pause_of_a_long_agent_turn(
+    tmp_path: Path, name_first_url: str
+) -> None:
+    scenario = _scenario(
+        tmp_path,
+        f"""
+name: backchannels
+seed: 12
+agent: {{kind: websocket, url: "{name_first_url}"}}
+caller: {{engine: piper, voice: joe}}
+conversation:
+  goal: book an appointment
+  facts: {{name: alex smith, day: wednesday, time: ten am}}
+  persona: {{verbosity: terse, backchannel_rate: 1.0, backchannel: "okay"}}
+  end: {{max_turns: 8, max_duration_s: 90}}
+""",
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out)
+    turns = _rows(out, "turns.jsonl")
+    said = [
+        (t["turn"], s) for t in turns for s in (t.get("decision") or {}).get("backchannels_s", [])
+    ]
+    # The booking's two sentences have a pause between them: "okay" goes in there.
+    assert said, [(t["caller_text"], t.get("decision")) for t in turns]
+    for turn, at in said:
+        prev = next(p for p in turns if p["turn"] == turn - 1)
+        assert prev["agent_onset_s"] + 1.5 <= at <= prev["agent_end_s"] + 0.5, (prev, at)
