@@ -99,7 +99,7 @@ class RealtimeTransport(Transport):
         if "model=" not in self.url:
             self.url += ("&" if "?" in self.url else "?") + f"model={model}"
         self._timeout = connect_timeout_s
-        self._ws = WsClient(self.url)
+        self._ws = WsClient(self.url, connect_timeout_s)
         self._up = StreamResampler(SAMPLE_RATE, REALTIME_RATE)
         self._down = StreamResampler(REALTIME_RATE, SAMPLE_RATE)
         self._item: str | None = None  # assistant item being played

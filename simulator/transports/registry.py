@@ -7,6 +7,7 @@ Transport modules are imported only when used (aiortc is heavy).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
@@ -62,25 +63,29 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def transport_for(url: str) -> Transport:
-    """A new, unconnected Transport for one call to `url`."""
+def transport_for(url: str, connect_timeout_s: float | None = None) -> Transport:
+    """A new, unconnected Transport for one call to `url`; `connect_timeout_s` bounds
+    opening the connection (each transport's default when None)."""
     name = transport_name(url)
+    timeout: dict[str, Any] = (
+        {} if connect_timeout_s is None else {"connect_timeout_s": connect_timeout_s}
+    )
     if name == "websocket":
         from simulator.transports.websocket import WebSocketTransport
 
-        return WebSocketTransport(url)
+        return WebSocketTransport(url, **timeout)
     if name == "twilio":
         from simulator.transports.twilio import TwilioTransport
 
-        return TwilioTransport(url)
+        return TwilioTransport(url, **timeout)
     if name == "realtime":
         from simulator.transports.realtime import RealtimeTransport
 
-        return RealtimeTransport(url)
+        return RealtimeTransport(url, **timeout)
     if name == "webrtc":
         from simulator.transports.webrtc import WebRtcTransport
 
-        return WebRtcTransport(url)
+        return WebRtcTransport(url, **timeout)
     raise UsageError(
         f"unsupported agent URL {url!r}",
         where="--agent",

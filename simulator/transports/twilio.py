@@ -35,7 +35,7 @@ class TwilioTransport(Transport):
     def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
         self.url = url.removeprefix("twilio+")
         self._timeout = connect_timeout_s
-        self._ws = WsClient(self.url)
+        self._ws = WsClient(self.url, connect_timeout_s)
         self._seq = 0
         self._chunk = 0
         self._sid = ""

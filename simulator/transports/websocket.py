@@ -20,7 +20,7 @@ class WebSocketTransport(Transport):
     def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
         self.url = url
         self._timeout = connect_timeout_s
-        self._ws = WsClient(url)
+        self._ws = WsClient(url, connect_timeout_s)
 
     async def connect(self, start: StartInfo) -> None:
         await self._ws.connect()

@@ -10,37 +10,54 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from simulator.errors import TransportError
+from simulator.errors import ProtocolError, TransportError
+
+#: The largest agent message read by default (a native or Twilio message is 20 ms to a
+#: few seconds of audio: far below this).
+MAX_MESSAGE = 4 * 1024 * 1024
 
 
 class WsClient:
     """One aiohttp WebSocket to `url`; every failure is a TransportError naming it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
         self.url = url
+        self.connect_timeout_s = connect_timeout_s
+        self.max_msg_size = MAX_MESSAGE
         self.closed = False
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
     async def connect(
-        self, headers: dict[str, str] | None = None, max_msg_size: int = 4 * 1024 * 1024
+        self, headers: dict[str, str] | None = None, max_msg_size: int = MAX_MESSAGE
     ) -> None:
-        """Open the socket; TransportError (agent not running?) when it cannot."""
+        """Open the socket within `connect_timeout_s` (TCP and the WebSocket handshake);
+        TransportError (agent not running?) when it cannot."""
+        self.max_msg_size = max_msg_size
         self._session = aiohttp.ClientSession()
         try:
-            self._ws = await self._session.ws_connect(
-                self.url,
-                headers=headers,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                heartbeat=None,
-                max_msg_size=max_msg_size,
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            async with asyncio.timeout(self.connect_timeout_s):
+                self._ws = await self._session.ws_connect(
+                    self.url,
+                    headers=headers,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                    heartbeat=None,
+                    max_msg_size=max_msg_size,
+                )
+        except TimeoutError as exc:
+            await self._session.close()
+            raise TransportError(
+                f"no WebSocket handshake within {self.connect_timeout_s:g} s (connect_timeout_s)",
+                where=self.url,
+                fix="is the agent running and answering on this path?",
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
             await self._session.close()
             raise TransportError(
                 f"cannot connect: {exc}", where=self.url, fix="is the agent running?"
@@ -73,8 +90,28 @@ class WsClient:
             if msg.type == aiohttp.WSMsgType.ERROR:
                 if self.closed:
                     return
-                raise TransportError(f"connection error: {ws.exception()}", where=self.url)
+                raise self._failure(msg.data if isinstance(msg.data, BaseException) else None)
             yield msg, now
+
+    def _failure(self, exc: BaseException | None) -> TransportError | ProtocolError:
+        """The error a failed read stands for: an oversize message names its size and the
+        limit (aiohttp closes with 1009 and reports it in the message, not `exception()`)."""
+        exc = exc or (self._ws.exception() if self._ws is not None else None)
+        code = getattr(exc, "code", None)
+        if code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            size = re.search(r"size (\d+)", str(exc))
+            what = f"{size.group(1)} bytes" if size else "over the limit"
+            limit = self.max_msg_size
+            return ProtocolError(
+                f"agent message too large: {what}; the limit is {limit} bytes "
+                f"({limit / 2**20:g} MiB)",
+                where=self.url,
+                fix="send audio in chunks (20 ms to a few seconds each)",
+            )
+        if exc is None:
+            return TransportError("connection error (no detail from the socket)", where=self.url)
+        detail = str(exc) or type(exc).__name__
+        return TransportError(f"connection error: {detail}", where=self.url)
 
     @property
     def open(self) -> bool:
