@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed redis-server /usr/bin/chromium
+install: $(BIN)/.installed redis-server haproxy /usr/bin/chromium
 
 # Debian's redis-server backs the pipeline agent's live call state in tests;
 # installed only when missing, so a second `make install` costs nothing.
@@ -21,6 +21,14 @@ redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
+
+# Debian's HAProxy balances the bundled agent's fleet (`voxsim agent serve
+# --instances K`, docs/fleet.md); installed only when missing, like redis-server.
+.PHONY: haproxy
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q haproxy; }
 
 # Headless Chromium for the report's browser test (tests/browser): Debian's
 # package, driven by the `playwright` PyPI package (never `playwright install`).
