@@ -37,7 +37,8 @@ call as a caller error. The whole decision is bounded by (retries + 1) *
 timeout_s. The model's raw reply, the attempts and the time taken go into
 `Decision.notes`.
 
-One `AsyncOpenAI` client per (event loop, base_url, key) is shared by every
+One `AsyncOpenAI` client per (event loop, base_url, key) (simulator/llm_client.py,
+shared with the call judge) is shared by every
 call, and by the driver's speculative copies of a policy (`copy.deepcopy`
 copies only the call's small memory). A server on this machine is sent the
 system prompt while the caller speaks its opening, so its prompt cache is warm
@@ -50,19 +51,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import re
-import time
-import weakref
 from typing import Any
-from urllib.parse import urlsplit
-
-import openai
-from openai import AsyncOpenAI
 
 from simulator.conversation.policy import Decision, Heard, Outcome, PolicyError, invented_values
 from simulator.conversation.rules import DONE as CONFIRMED
 from simulator.conversation.rules import first_person
+from simulator.llm_client import NoValidReply, ask, completions, is_local
+from simulator.llm_client import loads as _loads
+from simulator.llm_client import short as _short
 from simulator.scenario import Conversation
 
 #: Readings of the agent's turn that are moves of the call (besides facts and unknowns).
@@ -100,23 +97,11 @@ _DATES = set(
     "monday tuesday wednesday thursday friday saturday sunday january february march april "
     "june july august september october november december".split()
 )
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], AsyncOpenAI]]
-_clients = weakref.WeakKeyDictionary()
 _background: set[asyncio.Task[Any]] = set()
 _STOP = set(
     "a an and the to of for in on at my i im id would like want need please hi hello with "
     "is are be it this that you your me".split()
 )
-
-
-def client(base_url: str, api_key: str) -> AsyncOpenAI:
-    """This event loop's client for `base_url` (no SDK retries: the policy retries)."""
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    if (base_url, api_key) not in per_loop:
-        per_loop[(base_url, api_key)] = AsyncOpenAI(
-            base_url=base_url, api_key=api_key, max_retries=0
-        )
-    return per_loop[(base_url, api_key)]
 
 
 class LlmPolicy:
@@ -171,7 +156,7 @@ class LlmPolicy:
         if self.c.persona.verbosity == "chatty" and self.c.facts:
             line = f"{line} {facts_line(self.c, list(self.c.facts))}"
         decision = self._say(line, "opening: state the goal", {"path": "scripted"})
-        if _is_local(self.cfg.base_url):
+        if is_local(self.cfg.base_url):
             task = asyncio.ensure_future(self._warm())
             _background.add(task)
             task.add_done_callback(_background.discard)
@@ -195,16 +180,12 @@ class LlmPolicy:
         )
 
     # ------------------------------------------------------------ the model
-    def _completions(self) -> Any:
-        api_key = os.environ.get(self.cfg.api_key_env) or "none"
-        return client(self.cfg.base_url, api_key).chat.completions
-
     async def _warm(self) -> None:
         """Have a local server read the system prompt now (its prefix cache), answer unused."""
         messages = [{"role": "system", "content": self.system}, *self.history]
         try:
             await asyncio.wait_for(
-                self._completions().create(
+                completions(self.cfg).create(
                     model=self.cfg.model, messages=messages, max_tokens=1, temperature=0
                 ),
                 self.cfg.timeout_s,
@@ -215,65 +196,15 @@ class LlmPolicy:
     async def _ask(self) -> dict[str, Any]:
         """One valid answer from the model, after at most `retries` retries, or PolicyError."""
         cfg = self.cfg
-        completions = self._completions()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (cfg.retries + 1) * cfg.timeout_s
-        base: list[dict[str, Any]] = [{"role": "system", "content": self.system}, *self.history]
-        messages = base
-        problems: list[str] = []
-        started = time.perf_counter()
-        for attempt in range(1, cfg.retries + 2):
-            budget = min(cfg.timeout_s, deadline - loop.time())
-            if budget <= 0.05:
-                break
-            try:
-                reply = await asyncio.wait_for(
-                    completions.create(
-                        model=cfg.model,
-                        messages=messages,
-                        temperature=cfg.temperature,
-                        seed=cfg.seed,
-                        max_tokens=cfg.max_tokens,
-                        response_format={
-                            "type": "json_schema",
-                            "json_schema": {"name": "caller_reply", "schema": self.schema},
-                        },
-                        tools=[END_CALL_TOOL],
-                        timeout=budget + 1,
-                    ),
-                    budget,
-                )
-            except (TimeoutError, openai.APITimeoutError):
-                problems.append(f"no reply within {budget:.1f} s")
-                continue
-            except openai.APIStatusError as exc:
-                problems.append(f"HTTP {exc.status_code}: {_short(exc.message)}")
-                continue
-            except Exception as exc:  # noqa: BLE001 - connection errors, a body that is not JSON
-                problems.append(f"{type(exc).__name__}: {_short(str(exc))}")
-                continue
-            raw, answer, problem, correction = self._check(reply)
-            if answer is not None:
-                answer["_notes"] = {
-                    "raw": raw,
-                    "attempts": attempt,
-                    "model_ms": round((time.perf_counter() - started) * 1000, 1),
-                    **({"problems": problems} if problems else {}),
-                }
-                return answer
-            problems.append(problem)
-            if correction:
-                messages = [
-                    *base,
-                    {"role": "assistant", "content": raw[:400] or "(nothing)"},
-                    {"role": "system", "content": correction},
-                ]
-        tried = len(problems)
-        last = problems[-1] if problems else "no time left to ask"
-        raise PolicyError(
-            f"llm caller ({cfg.model} at {cfg.base_url}): no valid reply after "
-            f"{tried} attempt{'' if tried == 1 else 's'}: {last}"
-        )
+        messages: list[dict[str, Any]] = [{"role": "system", "content": self.system}, *self.history]
+        try:
+            answer, notes = await ask(
+                cfg, messages, "caller_reply", self.schema, self._check, tools=[END_CALL_TOOL]
+            )
+        except NoValidReply as exc:
+            raise PolicyError(f"llm caller ({cfg.model} at {cfg.base_url}): {exc}") from None
+        answer["_notes"] = notes
+        return answer
 
     def _check(self, reply: Any) -> tuple[str, dict[str, Any] | None, str, str | None]:
         """(raw reply, answer or None, what is wrong, correction to send or None)."""
@@ -624,11 +555,6 @@ def _examples(c: Conversation, opening: str) -> list[str]:
 # ---------------------------------------------------------------- helpers
 
 
-def _is_local(base_url: str) -> bool:
-    host = urlsplit(base_url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def _phrase(key: str) -> str:
     return key.replace("_", " ")
 
@@ -648,18 +574,3 @@ def _join(parts: list[str]) -> str:
 def _sentence(text: str) -> str:
     text = text.strip()
     return text[0].upper() + text[1:] if text else text
-
-
-def _loads(text: str) -> Any:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _short(text: str, n: int = 80) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
