@@ -373,6 +373,41 @@ class LlmCaller(_Model):
     max_tokens: Annotated[int, Field(ge=8, le=1024)] = 96
 
 
+class JudgeLlm(LlmCaller):
+    """The judge's endpoint: any OpenAI-compatible chat server, temperature 0 and a seed."""
+
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    max_tokens: Annotated[int, Field(ge=16, le=1024)] = 200
+
+
+class Criterion(_Model):
+    """One acceptance criterion, judged pass/fail on the whole call with quoted evidence."""
+
+    criterion: Annotated[str, Field(min_length=1, max_length=300)]
+    weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    #: A failed `must` criterion fails the call whatever the score.
+    must: bool = False
+
+
+class Judge(_Model):
+    """Criteria an LLM judges each call by (docs/judge.md); a plain string is a criterion."""
+
+    criteria: Annotated[list[Criterion], Field(min_length=1, max_length=20)]
+    llm: JudgeLlm = JudgeLlm()
+    #: The call passes the judge when every `must` criterion passes and the weighted
+    #: share of passed criteria reaches this (1.0: every criterion must pass).
+    min_score: Annotated[float, Field(ge=0, le=1)] = 1.0
+    #: Reuse a judgement made on identical inputs ($VOXSIM_CACHE_DIR/judge).
+    cache: bool = True
+
+    @field_validator("criteria", mode="before")
+    @classmethod
+    def _plain_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"criterion": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
 _FACT_KEY = r"^[a-z][a-z0-9_]{0,39}$"
 
 
@@ -436,6 +471,8 @@ class Slo(_Model):
     backchannel_takeover_max: Annotated[float, Field(ge=0, le=1)] | None = None
     barge_in_stop_p95_ms: Annotated[float, Field(gt=0)] | None = None
     time_to_first_audio_ms: Annotated[float, Field(gt=0)] | None = None
+    #: pass^k over each matrix cell's `repeat` calls (k = repeat; docs/judge.md).
+    pass_hat_k_min: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class ToolExpectation(_Model):
@@ -481,6 +518,8 @@ class Scenario(_Model):
     matrix: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
     repeat: Annotated[int, Field(ge=1, le=10_000)] = 1
     expect: Expect | None = None
+    #: Whole-call criteria judged by an LLM (simulator/judge/).
+    judge: Judge | None = None
     network: Network = Network()
 
     @model_validator(mode="after")
