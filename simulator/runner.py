@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +27,14 @@ from simulator.baseline import (
 )
 from simulator.caller.render import Rendered, render_call_full
 from simulator.conversation import Recording, goal_caller
-from simulator.errors import EXIT_AGENT_FAILED, EXIT_OK, EXIT_SLO_MISSED, AgentError, UsageError
+from simulator.errors import (
+    EXIT_AGENT_FAILED,
+    EXIT_OK,
+    EXIT_SLO_MISSED,
+    AgentError,
+    UsageError,
+    VoxsimError,
+)
 from simulator.impairments import ImpairedTransport, impair, link_spec
 from simulator.matrix import CallPlan, expand
 from simulator.metrics.call import measure_call
@@ -222,6 +230,8 @@ async def run_files(
     receiver = OtlpReceiver(sink)
     await receiver.start()
     calls: list[dict[str, Any]] = []
+    ahead: asyncio.Future[Rendered] | None = None  # the next call's render
+    fatal: BaseException | None = None  # what stopped the run, if not an agent
     try:
         for scenario, call_plans in zip(scenarios, plans, strict=True):
             url = _agent_url(scenario, agent)
@@ -247,6 +257,7 @@ async def run_files(
                 if k + 1 < len(call_plans):
                     nxt = call_plans[k + 1]
                     ahead = asyncio.ensure_future(render_call_full(nxt.scenario, nxt.seed))
+                mark = store.turns_mark()
                 call = await run_call(
                     plan.scenario,
                     transport_for(url),
@@ -260,7 +271,7 @@ async def run_files(
                 )
                 calls.append(call)
                 scenario_calls.append(call)
-                store.rewrite_turns([t for c in calls for t in c["turns"]])
+                store.settle_turns(mark, call["turns"])  # this call's rows, measured
                 if call["status"] != "ok":
                     failed_calls += 1
                     console.print(f"  [red]call failed:[/] {call['error']}")
@@ -274,7 +285,16 @@ async def run_files(
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
+    except BaseException as exc:  # a usage error after start, a harness error
+        status = "failed"
+        fatal = exc
+        _record_failure(store, exc)
+        raise
     finally:
+        if ahead is not None and not ahead.done():
+            ahead.cancel()  # a render for a call that will not be placed
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
         if bundled is not None:
             await bundled.stop()
         await _settle(sink)
@@ -283,8 +303,9 @@ async def run_files(
         for call in calls:
             join_turns(call["turns"], sink.spans, call["wall_t0_ns"])
         all_turns = [t for c in calls for t in c["turns"]]
-        if calls:
-            store.rewrite_turns(all_turns)
+        live = store.live_turns  # a call cut short: its rows measured so far stay
+        if calls or live:
+            store.rewrite_turns(all_turns + live)
         store.run["metrics"] = summarize_run(calls, all_turns)
         store.run["otlp"] = {
             "url": receiver.url,
@@ -297,7 +318,9 @@ async def run_files(
             for d in diverged:
                 console.print(f"[red]replay diverged:[/] {d['call_id']} turn {d['turn']}: {d}")
         code = (
-            EXIT_AGENT_FAILED
+            _exit_code(fatal)
+            if fatal is not None
+            else EXIT_AGENT_FAILED
             if failed_calls or status != "completed"
             else EXIT_SLO_MISSED
             if any(not r["passed"] for r in results) or diverged
@@ -307,17 +330,36 @@ async def run_files(
         store.finish(status, code)
         store.close()
         comparison = None
-        if baseline is not None and status == "completed":
-            comparison = compare_dirs(out_dir, baseline, tolerance)
-            write_comparison(out_dir, comparison)
-            console.print(render_table(comparison), markup=False, soft_wrap=True)
-            if comparison.regressions and code == EXIT_OK:
-                code = EXIT_SLO_MISSED
-                store.run["regressions"] = len(comparison.regressions)
-                store.finish(status, code)
-        write_junit(out_dir)
-        report = write_report(out_dir)
+        try:
+            if baseline is not None and status == "completed":
+                comparison = compare_dirs(out_dir, baseline, tolerance)
+                write_comparison(out_dir, comparison)
+                console.print(render_table(comparison), markup=False, soft_wrap=True)
+                if comparison.regressions and code == EXIT_OK:
+                    code = EXIT_SLO_MISSED
+                    store.run["regressions"] = len(comparison.regressions)
+                    store.finish(status, code)
+            write_junit(out_dir)
+            report = write_report(out_dir)
+        except BaseException as exc:  # run.json must not say `completed` for a run that failed
+            if fatal is None:
+                _record_failure(store, exc)
+            raise
     return RunOutcome(out_dir, code, results, report, comparison)
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The exit code a run stopped by `exc` ends with: a voxsim error's own (2 for usage),
+    3 for anything else (the harness failed)."""
+    return exc.exit_code if isinstance(exc, VoxsimError) else EXIT_AGENT_FAILED
+
+
+def _record_failure(store: RunStore, exc: BaseException) -> None:
+    """Mark the run failed in run.json with `exc` as (or after) its error and its exit code."""
+    what = exc.one_line() if isinstance(exc, VoxsimError) else f"{type(exc).__name__}: {exc}"
+    earlier = store.run.get("error")
+    store.run["error"] = f"{earlier}; then {what}" if earlier else what
+    store.finish("failed", _exit_code(exc))
 
 
 def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -54,6 +54,7 @@ class RunStore:
         self.run: dict[str, Any] = {}
         self._calls = open(root / "calls.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._turns = open(root / "turns.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._live: list[dict[str, Any]] | None = None  # rows streamed since turns_mark()
 
     def start(self, run_id: str, scenarios: list[dict[str, Any]], agent: dict[str, Any]) -> None:
         """Write run.json with status `running`."""
@@ -86,6 +87,35 @@ class RunStore:
     def add_turn(self, row: dict[str, Any]) -> None:
         """Append one measured turn and flush it to disk."""
         self._append(self._turns, row)
+        if self._live is not None:
+            self._live.append(row)
+
+    def turns_mark(self) -> int:
+        """Where the next call's rows start in turns.jsonl (its size now); the rows
+        added from here on are kept as `live_turns` until `settle_turns`."""
+        self._turns.flush()
+        self._live = []
+        return os.fstat(self._turns.fileno()).st_size
+
+    @property
+    def live_turns(self) -> list[dict[str, Any]]:
+        """Rows added since the last `turns_mark` and not settled yet (a call in progress)."""
+        return list(self._live or [])
+
+    def settle_turns(self, mark: int, rows: list[dict[str, Any]]) -> None:
+        """Replace the rows written since `mark` (one call's, streamed as measured) with
+        their final form, in place: one positioned write, then the file is cut to its
+        new end. Rows before `mark` are not touched, so the cost is that call's rows,
+        and a crash at any point leaves every row measured so far on disk."""
+        data = "".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8")
+        self._turns.flush()
+        fd = os.open(self.root / "turns.jsonl", os.O_WRONLY)  # no O_APPEND: pwrite honours mark
+        try:
+            os.pwrite(fd, data, mark)
+            os.ftruncate(fd, mark + len(data))
+        finally:
+            os.close(fd)
+        self._live = None
 
     def add_call(self, row: dict[str, Any]) -> None:
         """Append one finished call and flush it to disk."""
@@ -110,7 +140,8 @@ class RunStore:
         fh.flush()
 
     def rewrite_turns(self, rows: list[dict[str, Any]]) -> None:
-        """Replace turns.jsonl with `rows` (atomically), e.g. after post-call metrics."""
+        """Replace turns.jsonl with `rows` (atomically), once at the end of a run (the
+        agents' spans joined to every turn); per call, `settle_turns`."""
         self._turns.close()
         tmp = self.root / "turns.jsonl.tmp"
         tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows), encoding="utf-8")
