@@ -32,6 +32,7 @@ from simulator.errors import (
     UsageError,
     VoxsimError,
 )
+from simulator.load.remote import add_master_args, add_worker_args
 from simulator.transports.registry import AGENT_TRANSPORTS
 
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("voices", help="list caller voices")
 
     _load_args(sub.add_parser("load", help="load / soak / stress / breakpoint runs (locust)"))
+    add_worker_args(sub.add_parser("load-worker", help="a `voxsim load` worker on another host"))
 
     cap = sub.add_parser("capacity", help="simulate a deployment in virtual time (what if)")
     cap.add_argument("file", help="capacity file (e.g. scenarios/capacity.yaml)")
@@ -195,6 +197,7 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pause-s", type=float, default=1.0, help="max random gap between calls")
     p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
     p.add_argument("--keep-audio", action="store_true", help="write every call's WAVs")
+    add_master_args(p)
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -396,6 +399,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _compare(args)
     if args.command == "load":
         return _load(args)
+    if args.command == "load-worker":
+        from simulator.load.remote import run_worker
+
+        return run_worker(args)
     if args.command == "capacity":
         from simulator.capacity.command import run_capacity
 

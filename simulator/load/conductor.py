@@ -10,13 +10,19 @@ it) and `GRACE_S` for their events, then append the step's row to load.jsonl
 and ask the profile what comes next. The run also ends at the caps
 (`max_duration_s`, `max_calls`), and fails when calls in a row never reach
 their first turn (an unreachable agent would otherwise be called forever).
+
+Workers: every worker ready at the start is admitted (given users); one that
+becomes ready later is admitted when the next step begins. A worker lost
+mid-run (`worker_lost`) has its calls in flight recorded as failed calls of
+the window they were in, and the step's row names it (`workers_lost`); the
+run goes on with the others (`redispatch` asks the shape to spread the level
+over the admitted workers again).
 """
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +54,8 @@ class _Running:
     settle_until: float
     #: callers above the level still finishing calls of a higher one
     lowered: bool
+    #: workers lost while this step ran
+    lost: list[str] = field(default_factory=list)
     measure_from: float = 0.0
     measure_to: float = 0.0
     measuring: bool = False
@@ -64,19 +72,26 @@ class Conductor:
         self.profile = build_profile(cfg)
         self.expected = max(1, expected_workers)
         self.ready: set[str] = set()
+        #: workers given users: the ready ones at the start, later ones at a step's start
+        self.admitted: set[str] = set()
+        self.lost: set[str] = set()
+        #: the admitted workers changed: the shape spreads the level over them again
+        self.redispatch = False
         self.events: list[Event] = []
         self.rows: list[Row] = []
         self.calls_done = 0
         #: calls in a row that failed before their first turn, and the last one's error
         self.unplaced = 0
         self.unplaced_error = ""
-        self.in_flight: set[str] = set()
+        #: call id -> worker, of every call started and not ended
+        self.in_flight: dict[str, str] = {}
         #: callers (locust users) running now: +1 when one starts, -1 once it stopped
         self.callers = 0
+        self._callers_by: dict[str, int] = {}
         self.status = "waiting"
         self.reason = ""
         self.t0: float | None = None
-        self._created = time.time()
+        self._created: float | None = None
         self._current: _Running | None = None
         self._users = 0
         self._agent_samples: list[dict[str, Any]] = []
@@ -92,34 +107,62 @@ class Conductor:
         if self.status not in ("completed", "capped"):
             self._finish("failed", reason)
 
+    def worker_lost(self, worker: str, now: float) -> list[Row]:
+        """A worker stopped answering: its calls in flight failed now (their rows, returned
+        for the worker's calls.jsonl); its callers are gone; the run goes on without it."""
+        self.lost.add(worker)
+        if self._current is not None:
+            self._current.lost.append(worker)
+        self.callers -= self._callers_by.pop(worker, 0)
+        error = f"worker {worker} was lost mid-call"
+        rows: list[Row] = []
+        for call_id, owner in list(self.in_flight.items()):
+            if owner != worker:
+                continue
+            del self.in_flight[call_id]
+            self.calls_done += 1
+            base = {"call_id": call_id, "status": "failed", "error": error}
+            self.events.append({"kind": "call", "worker": worker, "at": now, **base})
+            rows.append({**base, "load_worker": worker, "load_at": now, "worker_lost": True})
+        if self.admitted and not self.admitted - self.lost and self.t0 is not None:
+            self.worker_failed("every worker was lost")
+        self.redispatch = True
+        return rows
+
     def add_events(self, events: list[Event]) -> None:
         """Turn, call start and call end events from a worker (see steps.py)."""
         for e in events:
             if e.get("kind") == "caller":
                 self.callers += int(e["delta"])
+                who = str(e.get("worker"))
+                self._callers_by[who] = self._callers_by.get(who, 0) + int(e["delta"])
             elif e.get("kind") == "start":
-                self.in_flight.add(str(e["call_id"]))
+                self.in_flight[str(e["call_id"])] = str(e.get("worker"))
             elif e.get("kind") == "call":
-                self.in_flight.discard(str(e["call_id"]))
+                self.in_flight.pop(str(e["call_id"]), None)
                 self.calls_done += 1
                 if e.get("status") != "ok" and not e.get("turns"):
                     self.unplaced += 1
                     self.unplaced_error = str(e.get("error") or "")
                 else:
                     self.unplaced = 0
-        self.events.extend(e for e in events if e.get("kind") in ("turn", "call"))
+        self.events.extend(e for e in events if e.get("kind") in ("turn", "call", "cpu"))
 
     # -- the clock -------------------------------------------------------
     def tick(self, now: float) -> tuple[int, float] | None:
         """Called about once a second; what locust should run now."""
         if self.status in ("completed", "capped", "failed"):
             return None
+        if self._created is None:
+            self._created = now  # locust ticks once the workers it expects connected
         if self.t0 is None:
             if len(self.ready) < self.expected:
                 if now - self._created > READY_TIMEOUT_S:
                     return self._finish("failed", "call engines did not become ready")
                 return (0, 1.0)
             self.t0 = now
+            self.admitted = set(self.ready)
+            self.redispatch = True
             self.status = "running"
             self._write_state()
             return self._begin(self.profile.next_step(self.rows), now)
@@ -147,7 +190,7 @@ class Conductor:
                 cur.measure_to = now + 1.0  # keep measuring: a step needs data
                 return (self._users, float(max(self._users, 1)))
             cur.draining = set(self.in_flight)
-        draining = (cur.draining or set()) & self.in_flight
+        draining = (cur.draining or set()) & self.in_flight.keys()
         if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
             return (self._users, float(max(self._users, 1)))
         self._close(cur, cur.measure_to, truncated=False)
@@ -157,6 +200,10 @@ class Conductor:
         if step is None:
             return self._finish("completed", "")
         assert self.t0 is not None
+        late = self.ready - self.admitted - self.lost
+        if late:  # a worker that joined during the last step gets its share now
+            self.admitted |= late
+            self.redispatch = True
         changed = step.concurrency != self._users
         cur = _Running(
             step=step,
@@ -215,6 +262,8 @@ class Conductor:
         }
         if truncated:
             row["truncated"] = True
+        if cur.lost:
+            row["workers_lost"] = sorted(set(cur.lost))
         stats = self._agent_in(cur.measure_from, until)
         if stats:
             row["agent_rss_mb"] = stats[-1]["rss_mb"]

@@ -66,6 +66,13 @@ class LoadConfig:
     #: a caller waits uniform(0, pause_s) between its calls (desynchronises callers)
     pause_s: float = 1.0
     workers: int = 0
+    #: workers on other hosts (`voxsim load-worker --master ADDR:PORT`) the master waits for
+    expect_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    #: 0: a free port (only local workers then)
+    master_port: int = 0
+    #: sha256 of every call plan's rendered caller audio: a worker must render the same
+    render_sha: str = ""
     #: WER (b), turn-taking and task success per call: CPU work in the generator
     measure: bool = False
     keep_audio: bool = False
@@ -92,6 +99,10 @@ def check(cfg: LoadConfig) -> LoadConfig:
         raise bad(f"unknown profile {cfg.profile!r}", "--profile", "ramp|soak|stress|breakpoint")
     if not 0 <= cfg.workers <= MAX_WORKERS:
         raise bad(f"{cfg.workers} workers", "--workers", f"0..{MAX_WORKERS}")
+    if not 0 <= cfg.expect_workers <= MAX_WORKERS:
+        raise bad(f"{cfg.expect_workers} workers", "--expect-workers", f"0..{MAX_WORKERS}")
+    if not 0 <= cfg.master_port <= 65535:
+        raise bad(f"{cfg.master_port} is not a port", "--master-port", "0..65535")
     for name in ("step_s", "window_s", "soak_s", "max_duration_s"):
         if not getattr(cfg, name) > 0:
             raise bad("must be > 0", "--" + name.replace("_", "-"), "pass a positive number")

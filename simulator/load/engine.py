@@ -12,7 +12,10 @@ Protocol, one JSON object per line: the worker writes
 "event": {...}}` for every turn and call as it is measured (steps.py) and
 `{"type": "done", "req": N, "status": ...}` when call N ends. Standard input
 closing ends the engine (calls still running are cancelled; their rows so far
-are kept). Rows go to DIR/workers/WORKER/{calls,turns}.jsonl, flushed as measured.
+are kept). Each turn and call event carries its full row (`row`): the worker
+forwards it to the master, which writes DIR/workers/WORKER/{calls,turns}.jsonl
+(cluster.py), so the engine itself writes only WAVs (--keep-audio) into its
+own directory, which may be on another host.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +34,7 @@ from typing import Any, TextIO
 from simulator import runner
 from simulator.caller.render import Rendered, render_call_full
 from simulator.conversation.voice import shared_voice_pool
+from simulator.load.cluster import render_digest, wall_clock
 from simulator.load.config import CONFIG_ENV, WORKER_ENV, LoadConfig
 from simulator.matrix import CallPlan, expand
 from simulator.scenario import load_scenario
@@ -40,6 +43,8 @@ from simulator.transports.registry import transport_for
 
 #: Distinct calls (matrix cells x repeats) a load run cycles through.
 MAX_PLANS = 64
+#: Where the engine writes WAVs (--keep-audio); default DIR/workers/WORKER.
+AUDIO_DIR_ENV = "VOXSIM_LOAD_AUDIO_DIR"
 
 
 def worker_name() -> str:
@@ -48,10 +53,12 @@ def worker_name() -> str:
 
 
 class LoadStore(RunStore):
-    """A worker's share of the run directory; every row also becomes an event."""
+    """A worker's calls: every row becomes an event (with the row) for the master."""
 
     def __init__(self, root: Path, worker: str, out: TextIO, keep_audio: bool) -> None:
-        super().__init__(root)
+        # Not RunStore.__init__: the master writes the rows; only WAVs land in `root`.
+        self.root = root
+        self.run = {}
         self.worker = worker
         self.out = out
         self.keep_audio = keep_audio
@@ -60,7 +67,7 @@ class LoadStore(RunStore):
 
     def emit(self, message: dict[str, Any]) -> None:
         """One protocol line to the locust worker."""
-        self.out.write(json.dumps(message) + "\n")
+        self.out.write(json.dumps(message, default=str) + "\n")
         self.out.flush()
 
     def add_turn(self, row: dict[str, Any]) -> None:
@@ -68,8 +75,7 @@ class LoadStore(RunStore):
         # (wall clock of the call's start + its timeline offset); else its row's end.
         began = self.call_started.get(row["call_id"])
         end_s = row.get("speech_end_s")
-        at = began + float(end_s) if began is not None and end_s is not None else time.time()
-        super().add_turn({**row, "load_worker": self.worker, "load_at": at})
+        at = began + float(end_s) if began is not None and end_s is not None else wall_clock()
         event = {
             "kind": "turn",
             "worker": self.worker,
@@ -79,19 +85,25 @@ class LoadStore(RunStore):
             "latency_ms": row.get("latency_ms"),
             "error": row.get("error"),
             "at": at,
+            "row": {**row, "load_worker": self.worker, "load_at": at},
         }
         self.emit({"type": "event", "event": event})
 
     def add_call(self, row: dict[str, Any]) -> None:
-        at = time.time()
+        at = wall_clock()
         self.call_started.pop(str(row.get("call_id")), None)
-        super().add_call({**row, "load_worker": self.worker, "load_at": at})
-        self.emit({"type": "event", "event": call_event(row, self.worker, at)})
+        event = call_event(row, self.worker, at)
+        event["row"] = {**row, "load_worker": self.worker, "load_at": at}
+        self.emit({"type": "event", "event": event})
 
     def write_audio(self, call_id: str, caller: Any, agent: Any) -> str:
         if not self.keep_audio:
             return ""
+        (self.root / "audio").mkdir(parents=True, exist_ok=True)
         return super().write_audio(call_id, caller, agent)
+
+    def close(self) -> None:
+        """Nothing to close: rows went out as events."""
 
 
 def call_event(row: dict[str, Any], worker: str, at: float) -> dict[str, Any]:
@@ -116,7 +128,7 @@ class Engine:
     def __init__(self, cfg: LoadConfig, worker: str, out: TextIO) -> None:
         self.cfg = cfg
         self.worker = worker
-        root = Path(cfg.out_dir) / "workers" / worker
+        root = Path(os.environ.get(AUDIO_DIR_ENV) or Path(cfg.out_dir) / "workers" / worker)
         self.store = LoadStore(root, worker, out, cfg.keep_audio)
         self.plans: list[CallPlan] = []
         self.rendered: list[Rendered] = []
@@ -131,14 +143,16 @@ class Engine:
             self.rendered.append(await render_call_full(plan.scenario, plan.seed))
         if scenario.conversation is not None:
             self.voices = shared_voice_pool()
-        self.store.emit({"type": "ready", "worker": self.worker, "plans": len(self.plans)})
+        digest = render_digest(self.rendered)
+        ready = {"type": "ready", "worker": self.worker, "plans": len(self.plans)}
+        self.store.emit({**ready, "render_sha": digest})
 
     async def place(self, req: int) -> None:
         """Call number `req` of this worker, cycling through the plans."""
         plan = self.plans[req % len(self.plans)]
         call_id = f"{plan.call_id}-{self.worker}-{req:05d}"
         status, error = "ok", None
-        now = time.time()
+        now = wall_clock()
         self.store.call_started[call_id] = now
         start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": now}
         self.store.emit({"type": "event", "event": start})

@@ -3,10 +3,27 @@
 Loaded only by locust's own processes (`python -m locust -f THIS`), which
 gevent monkey-patches; nothing else in voxsim imports this module. A worker
 (or the single local process) starts one call engine child (engine.py) and
-hands it each call; the engine's turn and call events are fired as locust
-requests (so locust's own stats and CSVs count them) and forwarded to the
-master, whose Conductor (conductor.py) turns them into load.jsonl rows and
-picks the next step's concurrency through the shape's `tick()`.
+hands it each call; the engine's turn and call events (each with its row)
+are fired as locust requests (so locust's own stats and CSVs count them) and
+forwarded to the master as locust custom messages, whose Conductor
+(conductor.py) turns them into load.jsonl rows and picks the next step's
+concurrency through the shape's `tick()`.
+
+Master <-> worker messages (locust `register_message` / `send_message`, over
+locust's ZeroMQ channel; cluster.py says what each side checks):
+
+    worker -> master  voxsim_hello   {worker, version, scenario_sha?}
+    master -> worker  voxsim_config  {config, scenario_name, scenario_text}
+                      voxsim_refused {reason}            (the worker prints it, exits 2)
+    worker -> master  voxsim_ready   {worker, render_sha} (its audio is rendered)
+                      voxsim_events  {worker, sent, events}   every FLUSH_S
+                      voxsim_failed  {reason}            (its call engine died)
+
+The master and a local run read the config from VOXSIM_LOAD_CONFIG; a worker
+gets it from the master. Users go only to workers the conductor admitted
+(`AdmittedDispatcher`): every ready worker at the start, a late one at the
+next step; a worker locust marks missing is dropped, its calls in flight are
+recorded as failed and its users go to the others.
 """
 
 from __future__ import annotations
@@ -14,41 +31,88 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
-from locust import LoadTestShape, User, between, events, task
+from locust import LoadTestShape, User, events, task
+from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerRunner
 
+from simulator.load.cluster import (
+    ClockOffsets,
+    RowWriter,
+    ThreadLoad,
+    refusal,
+    text_digest,
+    voxsim_version,
+    wall_clock,
+)
 from simulator.load.conductor import Conductor
-from simulator.load.config import CONFIG_ENV, LoadConfig
-from simulator.load.engine import worker_name
+from simulator.load.config import CONFIG_ENV, CONFIG_FILE, LoadConfig
+from simulator.load.engine import AUDIO_DIR_ENV, worker_name
+from simulator.load.remote import EXPECT_SHA_ENV, SPOOL_ENV, STATUS_ENV
 from simulator.load.steps import Limits
 
-CFG = LoadConfig.read(os.environ[CONFIG_ENV])
 FLUSH_S = 0.2
+CPU_SAMPLE_S = 1.0
 
+CFG: LoadConfig | None = (
+    LoadConfig.read(os.environ[CONFIG_ENV]) if CONFIG_ENV in os.environ else None
+)
 ENGINE: EngineClient | None = None
-CONDUCTOR: Conductor | None = None
+MASTER: MasterSide | None = None
+#: this worker's last state, as `voxsim load-worker` reads it
+STATE = ""
+
+
+def cfg() -> LoadConfig:
+    assert CFG is not None, "no load configuration yet"
+    return CFG
+
+
+def _send(env: Environment, kind: str, data: Any) -> None:
+    if env.runner is not None:
+        env.runner.send_message(kind, data)
+
+
+def _status(state: str, reason: str = "") -> None:
+    """Tell `voxsim load-worker` where this worker is (connected, ready, refused, failed)."""
+    global STATE
+    if STATE in ("refused", "failed"):
+        return  # the reason it ends stays the last word
+    STATE = state
+    path = os.environ.get(STATUS_ENV)
+    if path:
+        tmp = Path(path + ".tmp")
+        tmp.write_text(json.dumps({"state": state, "reason": reason}), encoding="utf-8")
+        tmp.replace(path)
 
 
 class EngineClient:
     """This worker's call engine child and the greenlets that talk to it."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, config_path: Path, audio_dir: Path | None) -> None:
         self.env = env
         self.worker = worker_name()
+        child_env = dict(os.environ, **{CONFIG_ENV: str(config_path)})
+        if audio_dir is not None:
+            child_env[AUDIO_DIR_ENV] = str(audio_dir)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.load.engine"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=child_env,
         )
         self.ready = AsyncResult()
         self.pending: dict[int, AsyncResult] = {}
@@ -58,6 +122,7 @@ class EngineClient:
         self.closing = False
         gevent.spawn(self._read)
         gevent.spawn(self._flush)
+        gevent.spawn(self._watch)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -72,11 +137,24 @@ class EngineClient:
                     waiter.set(msg)
             elif msg["type"] == "ready":
                 self.ready.set(True)
-                _send(self.env, "voxsim_ready", {"worker": self.worker})
+                _status("ready")
+                _send(
+                    self.env,
+                    "voxsim_ready",
+                    {"worker": self.worker, "render_sha": msg["render_sha"]},
+                )
         self.dead = True
         if not self.closing:
-            # A dead engine is the harness failing, not the agent: end the run (exit 3).
-            _send(self.env, "voxsim_failed", {"reason": f"{self.worker}: call engine exited"})
+            was_ready = self.ready.ready() and self.ready.get()
+            reason = f"{self.worker}: call engine exited" + (
+                "" if was_ready else " before it was ready"
+            )
+            _status("failed", reason)
+            # A dead engine is the harness failing, not the agent: a local run ends (exit 3);
+            # a worker quits, and the master goes on with the others.
+            _send(self.env, "voxsim_failed", {"worker": self.worker, "reason": reason})
+            if isinstance(self.env.runner, WorkerRunner):
+                gevent.spawn(self.env.runner.quit)
         self.ready.set(False)
         for waiter in self.pending.values():
             waiter.set({"status": "failed", "error": "call engine exited"})
@@ -96,7 +174,7 @@ class EngineClient:
             rtype, value = "call", float(event.get("duration_s") or 0.0) * 1000
         self.env.events.request.fire(
             request_type=rtype,
-            name=CFG.profile,
+            name=cfg().profile,
             response_time=value,
             response_length=0,
             exception=RuntimeError(event.get("error") or "no reply") if failed else None,
@@ -106,13 +184,31 @@ class EngineClient:
     def _flush(self) -> None:
         while True:
             gevent.sleep(FLUSH_S)
-            if self.outbox:
-                batch, self.outbox = self.outbox, []
-                _send(self.env, "voxsim_events", batch)
+            self.send_outbox()
+
+    def send_outbox(self) -> None:
+        if self.outbox:
+            batch, self.outbox = self.outbox, []
+            data = {"worker": self.worker, "sent": wall_clock(), "events": batch}
+            _send(self.env, "voxsim_events", data)
+
+    def _watch(self) -> None:
+        """Each second: how busy the engine's event loop (the pacing thread) and this relay are."""
+        loop, me = ThreadLoad(self.proc.pid), ThreadLoad(os.getpid())
+        while not self.dead:
+            gevent.sleep(CPU_SAMPLE_S)
+            engine, relay = loop.sample(), me.sample()
+            if engine is None or not self.ready.ready():
+                continue
+            event = {"kind": "cpu", "worker": self.worker, "at": wall_clock()}
+            event.update(loop_cpu=engine["cpu"], loop_busy=engine["busy"])
+            if relay is not None:
+                event["relay_cpu"] = relay["cpu"]
+            self.outbox.append(event)
 
     def caller(self, delta: int) -> None:
         """A caller (User) started (+1) or stopped after its last call (-1)."""
-        event = {"kind": "caller", "worker": self.worker, "delta": delta, "at": time.time()}
+        event = {"kind": "caller", "worker": self.worker, "delta": delta, "at": wall_clock()}
         self.outbox.append(event)
 
     def call(self) -> dict[str, Any]:
@@ -132,9 +228,7 @@ class EngineClient:
         """Let the flusher send what is left, end the engine (stdin EOF), reap it."""
         self.closing = True
         gevent.sleep(FLUSH_S * 2)
-        if self.outbox:
-            batch, self.outbox = self.outbox, []
-            _send(self.env, "voxsim_events", batch)
+        self.send_outbox()
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         try:
@@ -143,42 +237,212 @@ class EngineClient:
             self.proc.kill()
 
 
-def _send(env: Environment, kind: str, data: Any) -> None:
-    if env.runner is not None:
-        env.runner.send_message(kind, data)
+class MasterSide:
+    """The master's (or a local run's) half: conductor, row files, clocks, admission."""
+
+    def __init__(self, env: Environment, config: LoadConfig) -> None:
+        self.env = env
+        self.cfg = config
+        self.scenario_text = Path(config.scenario).read_text(encoding="utf-8")
+        self.scenario_sha = text_digest(self.scenario_text)
+        expected = config.workers + config.expect_workers if self._distributed else 1
+        limits = Limits(config.p95_limit_ms, config.max_error_rate)
+        self.conductor = Conductor(config, limits, expected)
+        self.rows = RowWriter(Path(config.out_dir))
+        self.clocks = ClockOffsets()
+        #: locust node id -> worker name, for every worker that said hello
+        self.nodes: dict[str, str] = {}
+        self.lost: set[str] = set()
+        runner = env.runner
+        assert runner is not None
+        for kind, handler in (
+            ("voxsim_hello", self.on_hello),
+            ("voxsim_ready", self.on_ready),
+            ("voxsim_events", self.on_events),
+            ("voxsim_failed", self.on_failed),
+        ):
+            runner.register_message(kind, handler)
+
+    @property
+    def _distributed(self) -> bool:
+        return isinstance(self.env.runner, MasterRunner)
+
+    def refuse(self, node: str, reason: str) -> None:
+        self.env.runner.send_message("voxsim_refused", {"reason": reason}, client_id=node)  # type: ignore[union-attr]
+
+    def on_hello(self, msg: Any, **_: Any) -> None:
+        reason = refusal(msg.data, self.scenario_sha, set(self.nodes.values()))
+        if reason:
+            self.refuse(msg.node_id, reason)
+            return
+        self.nodes[msg.node_id] = str(msg.data["worker"])
+        data = {
+            "config": asdict(self.cfg),
+            "scenario_name": Path(self.cfg.scenario).name,
+            "scenario_text": self.scenario_text,
+        }
+        self.env.runner.send_message("voxsim_config", data, client_id=msg.node_id)  # type: ignore[union-attr]
+
+    def on_ready(self, msg: Any, **_: Any) -> None:
+        worker = str(msg.data["worker"])
+        if self.cfg.render_sha and msg.data.get("render_sha") != self.cfg.render_sha:
+            reason = (
+                "worker rendered different caller audio than the master (another eSpeak/Piper "
+                "version, or a file the scenario names differs on that host)"
+            )
+            self.refuse(msg.node_id, reason)
+            return
+        self.conductor.worker_ready(worker)
+
+    def on_events(self, msg: Any, **_: Any) -> None:
+        data = msg.data
+        worker = str(data["worker"])
+        if worker in self.lost:
+            return  # its calls were recorded as failed when it went missing
+        offset = self.clocks.update(worker, float(data["sent"]), time.time())
+        batch = data["events"]
+        for e in batch:
+            e["at"] = float(e["at"]) + offset
+            row = e.pop("row", None)
+            if row is not None:
+                row["load_at"] = e["at"]
+                self.rows.write(
+                    worker, "turns.jsonl" if e["kind"] == "turn" else "calls.jsonl", row
+                )
+        self.conductor.add_events(batch)
+
+    def on_failed(self, msg: Any, **_: Any) -> None:
+        if not self._distributed:
+            self.conductor.worker_failed(msg.data["reason"])
+        elif str(msg.data.get("worker")) in self.conductor.admitted:
+            self.lose(str(msg.data["worker"]), time.time())
+        # else: a worker that never became ready takes nothing down with it
+
+    def lose(self, worker: str, now: float) -> None:
+        if worker in self.lost:
+            return
+        self.lost.add(worker)
+        for row in self.conductor.worker_lost(worker, now):
+            self.rows.write(worker, "calls.jsonl", row)
+
+    def watch_workers(self, now: float) -> None:
+        """Workers locust lost (missing heartbeats, quit): their calls in flight failed."""
+        runner = self.env.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        alive = {
+            self.nodes[c.id]
+            for c in runner.clients.values()
+            if c.id in self.nodes and c.state != STATE_MISSING
+        }
+        for worker in sorted(self.conductor.admitted - alive - self.lost):
+            self.lose(worker, now)
+
+    def admitted_nodes(self, nodes: list[WorkerNode]) -> list[WorkerNode]:
+        ok = self.conductor.admitted - self.lost
+        return [n for n in nodes if self.nodes.get(n.id) in ok]
+
+    def tick(self) -> tuple[int, float] | None:
+        now = time.time()
+        self.watch_workers(now)
+        result = self.conductor.tick(now)
+        runner = self.env.runner
+        if self.conductor.redispatch and isinstance(runner, MasterRunner):
+            # A new dispatcher (as locust makes for a lost worker) over the admitted workers,
+            # and a start() even when the level did not change: each gets its share now.
+            self.conductor.redispatch = False
+            runner._users_dispatcher = None
+            runner.shape_last_tick = None
+        return result
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+class AdmittedDispatcher(UsersDispatcher):
+    """locust's dispatcher over the workers the conductor admitted (see module doc)."""
+
+    def __init__(self, worker_nodes: list[WorkerNode], user_classes: list[type[User]]) -> None:
+        if MASTER is not None and MASTER.admitted_nodes(worker_nodes):
+            worker_nodes = MASTER.admitted_nodes(worker_nodes)
+        super().__init__(worker_nodes, user_classes)
+
+    def add_worker(self, worker_node: WorkerNode) -> None:
+        if MASTER is not None and not MASTER.admitted_nodes([worker_node]):
+            return  # admitted at the conductor's next step, with a new dispatcher
+        super().add_worker(worker_node)
+
+
+class WorkerSide:
+    """A worker's half: hello, the master's config, its own engine."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.name = worker_name()
+        spool = os.environ.get(SPOOL_ENV)
+        self.spool = Path(spool) if spool else Path(tempfile.mkdtemp(prefix=f"voxsim-{self.name}-"))
+        runner = env.runner
+        assert runner is not None
+        runner.register_message("voxsim_config", self.on_config)
+        runner.register_message("voxsim_refused", self.on_refused)
+        hello = {"worker": self.name, "version": voxsim_version()}
+        if os.environ.get(EXPECT_SHA_ENV):
+            hello["scenario_sha"] = os.environ[EXPECT_SHA_ENV]
+        _status("connected")
+        _send(env, "voxsim_hello", hello)
+
+    def on_config(self, msg: Any, **_: Any) -> None:
+        global CFG, ENGINE
+        if ENGINE is not None:
+            return
+        data = msg.data
+        self.spool.mkdir(parents=True, exist_ok=True)
+        scenario = self.spool / Path(str(data["scenario_name"])).name
+        scenario.write_text(str(data["scenario_text"]), encoding="utf-8")
+        config = LoadConfig(**data["config"])
+        config.scenario, config.out_dir = str(scenario), str(self.spool)
+        CFG = config
+        _status("rendering")
+        ENGINE = EngineClient(self.env, config.write(self.spool / CONFIG_FILE), self.spool)
+
+    def on_refused(self, msg: Any, **_: Any) -> None:
+        reason = str(msg.data.get("reason") or "refused")
+        _status("refused", reason)
+        print(f"voxsim: refused by the master: {reason}", file=sys.stderr, flush=True)
+        if ENGINE is not None:
+            ENGINE.closing = True
+            ENGINE.proc.kill()
+        gevent.spawn(self.env.runner.quit)  # type: ignore[union-attr]
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
-    global ENGINE, CONDUCTOR
+    global ENGINE, MASTER
     runner = environment.runner
-    if not isinstance(runner, WorkerRunner):
-        limits = Limits(CFG.p95_limit_ms, CFG.max_error_rate)
-        expected = CFG.workers if isinstance(runner, MasterRunner) else 1
-        conductor = Conductor(CFG, limits, expected)
-        CONDUCTOR = conductor
-        assert runner is not None
-        runner.register_message(
-            "voxsim_ready", lambda msg, **kw: conductor.worker_ready(msg.data["worker"])
-        )
-        runner.register_message("voxsim_events", lambda msg, **kw: conductor.add_events(msg.data))
-        runner.register_message(
-            "voxsim_failed", lambda msg, **kw: conductor.worker_failed(msg.data["reason"])
-        )
+    if isinstance(runner, WorkerRunner):
+        WorkerSide(environment)
+        return
+    MASTER = MasterSide(environment, cfg())
+    environment.dispatcher_class = AdmittedDispatcher
     if not isinstance(runner, MasterRunner):
-        ENGINE = EngineClient(environment)
+        ENGINE = EngineClient(environment, Path(os.environ[CONFIG_ENV]), None)
 
 
 @events.quitting.add_listener
 def _on_quit(environment: Environment, **_: Any) -> None:
     if ENGINE is not None:
         ENGINE.close()
+    if MASTER is not None:
+        MASTER.close()
+    if isinstance(environment.runner, WorkerRunner):
+        _status("done")
 
 
 class VoxsimCaller(User):
     """One simulated caller: places the scenario's calls back to back."""
 
-    wait_time = between(0, CFG.pause_s)
+    def wait_time(self) -> float:
+        return random.uniform(0.0, cfg().pause_s)
 
     def on_start(self) -> None:
         if ENGINE is not None:
@@ -199,4 +463,4 @@ class VoxsimShape(LoadTestShape):
     """The profile's steps (conductor.py) as locust user counts."""
 
     def tick(self) -> tuple[int, float] | None:
-        return CONDUCTOR.tick(time.time()) if CONDUCTOR is not None else None
+        return MASTER.tick() if MASTER is not None else None

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import socket
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ from reports.html import write_report
 from reports.junit import write_junit
 from reports.rundir import read_jsonl
 from simulator.caller.render import render_call_full
-from simulator.errors import EXIT_AGENT_FAILED, AgentError
-from simulator.load import result
+from simulator.errors import EXIT_AGENT_FAILED, AgentError, UsageError
+from simulator.load import remote, result
+from simulator.load.cluster import DEFAULT_PORT, render_digest
 from simulator.load.conductor import LOAD_JSONL, STATE_JSON
 from simulator.load.config import (
     CONFIG_ENV,
@@ -37,6 +37,7 @@ from simulator.load.config import (
     LoadConfig,
     check,
     check_target,
+    is_loopback_url,
 )
 from simulator.load.engine import MAX_PLANS
 from simulator.load.merge import merge_rows
@@ -48,9 +49,8 @@ from simulator.store import RunStore
 
 console = Console(stderr=True, highlight=False)
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-#: Seconds a caller may take to finish its call when its level is lowered or the run ends.
-STOP_TIMEOUT_S = 60
+LOCUSTFILE = remote.LOCUSTFILE
+STOP_TIMEOUT_S = remote.STOP_TIMEOUT_S
 
 
 @dataclass
@@ -71,46 +71,58 @@ def _free_port() -> int:
 
 def locust_commands(cfg: LoadConfig, out: Path) -> list[tuple[str, list[str]]]:
     """(worker name, argv) of every locust process of the run."""
-    base = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--stop-timeout",
-        str(STOP_TIMEOUT_S),
-        "--exit-code-on-error",
-        "0",
-        "--loglevel",
-        "WARNING",
-    ]
-    if cfg.workers == 0:
+    base = remote.locust_base()
+    if cfg.workers == 0 and cfg.expect_workers == 0:
         return [("local", [*base, "--csv", str(out / "locust"), "--only-summary"])]
-    port = _free_port()
+    port = cfg.master_port or _free_port()
     master = [
         *base,
         "--master",
         "--master-bind-host",
-        "127.0.0.1",
+        cfg.master_bind,
         "--master-bind-port",
         str(port),
         "--expect-workers",
-        str(cfg.workers),
+        str(cfg.workers + cfg.expect_workers),
         "--csv",
         str(out / "locust"),
         "--only-summary",
     ]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    host = "127.0.0.1" if cfg.master_bind in ("*", "0.0.0.0", "::") else cfg.master_bind
+    worker = remote.worker_argv(host, port)
     return [("master", master)] + [(f"w{i + 1}", worker) for i in range(cfg.workers)]
 
 
-async def _prerender(scenario: Scenario, source: str) -> int:
-    """Render every call plan's caller audio into the cache before the load starts."""
+def check_cluster(cfg: LoadConfig, target: str) -> None:
+    """Workers on other hosts need an agent they can reach and a master address that binds."""
+    if cfg.expect_workers == 0:
+        return
+    if target in BUNDLED_KINDS or is_loopback_url(target):
+        raise UsageError(
+            "workers on other hosts cannot reach an agent on this host's loopback",
+            where="--expect-workers",
+            fix="serve the agent on an address they reach; pass its URL and --allow-remote",
+        )
+    if not cfg.master_port:
+        cfg.master_port = DEFAULT_PORT
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in cfg.master_bind else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((cfg.master_bind.replace("*", "0.0.0.0"), cfg.master_port))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {cfg.master_bind}:{cfg.master_port}: {exc.strerror or exc}",
+            where="--master-bind/--master-port",
+            fix="an address of this host and a free port",
+        ) from None
+
+
+async def _prerender(scenario: Scenario, source: str) -> tuple[int, str]:
+    """Render every call plan's caller audio into the cache before the load starts;
+    return how many and their digest (every worker must render the same)."""
     plans = expand(scenario, source)[:MAX_PLANS]
-    for plan in plans:
-        await render_call_full(plan.scenario, plan.seed)
-    return len(plans)
+    rendered = [await render_call_full(plan.scenario, plan.seed) for plan in plans]
+    return len(plans), render_digest(rendered)
 
 
 class _StepPrinter:
@@ -144,6 +156,8 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
     try:
         for name, argv in locust_commands(cfg, out):
             env = dict(os.environ, **{CONFIG_ENV: str(config_path), WORKER_ENV: name})
+            if name not in ("local", "master"):
+                env = remote.worker_env(name, out / "workers" / name)
             env["PYTHONUNBUFFERED"] = "1"
             procs.append(
                 await asyncio.create_subprocess_exec(
@@ -189,6 +203,7 @@ async def run_load(
     target = agent_target(scenario, agent)
     if target not in BUNDLED_KINDS:
         check_target(target, allow_remote)
+    check_cluster(cfg, target)
     if cfg.p95_limit_ms is None:
         cfg.p95_limit_ms = scenario.slo.latency_p95_ms
     out = Path(cfg.out_dir)
@@ -200,7 +215,7 @@ async def run_load(
     bundled: AgentProcess | None = None
     status = "interrupted"
     try:
-        n = await _prerender(scenario, cfg.scenario)
+        n, cfg.render_sha = await _prerender(scenario, cfg.scenario)
         console.print(f"[bold]{scenario.name}[/]: {n} call plan(s) rendered")
         url = target
         if target in BUNDLED_KINDS:
@@ -217,6 +232,11 @@ async def run_load(
             f"[bold]{cfg.profile}[/] against {url} "
             f"({'1 process' if not cfg.workers else f'{cfg.workers} workers'})"
         )
+        if cfg.expect_workers:
+            console.print(
+                f"waiting for {cfg.expect_workers} worker(s): voxsim load-worker "
+                f"--master {cfg.master_bind}:{cfg.master_port}"
+            )
         head_code = await _run_locust(cfg, out, config_path)
         state = _read_state(out)
         status = "completed" if state.get("status") in ("completed", "capped") else "failed"

@@ -15,7 +15,12 @@ Row fields (docs/metrics.md, "Load runs", extended here additively):
 `slo_passed`, `slo_reason`, `counted`, `phase`, `step`, `started_s`,
 `measure_s`, `workers`, `generator_lateness_ms` (max over the window's
 calls), `generator_lateness_p50_ms`, `generator_saturated`, `agent_rss_mb`,
-`agent_fds`.
+`agent_fds`, and from the workers' `cpu` events (one a second per worker):
+`generator_cpu` and `generator_busy` (per worker, the mean share of the window
+its engine's event loop, the thread that paces every frame, ran on a CPU, and
+ran or waited for one), `generator_busy_max` and `generator_cpu_saturated`
+(some worker's loop was busy >= BUSY_SATURATED of the window: its core is
+near saturation, even before frames leave late).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ Row = dict[str, Any]
 #: A call's worst frame was sent this late (ms) in the median call of a step:
 #: the generator, not the agent, was falling behind real time. One 20 ms frame.
 SATURATED_LATENESS_MS = 20.0
+#: A worker's event loop busy (running or waiting for a CPU) this share of the window.
+BUSY_SATURATED = 0.8
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,28 @@ def aggregate(events: Sequence[Event], limits: Limits) -> Row:
     row["generator_saturated"] = bool(
         late and (percentile(late, 50) or 0.0) > SATURATED_LATENESS_MS
     )
+    row.update(generator_cpu(events))
     passed, reason = judge(row, limits)
     row["slo_passed"] = passed
     row["slo_reason"] = reason
     return row
+
+
+def generator_cpu(events: Sequence[Event]) -> Row:
+    """Per worker, the mean of its `cpu` samples in the window (see module doc)."""
+    samples: dict[str, list[Event]] = {}
+    for e in events:
+        if e.get("kind") == "cpu":
+            samples.setdefault(str(e.get("worker")), []).append(e)
+    cpu = {w: _r(sum(float(e["loop_cpu"]) for e in s) / len(s), 3) for w, s in samples.items()}
+    busy = {w: _r(sum(float(e["loop_busy"]) for e in s) / len(s), 3) for w, s in samples.items()}
+    top = max((b for b in busy.values() if b is not None), default=None)
+    return {
+        "generator_cpu": cpu,
+        "generator_busy": busy,
+        "generator_busy_max": top,
+        "generator_cpu_saturated": top is not None and top >= BUSY_SATURATED,
+    }
 
 
 def judge(row: Row, limits: Limits) -> tuple[bool, str]:
