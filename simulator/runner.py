@@ -36,8 +36,10 @@ from simulator.errors import (
     VoxsimError,
 )
 from simulator.impairments import ImpairedTransport, impair, link_spec
+from simulator.judge import assess_call, drop_runs, summary_line
 from simulator.matrix import CallPlan, expand
 from simulator.metrics.call import measure_call
+from simulator.metrics.reliability import reliability
 from simulator.metrics.summary import summarize_run
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
@@ -182,6 +184,10 @@ async def run_call(
     }
     if isinstance(transport, ImpairedTransport):
         row["network"] = transport.stats()
+        for direction, fates in transport.fates.items():
+            row["network"][direction]["drops_s"] = drop_runs(fates, session.t0)
+    if measure:
+        await assess_call(scenario, row, record.events)  # judge, verdict, attribution
     if spans is not None:
         spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
     if store is not None:
@@ -275,6 +281,10 @@ async def run_files(
                 if call["status"] != "ok":
                     failed_calls += 1
                     console.print(f"  [red]call failed:[/] {call['error']}")
+                verdict_line = summary_line(call)
+                if verdict_line is not None:
+                    console.print(f"  [yellow]{verdict_line}[/]", markup=True, highlight=False)
+            print_reliability(scenario.name, scenario_calls)
             scenario_turns = [t for c in scenario_calls for t in c["turns"]]
             results.extend(evaluate(scenario.name, scenario.slo, scenario_turns, scenario_calls))
     except AgentError as exc:
@@ -360,6 +370,24 @@ def _record_failure(store: RunStore, exc: BaseException) -> None:
     earlier = store.run.get("error")
     store.run["error"] = f"{earlier}; then {what}" if earlier else what
     store.finish("failed", _exit_code(exc))
+
+
+def print_reliability(name: str, calls: list[dict[str, Any]]) -> None:
+    """A scenario's pass@1, pass^k and pass@k with intervals, and whether it is flaky."""
+    r = reliability(calls)
+    if r is None or (r["n"] < 2 and not any(c.get("judge") for c in calls)):
+        return
+    k = r["k"]
+
+    def shown(key: str) -> str:
+        lo, hi = r[key]["ci"]
+        return f"{r[key]['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    flaky = "  [yellow]flaky[/]" if r["flaky"] else ""
+    console.print(
+        f"[bold]{name}[/]: {r['passed']}/{r['n']} calls passed; pass@1 {shown('pass_at_1')}, "
+        f"pass^{k} {shown('pass_hat_k')}, pass@{k} {shown('pass_at_k')}{flaky}"
+    )
 
 
 def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

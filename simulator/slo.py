@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from simulator.metrics.reliability import reliability
 from simulator.metrics.stats import percentile
 from simulator.metrics.summary import reply_latencies, turn_taking
 from simulator.metrics.task import success_rate
@@ -56,6 +57,10 @@ def _metrics(
         ]
         return (max(vals) if vals else None), len(vals)
 
+    def reliable() -> tuple[float | None, int]:
+        r = reliability(calls)
+        return (r["pass_hat_k"]["value"], r["n"]) if r is not None else (None, 0)
+
     lat = reply_latencies(turns)
     return {
         "latency_p50_ms": lambda: _percentile_of(lat, 50),
@@ -68,6 +73,7 @@ def _metrics(
         "backchannel_takeover_max": lambda: rate("backchannel_takeover"),
         "barge_in_stop_p95_ms": barge,
         "time_to_first_audio_ms": ttfa,
+        "pass_hat_k_min": reliable,
     }
 
 
