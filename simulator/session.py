@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SPEECH_THRESHOLD, Pcm
-from simulator.errors import AgentError, TransportError
+from simulator.errors import AgentError, ProtocolError, TransportError
 from simulator.metrics.latency import (
     MIN_PRECEDING_SILENCE,
     active_between,
@@ -268,6 +269,8 @@ class Session:
                 self._agent_cursor = pos + len(item.pcm)
             else:
                 event = dict(item.event)
+                if event.get("type") == "metrics" and "stages" in event:
+                    event["stages"] = _stages(event["stages"], self.start.call_id)
                 event["_at_s"] = item.at - self._t0
                 self.events.append(event)
                 if event.get("type") == "clear":
@@ -302,7 +305,7 @@ class Session:
             text = str(event.get("text", "")).strip()
             row[key] = f"{row[key]} {text}".strip() if row.get(key) else text
         elif kind == "metrics" and isinstance(event.get("stages"), dict):
-            row["stages"] = {str(k): float(v) for k, v in event["stages"].items()}
+            row["stages"] = _stages(event["stages"], self.start.call_id)
         elif kind == "error":
             row["error"] = str(event.get("message", "agent error"))
 
@@ -591,6 +594,29 @@ class Session:
         if self.on_turn is not None:
             self.on_turn(row)
         self._rows.append(row)
+
+
+def _stages(stages: Any, where: str) -> dict[str, float]:
+    """A `metrics` event's `stages`: a name -> finite number map (docs/protocol.md);
+    anything else is the agent breaking the protocol, not a harness crash."""
+    if not isinstance(stages, dict):
+        raise ProtocolError(
+            f"metrics.stages is a {type(stages).__name__}, not an object", where=where
+        )
+    out: dict[str, float] = {}
+    for name, value in stages.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ProtocolError(
+                f"metrics.stages.{str(name)[:40]} is {str(value)[:40]!r}, not a number of ms",
+                where=where,
+                fix='send stages as numbers, e.g. {"llm_ms": 210.5}',
+            )
+        out[str(name)] = float(value)
+    return out
 
 
 def _describe(exc: BaseException) -> str:

@@ -267,7 +267,7 @@ class _Call:
             await loop.run_in_executor(self._stt_pool, recognizer.start)
             self._speculating = False
             for f in preroll:
-                loop.run_in_executor(self._stt_pool, recognizer.feed, f)
+                self._stt_later(recognizer.feed, f)
             onset_ns = time.time_ns() - self.endpointer.start_frames * FRAME_MS * 1_000_000
             turn = self.tracer.start("agent.turn", start_ns=onset_ns)
             vad = self.tracer.start(
@@ -282,16 +282,16 @@ class _Call:
                 # is decided by how long the caller keeps talking.
                 self.player.pause()
                 self._overlap_ms = self.endpointer.start_frames * FRAME_MS
-        loop.run_in_executor(self._stt_pool, self._recognizer.feed, frame)
+        self._stt_later(self._recognizer.feed, frame)
         if self._recognizer.speculative and event is not VadEvent.ENDPOINT:
             # Whisper's pass over the utterance runs during the hangover; a voiced
             # frame after it (a pause, not the end) makes the endpoint redo it.
             if self.endpointer.silent_ms == FRAME_MS:
                 self._speculating = True
-                loop.run_in_executor(self._stt_pool, self._recognizer.speculate)
+                self._stt_later(self._recognizer.speculate)
             elif self.endpointer.silent_ms == 0 and self._speculating:
                 self._speculating = False
-                loop.run_in_executor(self._stt_pool, self._recognizer.retract)
+                self._stt_later(self._recognizer.retract)
         if self.endpointer.silent_ms == 0:
             self._last_voiced_at = time.perf_counter()
         if self._overlap_ms is not None and event is not VadEvent.ENDPOINT:
@@ -312,13 +312,33 @@ class _Call:
                 if turn_span is not None:
                     turn_span.set_attribute("turn.backchannel", True)
                     turn_span.end()
-                loop.run_in_executor(self._stt_pool, self._recognizer.discard)
+                self._stt_later(self._recognizer.discard)
                 self.player.resume()
                 return
             previous = self._reply_task
             self._reply_task = asyncio.create_task(
                 self._respond_after(previous, endpoint_ms, turn_span), name="agent-reply"
             )
+
+    def _stt_later(self, work: Callable[..., Any], *args: Any) -> None:
+        """Queue `work` on the STT thread without waiting for it; its future is watched,
+        so a failure ends the call with an error instead of vanishing."""
+        future = asyncio.get_running_loop().run_in_executor(self._stt_pool, work, *args)
+        future.add_done_callback(self._stt_done)
+
+    def _stt_done(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is None:
+            return
+        if self._failure is None:
+            self._failure = f"stt failed: {future.exception()!r}"
+        self._ended.set()
+
+    async def _stt_now(self, work: Callable[[], T]) -> T:
+        """Run `work` on the STT thread and wait; a failure ends the call (_CallFailed)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._stt_pool, work)
+        except Exception as exc:  # noqa: BLE001 - a broken recognizer, surfaced to the caller
+            raise _CallFailed(f"stt failed: {exc!r}") from exc
 
     async def _barge_in(self) -> None:
         """The caller took the turn: drop the reply and the audio the caller has not heard."""
@@ -366,7 +386,6 @@ class _Call:
         return await work() if work is not None else None
 
     async def _respond(self, endpoint_ms: float) -> None:
-        loop = asyncio.get_running_loop()
         assert self._recognizer is not None
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
         self.faults.take_latency()  # a fresh account for this reply
@@ -376,9 +395,7 @@ class _Call:
         )
         try:
             recognizer = self._recognizer
-            text = await self._guard(
-                "stt", lambda: loop.run_in_executor(self._stt_pool, recognizer.finish)
-            )
+            text = await self._guard("stt", lambda: self._stt_now(recognizer.finish))
             stt.set_attribute("stt.text", str(text))
             if recognizer.speculative:
                 # The whole Whisper pass, part of which may have run in the hangover.

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from simulator.audio import SAMPLE_RATE, Pcm
-from simulator.errors import ProtocolError
+from simulator.errors import ProtocolError, TransportError
 from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport
 from simulator.transports.codecs import StreamResampler, b64, ulaw_decode, ulaw_encode, unb64
 from simulator.transports.wsclient import WsClient
@@ -43,7 +44,9 @@ class TwilioTransport(Transport):
         self._down = StreamResampler(SAMPLE_RATE, TWILIO_RATE)
         self._up = StreamResampler(TWILIO_RATE, SAMPLE_RATE)
         self._play_end = 0.0  # when audio received so far has played out (for marks)
-        self._marks: list[tuple[asyncio.TimerHandle, str]] = []
+        self._marks: list[_Mark] = []  # not echoed yet
+        self._echoes: set[asyncio.Task[None]] = set()  # echoes being sent
+        self._echo_failure: BaseException | None = None
 
     @staticmethod
     def wire_bytes(samples_16k: int) -> int:
@@ -115,7 +118,15 @@ class TwilioTransport(Transport):
                 }
             )
 
+    def _due(self, mark: _Mark) -> None:
+        """The audio before `mark` has played: echo it."""
+        if mark in self._marks:
+            self._marks.remove(mark)
+        self._echo_mark(mark.name)
+
     def _echo_mark(self, name: str) -> None:
+        """Send the echo of mark `name` as a task that is kept: `close` waits for it and a
+        failed send ends the call (receive raises it) instead of vanishing."""
         if self._ws.open:
             message: dict[str, Any] = {
                 "event": "mark",
@@ -123,7 +134,20 @@ class TwilioTransport(Transport):
                 "streamSid": self._sid,
                 "mark": {"name": name},
             }
-            asyncio.ensure_future(self._send(message))
+            task = asyncio.create_task(self._send(message), name=f"twilio-mark-{name[:20]}")
+            self._echoes.add(task)
+            task.add_done_callback(self._echoed)
+
+    def _echoed(self, task: asyncio.Task[None]) -> None:
+        self._echoes.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._echo_failure is None:
+            self._echo_failure = task.exception()
+
+    def _raise_echo_failure(self) -> None:
+        if self._echo_failure is not None:
+            what = self._echo_failure
+            detail = what.what if isinstance(what, ProtocolError | TransportError) else repr(what)
+            raise TransportError(f"mark echo failed: {detail}", where=self.url)
 
     async def receive(self) -> AsyncIterator[Incoming]:
         loop = asyncio.get_running_loop()
@@ -132,6 +156,7 @@ class TwilioTransport(Transport):
                 raise ProtocolError(
                     "agent sent a binary frame; Media Streams is JSON text", where=self.url
                 )
+            self._raise_echo_failure()
             message = parse_message(msg.data, AGENT_EVENTS, self.url)
             kind = message["event"]
             if kind == "media":
@@ -139,24 +164,30 @@ class TwilioTransport(Transport):
                 self._play_end = max(now, self._play_end) + len(pcm) / SAMPLE_RATE
                 yield AudioIn(pcm, now)
             elif kind == "mark":
-                name = str((message.get("mark") or {}).get("name", ""))
-                handle = loop.call_at(max(now, self._play_end), self._echo_mark, name)
-                self._marks.append((handle, name))
-                yield EventIn({"type": "mark", "name": name}, now)
+                mark = _Mark(str((message.get("mark") or {}).get("name", "")))
+                mark.handle = loop.call_at(max(now, self._play_end), self._due, mark)
+                self._marks.append(mark)
+                yield EventIn({"type": "mark", "name": mark.name}, now)
             else:  # clear: queued audio is dropped, pending marks come back at once
                 self._play_end = now
-                for handle, name in self._marks:
-                    if handle.when() > now:
-                        handle.cancel()
-                        self._echo_mark(name)
+                for mark in self._marks:
+                    mark.cancel()
+                    self._echo_mark(mark.name)
                 self._marks.clear()
                 yield EventIn({"type": "clear"}, now)
+        self._raise_echo_failure()
 
     async def close(self) -> None:
         if self._ws.closed:
             return
-        for handle, _ in self._marks:
-            handle.cancel()
+        now = asyncio.get_running_loop().time()
+        for mark in self._marks:  # marks whose audio has played are echoed before the stop
+            mark.cancel()
+            if mark.handle is not None and mark.handle.when() <= now:
+                self._echo_mark(mark.name)
+        self._marks.clear()
+        if self._echoes:
+            await asyncio.gather(*self._echoes, return_exceptions=True)
         stop: dict[str, Any] = {
             "event": "stop",
             "sequenceNumber": self._next(),
@@ -164,6 +195,18 @@ class TwilioTransport(Transport):
             "stop": {"accountSid": "ACvoxsim", "callSid": self._call_sid},
         }
         await self._ws.close(last=stop)
+
+
+@dataclass(eq=False)
+class _Mark:
+    """An agent's mark waiting for the audio queued before it to play."""
+
+    name: str
+    handle: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
 
 
 def parse_message(text: str, allowed: set[str], where: str) -> dict[str, Any]:
