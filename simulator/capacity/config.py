@@ -71,6 +71,61 @@ class Empirical(_Strict):
 Service = Annotated[Fixed | Exponential | Lognormal | Empirical, Field(discriminator="dist")]
 
 
+#: How a stage's balancer spreads work over its instances (docs/capacity.md):
+#: pooled is the idealised one FIFO queue (any free slot on any instance);
+#: the others give every instance its own queue, as a real balancer does.
+Policy = Literal["pooled", "round-robin", "least-connections", "sticky"]
+#: What the balancer places: a whole call (a WebSocket connection, as HAProxy
+#: in front of an agent does) or each turn's request (a stateless service).
+Route = Literal["call", "turn"]
+
+
+class Autoscale(_Strict):
+    """Rules of an autoscaler (Kubernetes' HPA shape): every `interval_s` the
+    stage's mean `metric` over the interval is compared with the thresholds;
+    above `scale_up_above` the count becomes ceil(n x metric / threshold),
+    below `scale_down_below` one instance drains. A decision takes effect
+    `lag_s` later and a new instance serves `cold_start_s` after that."""
+
+    metric: Literal["utilisation", "cpu"] = "utilisation"
+    scale_up_above: Annotated[float, Field(gt=0, le=1)] = 0.7
+    scale_down_below: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    interval_s: Annotated[float, Field(gt=0)] = 15.0
+    lag_s: Annotated[float, Field(ge=0)] = 30.0
+    cold_start_s: Annotated[float, Field(ge=0)] = 60.0
+    min: Annotated[int, Field(ge=1, le=100_000)] = 1
+    max: Annotated[int, Field(ge=1, le=100_000)] = 100
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscale:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        if self.scale_down_below >= self.scale_up_above:
+            raise ValueError("scale_down_below must be below scale_up_above")
+        return self
+
+
+class Failures(_Strict):
+    """Instances crash at random (each one's mean time between failures) and
+    come back `restart_s` later; calls on a crashed instance are lost."""
+
+    mtbf_s: Annotated[float, Field(gt=0)]
+    restart_s: Annotated[float, Field(ge=0)] = 30.0
+
+
+class Cpu(_Strict):
+    """One box: every stage with `cpu_ms` runs its instances on these cores."""
+
+    cores: Annotated[float, Field(gt=0, le=100_000)]
+
+
+class Region(_Strict):
+    """Where callers are: a region's `share` of them (shares are normalised)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    share: Annotated[float, Field(ge=0)] = 1.0
+
+
 class Stage(_Strict):
     """One stage of a caller turn, in pipeline order.
 
@@ -84,17 +139,53 @@ class Stage(_Strict):
     """
 
     name: Annotated[str, Field(min_length=1)]
-    service_ms: Service
+    #: wall time that is not this box's CPU (a GPU, a remote API, I/O)
+    service_ms: Service | None = None
     servers: Annotated[int, Field(ge=1, le=100_000)] | None = None
     slots: Annotated[int, Field(ge=1, le=10_000)] = 1
     hold_ms: Service | None = None
     #: share of turns that pass this stage (a tool call on some turns only)
     probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    #: CPU seconds (as ms) one request needs, shared with everything on the box (`cpu`)
+    cpu_ms: Service | None = None
+    #: requests of one instance that can be on a core at once (a Python process: 1, the GIL)
+    threads: Annotated[int, Field(ge=1, le=1024)] = 1
+    #: this stage's balancer and what it places; None: the file's top-level setting
+    balancer: Policy | None = None
+    route: Route | None = None
+    autoscale: Autoscale | None = None
+    failures: Failures | None = None
+    #: instances per region (with top-level `regions`); None: `servers` in every region
+    regions: dict[str, Annotated[int, Field(ge=0, le=100_000)]] | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Stage:
+        if self.service_ms is None and self.cpu_ms is None:
+            raise ValueError("give service_ms, cpu_ms or both")
+        limited = self.servers is not None or self.regions is not None
+        for what in ("autoscale", "failures"):
+            if getattr(self, what) is not None and not limited:
+                raise ValueError(f"{what} needs instances (servers)")
+        if self.balancer not in (None, "pooled") and not limited:
+            raise ValueError("a balancer needs instances (servers)")
+        a = self.autoscale
+        if a is not None and self.servers is not None and not a.min <= self.servers <= a.max:
+            raise ValueError(f"servers ({self.servers}) must lie in autoscale min..max")
+        return self
 
     @property
     def capacity(self) -> int | None:
         """Requests served at once by the whole pool; None for an unlimited stage."""
         return None if self.servers is None else self.servers * self.slots
+
+
+class Spike(_Strict):
+    """A burst: from `at_s` for `for_s` seconds the load is `factor` times the level
+    (open traffic: the arrival rate; closed: extra callers join, then leave)."""
+
+    at_s: Annotated[float, Field(ge=0)]
+    for_s: Annotated[float, Field(gt=0)]
+    factor: Annotated[float, Field(gt=1, le=100)] = 3.0
 
 
 class Traffic(_Strict):
@@ -109,6 +200,13 @@ class Traffic(_Strict):
     listen_ms: Service
     #: closed traffic: callers join evenly over this many seconds (not all at t=0)
     ramp_s: Annotated[float, Field(ge=0)] = 10.0
+    #: fixed: every call has turns_per_call turns; geometric: that many on
+    #: average, most calls short and a few long (uneven calls)
+    turns_spread: Literal["fixed", "geometric"] = "fixed"
+    spike: Spike | None = None
+    #: a caller who waits this long for a reply hangs up (the seed: "beyond 3.5 s,
+    #: users bail"); null: callers never hang up
+    patience_s: Annotated[float, Field(gt=0)] | None = 3.5
 
     @model_validator(mode="after")
     def _one_kind(self) -> Traffic:
@@ -150,13 +248,50 @@ class CapacityConfig(_Strict):
     slo: Slo
     window: Window = Window()
     search: Search = Search()
+    #: the default balancer of every stage with instances (a stage may override)
+    balancer: Policy = "pooled"
+    route: Route = "call"
+    cpu: Cpu | None = None
+    #: where callers are, and round-trip times between regions (ms, both directions)
+    regions: list[Region] | None = None
+    rtt_ms: dict[str, dict[str, Annotated[float, Field(ge=0)]]] | None = None
+    #: width of a time-series bucket (capacity_timeline.jsonl); None: window / 60
+    timeline_s: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> CapacityConfig:
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique (got {names})")
+        if self.cpu is None and any(s.cpu_ms is not None for s in self.stages):
+            raise ValueError("a stage has cpu_ms: give the box's `cpu: {cores: C}`")
+        self._check_regions()
         return self
+
+    def _check_regions(self) -> None:
+        if self.regions is None:
+            if self.rtt_ms is not None or any(s.regions for s in self.stages):
+                raise ValueError("rtt_ms and a stage's regions need top-level `regions`")
+            return
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names) or not sum(r.share for r in self.regions) > 0:
+            raise ValueError("region names must be unique and some share above 0")
+        rtt = self.rtt_ms or {}
+        missing = [f"{a}->{b}" for a in names for b in names if b not in rtt.get(a, {})]
+        if missing:
+            raise ValueError(f"rtt_ms lacks {', '.join(missing[:4])} (give every pair)")
+        for s in self.stages:
+            unknown = set(s.regions or {}) - set(names)
+            if unknown:
+                raise ValueError(f"stage {s.name}: unknown region(s) {sorted(unknown)}")
+
+    def policy(self, stage: Stage) -> Policy:
+        """The stage's balancer (its own, or the file's)."""
+        return stage.balancer or self.balancer
+
+    def routing(self, stage: Stage) -> Route:
+        """What the stage's balancer places: calls or turns."""
+        return stage.route or self.route
 
     @property
     def closed(self) -> bool:
@@ -190,6 +325,8 @@ def _allowed(loc: tuple[Any, ...], err: Any) -> str:
         model = dist or model_at(CapacityConfig, loc[:-1])
         if model is not None:
             return "allowed: " + ", ".join(model.model_fields)
+    if err["type"] == "literal_error" and "dist" not in loc:
+        return "allowed: " + str((err.get("ctx") or {}).get("expected", ""))
     if err["type"] in ("literal_error", "union_tag_invalid", "union_tag_not_found"):
         return "allowed: dist: " + " | ".join(_DISTS)
     ctx = err.get("ctx") or {}

@@ -1,28 +1,41 @@
 """The discrete-event model of a deployment, in virtual milliseconds.
 
 Built on SimPy (a well-kept process-based DES library): a caller is a
-generator that speaks, walks its turn through the stages and listens, and a
-stage's pool is a `simpy.Resource` with servers x slots places and a FIFO
-queue. That reads like the call it models, where a hand-rolled heapq loop
-would spread one turn over several event handlers. Nothing here sleeps or
-touches the wall clock: an hour of traffic costs only the CPU of its events.
+generator that speaks, walks its turn through the stages and listens. That
+reads like the call it models, where a hand-rolled heapq loop would spread
+one turn over several event handlers. Nothing here sleeps or touches the
+wall clock: an hour of traffic costs only the CPU of its events.
 
-The load balancer is idealised: one FIFO queue per pool, and the next request
-takes any free slot on any instance (join-the-idle-slot). Real balancers that
-pin a request to an instance on arrival queue a little more; see docs/capacity.md.
+What a stage with instances is made of lives in its own module: the
+balancer and per-instance queues (balancer.py), the shared cores
+(cpu.py), the autoscaler and random crashes (autoscale.py), regions and
+round trips (regions.py). This module walks turns through them and keeps
+the books: latency, wait vs service per stage, hang-ups, lost calls.
+
+Cheap where it can be: pure delays in a row are one timeout, a slot that is
+free is taken without a queue event, and a caller's listening and next
+speaking are one timeout. A turn of five stages costs about six events.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
+from simulator.capacity.autoscale import Fleet
+from simulator.capacity.balancer import FAILED, GRANTED, HUNG_UP, Group, Instance, Waiter
 from simulator.capacity.config import CapacityConfig, Stage
+from simulator.capacity.cpu import Box
+from simulator.capacity.regions import Regions
 from simulator.capacity.service import Sampler, sampler, stream
+
+#: A turn's outcome: the caller heard the reply, hung up waiting, or lost the call.
+ANSWERED, HUNG, LOST = "answered", "hung_up", "lost"
 
 
 @dataclass(slots=True)
@@ -34,30 +47,63 @@ class TurnRecord:
     turn: int
     #: virtual ms of the end of the caller's speech (where voice-to-voice latency starts)
     at_ms: float
+    #: until the first agent audio; for a hang-up, until the caller gave up
     latency_ms: float
     wait_ms: dict[str, float]
     service_ms: dict[str, float]
+    outcome: str = ANSWERED
 
 
 @dataclass
 class Pool:
-    """A stage's instances: `resource` is None for an unlimited stage (a pure delay)."""
+    """A stage: its samplers and, unless unlimited, its instance groups (one per region)."""
 
     stage: Stage
-    service: Sampler
+    service: Sampler | None
+    cpu: Sampler | None
     hold: Sampler | None
     skip: random.Random
-    resource: simpy.Resource | None
-    #: slot-ms busy inside the measurement window (for utilisation)
-    busy_ms: float = 0.0
-    window: tuple[float, float] = (0.0, 0.0)
-    holding: dict[int, float] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    #: (busy slot-ms, available slot-ms) at the window's start and end
+    snaps: list[tuple[float, float]] = field(default_factory=list)
 
-    def count(self, start: float, end: float) -> None:
-        """Add a slot's busy interval [start, end) clipped to the window."""
-        lo, hi = max(start, self.window[0]), min(end, self.window[1])
-        if hi > lo:
-            self.busy_ms += hi - lo
+    @property
+    def limited(self) -> bool:
+        """Has instances (queues); False for a pure delay or CPU-only stage."""
+        return bool(self.groups)
+
+    def snapshot(self) -> None:
+        """Record the slot integrals now (called at the window's start and end)."""
+        for g in self.groups.values():
+            g.account()
+        busy = sum(g.busy_area for g in self.groups.values())
+        cap = sum(g.cap_area for g in self.groups.values())
+        self.snaps.append((busy, cap))
+
+    def utilisation(self) -> float | None:
+        """Slot-time busy / slot-time available inside the window."""
+        if len(self.snaps) < 2:
+            return None
+        (b0, c0), (b1, c1) = self.snaps[0], self.snaps[-1]
+        return (b1 - b0) / (c1 - c0) if c1 > c0 else None
+
+
+class Abort(Exception):
+    """A turn ended without a reply: the caller hung up, or the call was lost."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+@dataclass
+class Call:
+    """One call's connections: the instance it is pinned to per group, and its epoch."""
+
+    caller: int
+    index: int
+    region: str
+    pins: dict[int, tuple[Group, Instance, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +117,14 @@ class Trace:
     calls_started: int
     #: virtual ms at which the last turn finished (the queues drained)
     end_ms: float
+    calls_lost: int = 0
+    calls_hung_up: int = 0
+    #: (virtual ms, stage, region, instance) of each crash
+    crashes: list[tuple[float, str, str, int]] = field(default_factory=list)
+    #: per time bucket: virtual ms, and per stage the serving instances / queued requests
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    bucket_ms: float = 0.0
+    cpu_busy: float | None = None
 
 
 def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
@@ -80,111 +134,325 @@ def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
     the window; turns already under way finish, so a slow reply that began
     inside the window is counted rather than cut off.
     """
-    closed = cfg.closed
-    if level is None:
-        level = float(cfg.traffic.callers or cfg.traffic.calls_per_min or 0.0)
-    env = simpy.Environment()
-    w0 = cfg.window.warmup_s * 1000.0
-    w1 = w0 + cfg.window.duration_s * 1000.0
-    pools = {s.name: _pool(env, s, cfg.seed, (w0, w1)) for s in cfg.stages}
-    turns: list[TurnRecord] = []
-    calls = [0]
-    t = cfg.traffic
-    speak = sampler(t.speak_ms, stream(cfg.seed, "speak"))
-    listen = sampler(t.listen_ms, stream(cfg.seed, "listen"))
+    return _Model(cfg, level).run()
 
-    def turn(caller: int, call: int, k: int) -> Generator[Any, Any, None]:
-        if (said := speak()) > 0:
-            yield env.timeout(said)
-        t0 = env.now
-        wait: dict[str, float] = {}
-        served: dict[str, float] = {}
-        for pool in pools.values():
-            if pool.stage.probability < 1.0 and pool.skip.random() >= pool.stage.probability:
-                continue
-            wait[pool.stage.name], served[pool.stage.name] = yield from _visit(env, pool)
-        if w0 <= t0 < w1:
-            turns.append(TurnRecord(caller, call, k, t0, env.now - t0, wait, served))
-        if (heard := listen()) > 0:
-            yield env.timeout(heard)
 
-    def one_call(caller: int) -> Generator[Any, Any, None]:
-        call = calls[0]
-        calls[0] += 1
-        for k in range(t.turns_per_call):
-            if env.now >= w1:
-                return
-            yield from turn(caller, call, k)
+class _Model:
+    def __init__(self, cfg: CapacityConfig, level: float | None) -> None:
+        self.cfg = cfg
+        self.closed = cfg.closed
+        t = cfg.traffic
+        self.level = float(level if level is not None else (t.callers or t.calls_per_min or 0.0))
+        self.env = env = simpy.Environment()
+        self.w0 = cfg.window.warmup_s * 1000.0
+        self.w1 = self.w0 + cfg.window.duration_s * 1000.0
+        self.box = Box(env, cfg.cpu.cores) if cfg.cpu is not None else None
+        self.regions = Regions(cfg)
+        self.pools = {s.name: self._pool(s) for s in cfg.stages}
+        self.routes = self.regions.routes(self.pools)
+        self.fleet = Fleet(env, cfg, self.pools, self.box, (self.w0, self.w1))
+        self.turns: list[TurnRecord] = []
+        self.calls = 0
+        self.lost = 0
+        self.hung = 0
+        self.patience = math.inf if t.patience_s is None else t.patience_s * 1000.0
+        self.speak = sampler(t.speak_ms, stream(cfg.seed, "speak"))
+        self.listen = sampler(t.listen_ms, stream(cfg.seed, "listen"))
+        self.where = stream(cfg.seed, "region")
+        self.length = stream(cfg.seed, "call-length")
 
-    def closed_caller(i: int, n: int) -> Generator[Any, Any, None]:
-        yield env.timeout(t.ramp_s * 1000.0 * i / n)
-        while env.now < w1:
-            yield from one_call(i)
+    def _pool(self, stage: Stage) -> Pool:
+        seed, name = self.cfg.seed, stage.name
+        pool = Pool(
+            stage=stage,
+            service=None
+            if stage.service_ms is None
+            else sampler(stage.service_ms, stream(seed, f"stage:{name}")),
+            cpu=None
+            if stage.cpu_ms is None
+            else sampler(stage.cpu_ms, stream(seed, f"cpu:{name}")),
+            hold=None
+            if stage.hold_ms is None
+            else sampler(stage.hold_ms, stream(seed, f"hold:{name}")),
+            skip=stream(seed, f"skip:{name}"),
+        )
+        for region, n in self.regions.deployment(stage).items():
+            pool.groups[region] = Group(
+                self.env, stage, region, n, self.cfg.policy(stage), self.cfg.routing(stage)
+            )
+        return pool
 
-    def arrivals(per_min: float) -> Generator[Any, Any, None]:
-        rng = stream(cfg.seed, "arrivals")
+    # -- the run -------------------------------------------------------------
+    def run(self) -> Trace:
+        env = self.env
+        if self.closed:
+            n = int(self.level)
+            ramp = self.cfg.traffic.ramp_s * 1000.0
+            for i in range(n):
+                env.process(self._closed_caller(i, ramp * i / n))
+            self._spike_callers(n)
+        else:
+            env.process(self._arrivals(self.level))
+        self.fleet.start()
+        env.run()
+        return Trace(
+            level=self.level,
+            turns=self.turns,
+            pools=self.pools,
+            window_ms=(self.w0, self.w1),
+            calls_started=self.calls,
+            end_ms=env.now,
+            calls_lost=self.lost,
+            calls_hung_up=self.hung,
+            crashes=self.fleet.crashes,
+            samples=self.fleet.samples,
+            bucket_ms=self.fleet.bucket_ms,
+            cpu_busy=self.fleet.cpu_busy,
+        )
+
+    def _closed_caller(
+        self, i: int, offset: float, until: float | None = None
+    ) -> Generator[Any, Any, None]:
+        if offset > 0:
+            yield self.env.timeout(offset)
+        region = self.regions.draw(self.where)
+        end = self.w1 if until is None else min(until, self.w1)
+        while self.env.now < end:
+            yield from self._call(i, region)
+
+    def _spike_callers(self, n: int) -> None:
+        """Closed traffic's spike: (factor - 1) x N more callers for its duration."""
+        spike = self.cfg.traffic.spike
+        if spike is None:
+            return
+        extra = round(n * (spike.factor - 1.0))
+        at, until = spike.at_s * 1000.0, (spike.at_s + spike.for_s) * 1000.0
+        for j in range(extra):
+            self.env.process(self._closed_caller(n + j, at, until))
+
+    def _arrivals(self, per_min: float) -> Generator[Any, Any, None]:
+        rng = stream(self.cfg.seed, "arrivals")
         rate = per_min / 60_000.0
+        spike = self.cfg.traffic.spike
+        t1 = t2 = math.inf
+        if spike is not None:
+            t1, t2 = spike.at_s * 1000.0, (spike.at_s + spike.for_s) * 1000.0
         i = 0
         while True:
-            yield env.timeout(rng.expovariate(rate))
-            if env.now >= w1:
+            # thinning-free: the rate is piecewise constant, and memoryless
+            # gaps can be redrawn at the edges of the spike
+            now = self.env.now
+            r = rate * spike.factor if spike is not None and t1 <= now < t2 else rate
+            gap = rng.expovariate(r)
+            edge = t1 if now < t1 else (t2 if now < t2 else math.inf)
+            if now + gap >= edge:
+                yield self.env.timeout(edge - now)
+                continue
+            yield self.env.timeout(gap)
+            if self.env.now >= self.w1:
                 return
-            env.process(one_call(i))
+            self.env.process(self._call(i, self.regions.draw(self.where)))
             i += 1
 
-    if closed:
-        n = int(level)
-        for i in range(n):
-            env.process(closed_caller(i, n))
-    else:
-        env.process(arrivals(level))
-    env.run()
-    for pool in pools.values():
-        for start in pool.holding.values():
-            pool.count(start, env.now)
-    return Trace(level, turns, pools, (w0, w1), calls[0], env.now)
+    def _call(self, caller: int, region: str) -> Generator[Any, Any, None]:
+        env = self.env
+        call = Call(caller, self.calls, region)
+        self.calls += 1
+        gap = 0.0  # the last reply's trailing delay and the caller's listening, not yet waited
+        try:
+            for k in range(self._turns()):
+                if env.now + gap >= self.w1:
+                    break
+                said = self.speak()
+                if gap + said > 0:
+                    yield env.timeout(gap + said)
+                outcome, gap = yield from self._turn(call, k)
+                gap += self.listen()
+                if outcome != ANSWERED:
+                    if outcome == LOST:
+                        self.lost += 1
+                    else:
+                        self.hung += 1
+                    break
+            if gap > 0:
+                yield env.timeout(gap)
+        finally:
+            for group, inst, epoch in call.pins.values():
+                if inst.epoch == epoch:
+                    inst.calls -= 1
+                    group.retire_if_idle(inst)
+
+    def _turns(self) -> int:
+        """Turns of the next call: fixed, or geometric with the same mean (uneven calls)."""
+        t = self.cfg.traffic
+        if t.turns_spread == "fixed" or t.turns_per_call == 1:
+            return t.turns_per_call
+        u = 1.0 - self.length.random()  # in (0, 1]
+        return 1 + int(math.log(u) / math.log(1.0 - 1.0 / t.turns_per_call))
+
+    def _turn(self, call: Call, k: int) -> Generator[Any, Any, tuple[str, float]]:
+        """Walk one turn through the stages; (outcome, delay still to wait after it)."""
+        env = self.env
+        t0 = env.now
+        deadline = t0 + self.patience
+        wait: dict[str, float] = {}
+        served: dict[str, float] = {}
+        pending = 0.0  # pure delays accumulated, not yet waited
+        here: str | None = None  # where the turn is: None at the caller, else a region
+        outcome = ANSWERED
+        try:
+            for pool in self.pools.values():
+                st = pool.stage
+                if st.probability < 1.0 and pool.skip.random() >= st.probability:
+                    continue
+                if not pool.limited and pool.cpu is None:
+                    d = pool.service() if pool.service is not None else 0.0
+                    served[st.name] = d
+                    pending += d
+                    continue
+                group = None
+                if pool.limited:
+                    group = self.routes.pick(pool, here or call.region, call)
+                    if group is None:
+                        raise Abort(LOST)  # no instance of this stage anywhere serves
+                    if here is None:
+                        hop = self.regions.one_way(call.region, group.region, caller=True)
+                    else:
+                        hop = self.regions.one_way(here, group.region)
+                    if hop:
+                        served["rtt"] = served.get("rtt", 0.0) + hop
+                        pending += hop
+                    here = group.region
+                if pending:
+                    yield from self._delay(pending, deadline)
+                    pending = 0.0
+                w, s = yield from self._visit(pool, group, call, deadline)
+                wait[st.name], served[st.name] = w, s
+            back = 0.0 if here is None else self.regions.one_way(here, call.region, caller=True)
+            if back:
+                served["rtt"] = served.get("rtt", 0.0) + back
+                pending += back
+            if env.now + pending - t0 > self.patience:
+                yield from self._delay(pending, deadline)  # raises: the caller gives up
+        except Abort as stop:
+            outcome = stop.outcome
+            pending = 0.0
+        if self.w0 <= t0 < self.w1:
+            latency = env.now + pending - t0
+            self.turns.append(
+                TurnRecord(call.caller, call.index, k, t0, latency, wait, served, outcome)
+            )
+        return outcome, pending
+
+    def _delay(self, ms: float, deadline: float) -> Generator[Any, Any, None]:
+        """Wait `ms`, or hang up at the deadline if it comes first."""
+        env = self.env
+        if env.now + ms > deadline:
+            yield env.timeout(max(0.0, deadline - env.now))
+            raise Abort(HUNG)
+        yield env.timeout(ms)
+
+    def _visit(
+        self, pool: Pool, group: Group | None, call: Call, deadline: float
+    ) -> Generator[Any, Any, tuple[float, float]]:
+        """Queue for a slot (if the stage has instances), be served; (wait, service) ms."""
+        env = self.env
+        asked = env.now
+        inst: Instance | None = None
+        if group is not None:
+            inst = yield from self._slot(group, call, deadline)
+        epoch = inst.epoch if inst is not None else 0
+        wait = env.now - asked
+        service = pool.service() if pool.service is not None else 0.0
+        if service > 0:
+            if env.now + service > deadline:  # the reply would come too late
+                self._release_at(pool, group, inst, epoch, env.now + service)
+                yield env.timeout(max(0.0, deadline - env.now))
+                raise Abort(HUNG)
+            yield env.timeout(service)
+            if inst is not None and inst.epoch != epoch:
+                raise Abort(LOST)
+        if pool.cpu is not None:
+            demand = pool.cpu()
+            assert self.box is not None
+            t_cpu = env.now
+            done = self.box.run(demand, inst, pool.stage.threads, group)
+            if deadline < math.inf and not done.triggered:
+                timer = env.timeout(max(0.0, deadline - env.now))
+                yield done | timer
+                if not done.triggered:
+                    done.callbacks.append(lambda _e: self._release(pool, group, inst, epoch))
+                    raise Abort(HUNG)
+            else:
+                yield done
+            if done.value == FAILED:
+                raise Abort(LOST)
+            stretched = env.now - t_cpu
+            wait += stretched - demand  # waiting for a core: the box's contention
+            service += demand
+        self._release(pool, group, inst, epoch)
+        return wait, service
+
+    def _slot(self, group: Group, call: Call, deadline: float) -> Generator[Any, Any, Instance]:
+        """Take a slot on the instance the balancer picks (or the call is pinned to)."""
+        target: Instance | None = None
+        if group.policy != "pooled":
+            if group.route == "call":
+                pin = call.pins.get(id(group))
+                if pin is not None:
+                    target = pin[1]
+                    if target.epoch != pin[2]:
+                        raise Abort(LOST)  # its instance crashed since: the call dropped
+                else:
+                    target = group.pick(call.caller)
+                    if target is None:
+                        raise Abort(LOST)
+                    target.calls += 1
+                    call.pins[id(group)] = (group, target, target.epoch)
+            else:
+                target = group.pick(call.caller)
+                if target is None:
+                    raise Abort(LOST)
+        got, waiter = group.take(target)
+        if waiter is None:
+            assert got is not None
+            return got
+        if deadline < math.inf:
+            timer = self.env.timeout(max(0.0, deadline - self.env.now))
+            timer.callbacks.append(_renege(waiter))
+        result = yield waiter.event
+        if result == HUNG_UP:
+            raise Abort(HUNG)
+        if result == FAILED:
+            raise Abort(LOST)
+        if result == GRANTED:
+            assert got is not None
+            return got
+        return result[1]  # pooled: (GRANTED, the instance whose slot it got)
+
+    def _release_at(
+        self, pool: Pool, group: Group | None, inst: Instance | None, epoch: int, at: float
+    ) -> None:
+        timer = self.env.timeout(at - self.env.now)
+        timer.callbacks.append(lambda _e: self._release(pool, group, inst, epoch))
+
+    def _release(self, pool: Pool, group: Group | None, inst: Instance | None, epoch: int) -> None:
+        if group is None or inst is None:
+            return
+        hold = pool.hold() if pool.hold is not None else 0.0
+        if hold > 0:
+            timer = self.env.timeout(hold)
+            timer.callbacks.append(lambda _e: group.release(inst, epoch))
+        else:
+            group.release(inst, epoch)
 
 
-def _pool(env: simpy.Environment, stage: Stage, seed: int, window: tuple[float, float]) -> Pool:
-    cap, hold = stage.capacity, stage.hold_ms
-    return Pool(
-        stage=stage,
-        service=sampler(stage.service_ms, stream(seed, f"stage:{stage.name}")),
-        hold=None if hold is None else sampler(hold, stream(seed, f"hold:{stage.name}")),
-        skip=stream(seed, f"skip:{stage.name}"),
-        resource=None if cap is None else simpy.Resource(env, capacity=cap),
-        window=window,
-    )
+def _renege(w: Waiter) -> Callable[[simpy.Event], None]:
+    """At the deadline: a caller still queued hangs up and leaves (skipped lazily)."""
 
+    def fire(_event: simpy.Event) -> None:
+        if w.alive:
+            w.alive = False
+            w.event.succeed(HUNG_UP)
 
-def _visit(env: simpy.Environment, pool: Pool) -> Generator[Any, Any, tuple[float, float]]:
-    """Queue for a slot, be served; return (wait, service) in ms."""
-    service = pool.service()
-    if pool.resource is None:
-        yield env.timeout(service)
-        return 0.0, service
-    asked = env.now
-    req = pool.resource.request()
-    yield req
-    start = env.now
-    pool.holding[id(req)] = start
-    yield env.timeout(service)
-    hold = pool.hold() if pool.hold is not None else 0.0
-    if hold > 0:
-        env.process(_release_after(env, pool, req, hold))
-    else:
-        _release(env, pool, req)
-    return start - asked, service
-
-
-def _release_after(
-    env: simpy.Environment, pool: Pool, req: Any, hold: float
-) -> Generator[Any, Any, None]:
-    yield env.timeout(hold)
-    _release(env, pool, req)
-
-
-def _release(env: simpy.Environment, pool: Pool, req: Any) -> None:
-    assert pool.resource is not None
-    pool.count(pool.holding.pop(id(req)), env.now)
-    pool.resource.release(req)
+    return fire

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.capacity.config import CapacityConfig
-from simulator.capacity.engine import Trace
+from simulator.capacity.engine import ANSWERED, HUNG, LOST, Trace
 from simulator.capacity.service import mean_ms
 from simulator.metrics.stats import percentile
 
@@ -31,27 +31,45 @@ def _dist(values: list[float]) -> Row:
 
 
 def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
-    """The level's row: the load.jsonl fields (docs/metrics.md) plus stages and pools."""
-    lat = [t.latency_ms for t in trace.turns]
-    w0, w1 = trace.window_ms
-    span = w1 - w0
+    """The level's row: the load.jsonl fields (docs/metrics.md) plus stages and pools.
+
+    Latency percentiles are over answered turns and hang-ups, a hang-up
+    counting as the wait the caller gave up after (a lower bound of what it
+    would have been); lost turns (a crashed instance) are errors, not latencies.
+    """
+    lat = [t.latency_ms for t in trace.turns if t.outcome != LOST]
+    answered = [t for t in trace.turns if t.outcome == ANSWERED]
+    hung = sum(1 for t in trace.turns if t.outcome == HUNG)
+    lost = sum(1 for t in trace.turns if t.outcome == LOST)
     p95 = percentile(lat, 95)
     passed = p95 is not None and p95 <= cfg.slo.latency_p95_ms
     stages: Row = {}
     for name, pool in trace.pools.items():
-        waits = [t.wait_ms[name] for t in trace.turns if name in t.wait_ms]
-        served = [t.service_ms[name] for t in trace.turns if name in t.service_ms]
-        cap = pool.stage.capacity
+        waits = [t.wait_ms[name] for t in answered if name in t.wait_ms]
+        served = [t.service_ms[name] for t in answered if name in t.service_ms]
+        util = pool.utilisation()
         stages[name] = {
             "servers": pool.stage.servers,
             "slots": pool.stage.slots,
+            "balancer": cfg.policy(pool.stage) if pool.limited else None,
             "wait_ms": _dist(waits),
             "service_ms": _dist(served),
-            "utilisation": None if cap is None else round(pool.busy_ms / (cap * span), 4),
+            "utilisation": None if util is None else round(util, 4),
+        }
+    rtt = [t.service_ms["rtt"] for t in answered if "rtt" in t.service_ms]
+    if rtt:
+        stages["rtt"] = {
+            "servers": None,
+            "slots": 1,
+            "balancer": None,
+            "wait_ms": _dist([0.0] * len(rtt)),
+            "service_ms": _dist(rtt),
+            "utilisation": None,
         }
     # Little's law: calls in the system = turn rate x time per turn; for closed
     # traffic that is simply the number of callers.
     concurrency = trace.level if cfg.closed else _offered_calls(trace, cfg)
+    n_all = len(trace.turns)
     row: Row = {
         "concurrency": concurrency,
         "n": len(lat),
@@ -59,13 +77,21 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
         "latency_p95_ms": _r(p95),
         "latency_p99_ms": _r(percentile(lat, 99)),
         "latency_mean_ms": _r(sum(lat) / len(lat)) if lat else None,
-        "error_rate": 0.0,
+        "error_rate": round((hung + lost) / n_all, 4) if n_all else 0.0,
+        "hangups": hung,
+        "hangup_rate": round(hung / n_all, 4) if n_all else 0.0,
+        "turns_lost": lost,
+        "calls_lost": trace.calls_lost,
+        "calls_hung_up": trace.calls_hung_up,
+        "crashes": len(trace.crashes),
         "slo_passed": passed,
         "slo_reason": "pass" if passed else _reason(p95, cfg.slo.latency_p95_ms),
         "calls": trace.calls_started,
         "stages": stages,
         "virtual_s": round(trace.end_ms / 1000.0, 3),
     }
+    if trace.cpu_busy is not None:
+        row["cpu_utilisation"] = trace.cpu_busy
     if not cfg.closed:
         row["calls_per_min"] = trace.level
     return row
@@ -75,11 +101,10 @@ def _offered_calls(trace: Trace, cfg: CapacityConfig) -> float:
     """Mean calls in progress under open traffic: arrivals per ms x mean call length."""
     if not trace.turns:
         return 0.0
+    turns = [t for t in trace.turns if t.outcome == ANSWERED] or trace.turns
     t = cfg.traffic
     per_turn = (
-        mean_ms(t.speak_ms)
-        + mean_ms(t.listen_ms)
-        + sum(x.latency_ms for x in trace.turns) / len(trace.turns)
+        mean_ms(t.speak_ms) + mean_ms(t.listen_ms) + sum(x.latency_ms for x in turns) / len(turns)
     )
     return round(trace.level / 60_000.0 * t.turns_per_call * per_turn, 2)
 

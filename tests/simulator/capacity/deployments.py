@@ -20,8 +20,10 @@ def deployment(
     warmup_s: float = 0.0,
     seed: int = 0,
     search: dict[str, Any] | None = None,
+    **top: Any,
 ) -> CapacityConfig:
-    """A config from plain dicts (validated exactly as a YAML file is)."""
+    """A config from plain dicts (validated exactly as a YAML file is); `top`: more
+    top-level keys (balancer, cpu, regions, rtt_ms, ...)."""
     data: dict[str, Any] = {
         "name": "test",
         "seed": seed,
@@ -32,4 +34,5 @@ def deployment(
     }
     if search is not None:
         data["search"] = search
+    data.update(top)
     return CapacityConfig.model_validate(data)
