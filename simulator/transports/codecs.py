@@ -39,8 +39,8 @@ class StreamResampler:
 
     def __call__(self, pcm: Pcm) -> Pcm:
         """Resample one chunk (int16 in, int16 out)."""
-        if self.up == self.down:
-            return pcm.copy()
+        if self.up == self.down or len(pcm) == 0:  # an empty chunk: nothing, state kept
+            return pcm.astype(np.int16, copy=True)
         x = pcm.astype(np.float64)
         if self.up > 1:
             stuffed = np.zeros(len(x) * self.up)

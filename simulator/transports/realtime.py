@@ -170,7 +170,9 @@ class RealtimeTransport(Transport):
             return [EventIn({"type": "error", "message": str(message or "agent error")}, now)]
         if kind == "input_audio_buffer.speech_started" and self._play_end > now and self._item:
             return [await self._barge_in(now)]
-        cancelled = kind == "response.done" and (event.get("response") or {}).get("status") in {
+        response = event.get("response")
+        status = response.get("status") if isinstance(response, dict) else None
+        cancelled = kind == "response.done" and status in {
             "cancelled",
             "incomplete",
         }

@@ -164,7 +164,7 @@ class TwilioTransport(Transport):
                 self._play_end = max(now, self._play_end) + len(pcm) / SAMPLE_RATE
                 yield AudioIn(pcm, now)
             elif kind == "mark":
-                mark = _Mark(str((message.get("mark") or {}).get("name", "")))
+                mark = _Mark(str(_field(message, "mark").get("name", "")))
                 mark.handle = loop.call_at(max(now, self._play_end), self._due, mark)
                 self._marks.append(mark)
                 yield EventIn({"type": "mark", "name": mark.name}, now)
@@ -215,8 +215,8 @@ def parse_message(text: str, allowed: set[str], where: str) -> dict[str, Any]:
         message = json.loads(text)
     except ValueError as exc:
         raise ProtocolError(f"invalid JSON: {exc}", where=where) from exc
-    if not isinstance(message, dict) or "event" not in message:
-        raise ProtocolError("message without an event field", where=where)
+    if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+        raise ProtocolError("message without an event field (a string)", where=where)
     if message["event"] not in allowed:
         raise ProtocolError(
             f"unknown event {message['event']!r}", where=where, fix=f"allowed: {sorted(allowed)}"
@@ -224,9 +224,15 @@ def parse_message(text: str, allowed: set[str], where: str) -> dict[str, Any]:
     return message
 
 
+def _field(message: dict[str, Any], name: str) -> dict[str, Any]:
+    """`message[name]` when it is an object, else {} (a hostile agent sends anything)."""
+    value = message.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def media_payload(message: dict[str, Any], where: str) -> bytes:
     """The mu-law bytes of a `media` message; ProtocolError when missing or not base64."""
-    payload = (message.get("media") or {}).get("payload")
+    payload = _field(message, "media").get("payload")
     if not isinstance(payload, str):
         raise ProtocolError("media message without media.payload", where=where)
     try:
