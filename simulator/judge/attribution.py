@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from simulator.judge.transcript import tool_line
+from simulator.metrics.task import tool_failed
 from simulator.metrics.wer import normalize, score
 from simulator.scenario import Scenario
 
@@ -264,10 +266,7 @@ def _agent(
     if call.get("status") != "ok" and not _HARNESS_ERROR.match(error):
         out.append(_finding("agent", f"the call failed: {error[:200]}"))
     for tool in call.get("tool_calls") or []:
-        result = tool.get("result")
-        if isinstance(result, dict) and (result.get("ok") is False or result.get("error")):
-            from simulator.judge.transcript import tool_line
-
+        if tool_failed(tool) is not None:
             out.append(_finding("agent", f"tool {tool_line(tool)}"))
     for c in (call.get("task") or {"checks": []})["checks"]:
         if not c["passed"] and c["check"] != "caller reached its goal":

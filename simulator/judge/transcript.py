@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.metrics.task import tool_calls as agent_tool_calls
+from simulator.metrics.task import tool_failed
 from simulator.metrics.wer import normalize
 
 #: A line is cut to this many characters (a judge reads every line of every call).
@@ -50,8 +51,9 @@ def tool_line(call: dict[str, Any]) -> str:
     args = call.get("arguments") or {}
     shown = ", ".join(f"{k}={v}" for k, v in args.items()) if isinstance(args, dict) else args
     result = call.get("result")
-    if isinstance(result, dict) and (result.get("ok") is False or result.get("error")):
-        outcome = f"error: {result.get('error') or 'failed'}"
+    failed = tool_failed(call)
+    if failed is not None:
+        outcome = f"error: {failed}"
     elif isinstance(result, dict):
         rest = ", ".join(f"{k}={v}" for k, v in sorted(result.items()) if k != "ok")
         outcome = "ok" + (f" ({rest})" if rest else "")

@@ -71,6 +71,7 @@ def reliability(calls: Sequence[dict[str, Any]], k: int | None = None) -> dict[s
     if not cells:
         return None
     k = k or min(len(v) for v in cells.values())
+    counts = [(len(v), sum(v)) for v in cells.values()]
     per = {key: _cell(len(v), sum(v), min(k, len(v))) for key, v in cells.items()}
     out: dict[str, Any] = {
         "k": k,
@@ -82,13 +83,21 @@ def reliability(calls: Sequence[dict[str, Any]], k: int | None = None) -> dict[s
         "flaky_cells": [json.loads(key) for key, c in per.items() if c["flaky"]],
     }
     for name in ("pass_at_1", "pass_hat_k", "pass_at_k"):
-        values = [c[name] for c in per.values()]
-        m = len(values)
-        out[name] = {
-            "value": round(sum(v for v, _ in values) / m, 4),
-            "ci": [
-                round(sum(lo for _, (lo, _) in values) / m, 4),
-                round(sum(hi for _, (_, hi) in values) / m, 4),
-            ],
-        }
+        out[name] = _mean([c[name] for c in per.values()])
+    # tau-bench's curve: pass^j for j = 1..k, each with its interval.
+    out["curve"] = [
+        {"k": j, **_mean([_cell(n, c, min(j, n))["pass_hat_k"] for n, c in counts])}
+        for j in range(1, k + 1)
+    ]
     return out
+
+
+def _mean(values: list[tuple[float, tuple[float, float]]]) -> dict[str, Any]:
+    m = len(values)
+    return {
+        "value": round(sum(v for v, _ in values) / m, 4),
+        "ci": [
+            round(sum(lo for _, (lo, _) in values) / m, 4),
+            round(sum(hi for _, (_, hi) in values) / m, 4),
+        ],
+    }

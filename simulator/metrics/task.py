@@ -2,8 +2,9 @@
 
 A call succeeds when every check holds:
 - `tools`: for each expected tool, some `tool_call` event from the agent
-  (`{"type": "tool_call", "name", "arguments", "result"}`) has that name and
-  arguments matching `args` (every expected key present; strings compared
+  (`{"type": "tool_call", "name", "arguments", "result"}`) has that name,
+  arguments matching `args`, and a result that is not a failure (`ok: false`
+  or an `error`) (every expected key present; strings compared
   after the WER normalisation, so "Wednesday" matches "wednesday" and "15:00"
   matches "3 pm"; nested mappings match as subsets);
 - `state`: each SQLite query returns exactly the expected rows;
@@ -45,11 +46,25 @@ def tool_calls(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("type") == "tool_call" and isinstance(e.get("name"), str)]
 
 
+def tool_failed(call: dict[str, Any]) -> str | None:
+    """Why a tool call's result says it failed (`ok: false` or an `error`), else None."""
+    result = call.get("result")
+    if isinstance(result, dict) and (result.get("ok") is False or result.get("error")):
+        return str(result.get("error") or "ok: false")
+    return None
+
+
 def _check_tool(want: ToolExpectation, calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
     named = [c for c in calls if c["name"] == want.name]
-    ok = any(_same(want.args, c.get("arguments") or {}) for c in named)
+    matched = [c for c in named if _same(want.args, c.get("arguments") or {})]
+    ok = any(tool_failed(c) is None for c in matched)
     seen = [c.get("arguments") for c in named]
-    reason = "" if ok else (f"called with {seen}" if named else "never called")
+    if ok:
+        reason = ""
+    elif matched:
+        reason = f"called, but it failed: {tool_failed(matched[-1])}"
+    else:
+        reason = f"called with {seen}" if named else "never called"
     return {"check": f"tool {want.name} {want.args}", "passed": ok, "reason": reason}
 
 

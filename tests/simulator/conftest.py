@@ -1,4 +1,4 @@
-"""Shared by the goal-driven caller tests: the project's own offline LLM server."""
+"""Shared by the goal-driven caller and call judge tests: the project's own offline LLM server."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ import copy
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from simulator.conversation.llm import LlmPolicy
 from simulator.conversation.policy import Heard, PolicyError, invented_values
 from simulator.runner import run_files
 from simulator.scenario import Conversation
+from tests.simulator.chat_faults import FaultServer, completion, content, fault_server
 
 GREETING = "Hello, thanks for calling. How can I help you today?"
 FACTS = {"day": "wednesday", "time": "ten am"}
@@ -53,18 +53,8 @@ def _rows(out: Path, name: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- model faults
 
 
-def _completion(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-fault",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "fault",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-    }
-
-
-def _content(text: str | None) -> dict[str, Any]:
-    return _completion({"role": "assistant", "content": text})
+_completion = completion
+_content = content
 
 
 VALID = {
@@ -93,57 +83,23 @@ FAULTS: dict[str, Any] = {
 }
 
 
-@dataclass
-class FaultServer:
-    """A chat server at http://127.0.0.1:PORT/<fault>/v1 that answers with that fault."""
-
-    port: int
-    release: asyncio.Event
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    #: fault -> replies to give before falling back to FAULTS (e.g. garbage, then a valid one)
-    script: dict[str, list[Any]] = field(default_factory=dict)
-
-    def url(self, fault: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{fault}/v1"
-
-    def decisions(self) -> list[dict[str, Any]]:
-        """The policy's requests (a warm-up has no response_format)."""
-        return [r for r in self.requests if "response_format" in r]
+async def _fault_reply(server: FaultServer, fault: str) -> web.StreamResponse:
+    if fault == "scripted":
+        return web.Response(status=500, text="script exhausted")
+    if fault == "stall":
+        await server.stall()
+        return web.json_response(_content(json.dumps(VALID)))
+    if fault == "slow":  # a valid reading, always, after a human-noticeable pause
+        await asyncio.sleep(SLOW_S)
+        return web.json_response(_reading("day and time", "Wednesday at ten am, please."))
+    reply: web.StreamResponse = FAULTS[fault]()
+    return reply
 
 
 @pytest.fixture
 async def faults() -> AsyncIterator[FaultServer]:
-    release = asyncio.Event()
-    server: FaultServer
-
-    async def chat(request: web.Request) -> web.StreamResponse:
-        server.requests.append(await request.json())
-        fault = request.match_info["fault"]
-        if server.script.get(fault):
-            return web.json_response(server.script[fault].pop(0))
-        if fault == "scripted":
-            return web.Response(status=500, text="script exhausted")
-        if fault == "stall":
-            await asyncio.wait_for(release.wait(), 60)
-            return web.json_response(_content(json.dumps(VALID)))
-        if fault == "slow":  # a valid reading, always, after a human-noticeable pause
-            await asyncio.sleep(SLOW_S)
-            return web.json_response(_reading("day and time", "Wednesday at ten am, please."))
-        reply: web.StreamResponse = FAULTS[fault]()
-        return reply
-
-    app = web.Application()
-    app.router.add_post("/{fault}/v1/chat/completions", chat)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server = FaultServer(port=int(runner.addresses[0][1]), release=release)
-    try:
+    async with fault_server(_fault_reply) as server:
         yield server
-    finally:
-        release.set()
-        await runner.cleanup()
 
 
 @pytest.mark.timeout(60)
