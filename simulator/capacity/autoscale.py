@@ -13,9 +13,9 @@ a spike causes is the price of that lag.
 Crashes: each serving instance fails at rate 1 / mtbf_s (memoryless), loses
 what is on it, and serves again `restart_s` later.
 
-The clock samples, once per time bucket, each stage's serving instances and
-queued requests (the report's time series) and snapshots the slot integrals
-at the window's edges (utilisation).
+The clock samples, once per time bucket, each stage's serving instances
+(the report's time series) and snapshots the slot integrals at the
+window's edges (utilisation).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ class Fleet:
         for pool in self.pools.values():
             st = pool.stage
             for region, group in pool.groups.items():
+                if not isinstance(group, Group):
+                    continue  # a fixed pool: nothing changes it
                 if st.autoscale is not None:
                     self.env.process(self._autoscaler(group, st.autoscale))
                 if st.failures is not None:
@@ -99,15 +101,10 @@ class Fleet:
                 self.cpu_busy = round(used / (self.box.cores * (self.w1 - self.w0)), 4)
 
     def _sample(self) -> None:
-        row: dict[str, Any] = {"at_ms": round(self.env.now, 3), "instances": {}, "queued": {}}
+        row: dict[str, Any] = {"at_ms": round(self.env.now, 3), "instances": {}}
         for name, pool in self.pools.items():
-            if not pool.groups:
-                continue
-            groups = pool.groups.values()
-            row["instances"][name] = sum(len(g.serving()) for g in groups)
-            row["queued"][name] = sum(
-                len(g.queue) + sum(len(i.queue) for i in g.instances) for g in groups
-            )
+            if pool.groups:
+                row["instances"][name] = sum(g.serving_count() for g in pool.groups.values())
         self.samples.append(row)
 
     # -- autoscaling -----------------------------------------------------------

@@ -20,8 +20,9 @@ older epoch is void (the request or the call on it was lost).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import simpy
 
@@ -131,6 +132,10 @@ class Group:
             inst.ready = False
             self.slots_up -= inst.slots
 
+    def serving_count(self) -> int:
+        """How many instances take new work now."""
+        return sum(1 for i in self.instances if i.serving)
+
     def serving(self) -> list[Instance]:
         """Instances that take new work now."""
         return [i for i in self.instances if i.serving]
@@ -159,14 +164,10 @@ class Group:
         up = self.serving()
         if not up:
             return None
-        if self.policy == "least-connections":
-            if self.route == "call":
-                return min(up, key=lambda i: i.calls)
+        if self.policy == "least-connections" and self.route == "turn":
             return min(up, key=lambda i: i.busy + len(i.queue))
-        if self.policy == "sticky":
-            return up[_mix(caller) % len(up)]
         self._next += 1
-        return up[self._next % len(up)]
+        return choose(self.policy, up, caller, self._next)
 
     # -- slots ---------------------------------------------------------------
     def account(self) -> None:
@@ -234,6 +235,28 @@ class Group:
                 w.event.succeed((GRANTED, inst))
                 return True
         return False
+
+
+class Counted(Protocol):
+    """What a policy looks at: the calls pinned to an instance."""
+
+    calls: int
+
+
+C = TypeVar("C", bound=Counted)
+
+
+def choose(policy: Policy, up: Sequence[C], caller: int, turn: int) -> C:
+    """The policy's pick among serving instances (per call, or per request by count).
+
+    round-robin: the `turn`-th; least-connections: fewest calls pinned;
+    sticky: the caller id's hash (a redial lands where the caller was before).
+    """
+    if policy == "least-connections":
+        return min(up, key=lambda i: i.calls)
+    if policy == "sticky":
+        return up[_mix(caller) % len(up)]
+    return up[turn % len(up)]
 
 
 def _mix(x: int) -> int:

@@ -31,27 +31,12 @@ from simulator.capacity.autoscale import Fleet
 from simulator.capacity.balancer import FAILED, GRANTED, HUNG_UP, Group, Instance, Waiter
 from simulator.capacity.config import CapacityConfig, Stage
 from simulator.capacity.cpu import Box
+from simulator.capacity.record import ANSWERED, HUNG, LOST, NAN, OUTCOMES, TurnRecord, Turns
 from simulator.capacity.regions import Regions
 from simulator.capacity.service import Sampler, sampler, stream
+from simulator.capacity.static import Slots, StaticGroup
 
-#: A turn's outcome: the caller heard the reply, hung up waiting, or lost the call.
-ANSWERED, HUNG, LOST = "answered", "hung_up", "lost"
-
-
-@dataclass(slots=True)
-class TurnRecord:
-    """One caller turn: where its latency began and how it was spent, per stage."""
-
-    caller: int
-    call: int
-    turn: int
-    #: virtual ms of the end of the caller's speech (where voice-to-voice latency starts)
-    at_ms: float
-    #: until the first agent audio; for a hang-up, until the caller gave up
-    latency_ms: float
-    wait_ms: dict[str, float]
-    service_ms: dict[str, float]
-    outcome: str = ANSWERED
+__all__ = ["ANSWERED", "HUNG", "LOST", "Trace", "TurnRecord", "simulate"]
 
 
 @dataclass
@@ -63,7 +48,7 @@ class Pool:
     cpu: Sampler | None
     hold: Sampler | None
     skip: random.Random
-    groups: dict[str, Group] = field(default_factory=dict)
+    groups: dict[str, Group | StaticGroup] = field(default_factory=dict)
     #: (busy slot-ms, available slot-ms) at the window's start and end
     snaps: list[tuple[float, float]] = field(default_factory=list)
 
@@ -74,18 +59,25 @@ class Pool:
 
     def snapshot(self) -> None:
         """Record the slot integrals now (called at the window's start and end)."""
+        busy = cap = 0.0
         for g in self.groups.values():
-            g.account()
-        busy = sum(g.busy_area for g in self.groups.values())
-        cap = sum(g.cap_area for g in self.groups.values())
+            if isinstance(g, Group):
+                g.account()
+                busy += g.busy_area
+                cap += g.cap_area
         self.snaps.append((busy, cap))
 
     def utilisation(self) -> float | None:
         """Slot-time busy / slot-time available inside the window."""
-        if len(self.snaps) < 2:
-            return None
-        (b0, c0), (b1, c1) = self.snaps[0], self.snaps[-1]
-        return (b1 - b0) / (c1 - c0) if c1 > c0 else None
+        busy = cap = 0.0
+        if len(self.snaps) >= 2:
+            (b0, c0), (b1, c1) = self.snaps[0], self.snaps[-1]
+            busy, cap = b1 - b0, c1 - c0
+        for g in self.groups.values():
+            if isinstance(g, StaticGroup):
+                busy += g.busy_ms
+                cap += g.capacity_ms()
+        return busy / cap if cap > 0 else None
 
 
 class Abort(Exception):
@@ -103,7 +95,7 @@ class Call:
     caller: int
     index: int
     region: str
-    pins: dict[int, tuple[Group, Instance, int]] = field(default_factory=dict)
+    pins: dict[int, tuple[Any, Any, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,7 +103,7 @@ class Trace:
     """Everything one simulated load level produced."""
 
     level: float
-    turns: list[TurnRecord]
+    table: Turns
     pools: dict[str, Pool]
     window_ms: tuple[float, float]
     calls_started: int
@@ -125,6 +117,14 @@ class Trace:
     samples: list[dict[str, Any]] = field(default_factory=list)
     bucket_ms: float = 0.0
     cpu_busy: float | None = None
+    _records: list[TurnRecord] | None = None
+
+    @property
+    def turns(self) -> list[TurnRecord]:
+        """Every measured turn as a record (built once, on first use)."""
+        if self._records is None:
+            self._records = self.table.records()
+        return self._records
 
 
 def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
@@ -150,8 +150,20 @@ class _Model:
         self.regions = Regions(cfg)
         self.pools = {s.name: self._pool(s) for s in cfg.stages}
         self.routes = self.regions.routes(self.pools)
+        #: per stage, what a turn needs first: (column, pool, probability, a pure
+        #: delay?, its only group when there is no routing to do)
+        self.plan = [
+            (
+                col,
+                pool,
+                pool.stage.probability,
+                not pool.groups and pool.cpu is None,
+                self._only(pool),
+            )
+            for col, pool in enumerate(self.pools.values())
+        ]
         self.fleet = Fleet(env, cfg, self.pools, self.box, (self.w0, self.w1))
-        self.turns: list[TurnRecord] = []
+        self.turns = Turns([*self.pools, "rtt"])
         self.calls = 0
         self.lost = 0
         self.hung = 0
@@ -176,11 +188,21 @@ class _Model:
             else sampler(stage.hold_ms, stream(seed, f"hold:{name}")),
             skip=stream(seed, f"skip:{name}"),
         )
+        policy, route = self.cfg.policy(stage), self.cfg.routing(stage)
+        dynamic = stage.autoscale or stage.failures or stage.cpu_ms
         for region, n in self.regions.deployment(stage).items():
-            pool.groups[region] = Group(
-                self.env, stage, region, n, self.cfg.policy(stage), self.cfg.routing(stage)
-            )
+            if dynamic:
+                pool.groups[region] = Group(self.env, stage, region, n, policy, route)
+            else:
+                window = (self.w0, self.w1)
+                pool.groups[region] = StaticGroup(stage, region, n, policy, route, window)
         return pool
+
+    def _only(self, pool: Pool) -> Group | StaticGroup | None:
+        """The stage's single group without regions (no route to choose)."""
+        if self.regions.enabled or len(pool.groups) != 1:
+            return None
+        return next(iter(pool.groups.values()))
 
     # -- the run -------------------------------------------------------------
     def run(self) -> Trace:
@@ -197,7 +219,7 @@ class _Model:
         env.run()
         return Trace(
             level=self.level,
-            turns=self.turns,
+            table=self.turns,
             pools=self.pools,
             window_ms=(self.w0, self.w1),
             calls_started=self.calls,
@@ -263,10 +285,9 @@ class _Model:
             for k in range(self._turns()):
                 if env.now + gap >= self.w1:
                     break
-                said = self.speak()
-                if gap + said > 0:
-                    yield env.timeout(gap + said)
-                outcome, gap = yield from self._turn(call, k)
+                # listening to the last reply and speaking this turn: waited for
+                # together with the turn's first delays (one event, not three)
+                outcome, gap = yield from self._turn(call, k, gap + self.speak())
                 gap += self.listen()
                 if outcome != ANSWERED:
                     if outcome == LOST:
@@ -280,7 +301,8 @@ class _Model:
             for group, inst, epoch in call.pins.values():
                 if inst.epoch == epoch:
                     inst.calls -= 1
-                    group.retire_if_idle(inst)
+                    if isinstance(group, Group):
+                        group.retire_if_idle(inst)
 
     def _turns(self) -> int:
         """Turns of the next call: fixed, or geometric with the same mean (uneven calls)."""
@@ -290,59 +312,101 @@ class _Model:
         u = 1.0 - self.length.random()  # in (0, 1]
         return 1 + int(math.log(u) / math.log(1.0 - 1.0 / t.turns_per_call))
 
-    def _turn(self, call: Call, k: int) -> Generator[Any, Any, tuple[str, float]]:
-        """Walk one turn through the stages; (outcome, delay still to wait after it)."""
+    def _turn(self, call: Call, k: int, lead: float) -> Generator[Any, Any, tuple[str, float]]:
+        """Walk one turn whose speech ends `lead` ms from now through the stages;
+        (outcome, delay still to wait after it)."""
         env = self.env
-        t0 = env.now
+        t0 = env.now + lead
         deadline = t0 + self.patience
-        wait: dict[str, float] = {}
-        served: dict[str, float] = {}
-        pending = 0.0  # pure delays accumulated, not yet waited
+        n = len(self.pools)
+        wait = [NAN] * (n + 1)
+        served = [NAN] * (n + 1)
+        pending = lead  # time accumulated (speech, delays, computed waits), not yet waited
         here: str | None = None  # where the turn is: None at the caller, else a region
+        rtt = 0.0
         outcome = ANSWERED
         try:
-            for pool in self.pools.values():
-                st = pool.stage
-                if st.probability < 1.0 and pool.skip.random() >= st.probability:
+            for col, pool, prob, plain, only in self.plan:
+                if prob < 1.0 and pool.skip.random() >= prob:
                     continue
-                if not pool.limited and pool.cpu is None:
+                if plain:  # a pure delay
                     d = pool.service() if pool.service is not None else 0.0
-                    served[st.name] = d
+                    wait[col], served[col] = 0.0, d
                     pending += d
                     continue
-                group = None
-                if pool.limited:
+                group = only
+                if group is None and pool.groups:
                     group = self.routes.pick(pool, here or call.region, call)
                     if group is None:
                         raise Abort(LOST)  # no instance of this stage anywhere serves
-                    if here is None:
-                        hop = self.regions.one_way(call.region, group.region, caller=True)
-                    else:
-                        hop = self.regions.one_way(here, group.region)
-                    if hop:
-                        served["rtt"] = served.get("rtt", 0.0) + hop
+                    if self.regions.enabled:
+                        if here is None:
+                            hop = self.regions.one_way(call.region, group.region, caller=True)
+                        else:
+                            hop = self.regions.one_way(here, group.region)
+                        rtt += hop
                         pending += hop
                     here = group.region
                 if pending:
-                    yield from self._delay(pending, deadline)
+                    # arrive at the stage at its time: queues see requests in arrival order
+                    if env.now + pending > deadline:
+                        yield env.timeout(max(0.0, deadline - env.now))
+                        raise Abort(HUNG)
+                    yield env.timeout(pending)
                     pending = 0.0
-                w, s = yield from self._visit(pool, group, call, deadline)
-                wait[st.name], served[st.name] = w, s
-            back = 0.0 if here is None else self.regions.one_way(here, call.region, caller=True)
-            if back:
-                served["rtt"] = served.get("rtt", 0.0) + back
+                if isinstance(group, StaticGroup):
+                    got = self._computed(pool, group, call, deadline)
+                    if got is None or env.now + got[0] + got[1] > deadline:
+                        yield env.timeout(max(0.0, deadline - env.now))
+                        raise Abort(HUNG)
+                    w, sv = got
+                    pending = w + sv
+                else:
+                    w, sv = yield from self._visit(pool, group, call, deadline)
+                wait[col], served[col] = w, sv
+            if here is not None and self.regions.enabled:
+                back = self.regions.one_way(here, call.region, caller=True)
+                rtt += back
                 pending += back
+            if rtt:
+                wait[n], served[n] = 0.0, rtt
             if env.now + pending - t0 > self.patience:
                 yield from self._delay(pending, deadline)  # raises: the caller gives up
         except Abort as stop:
             outcome = stop.outcome
             pending = 0.0
+            if env.now < t0:  # found before the caller even finished speaking
+                yield env.timeout(t0 - env.now)
         if self.w0 <= t0 < self.w1:
             latency = env.now + pending - t0
-            self.turns.append(
-                TurnRecord(call.caller, call.index, k, t0, latency, wait, served, outcome)
-            )
+            code = OUTCOMES.index(outcome)
+            self.turns.add(call.caller, call.index, k, t0, latency, wait, served, code)
         return outcome, pending
+
+    def _computed(
+        self, pool: Pool, group: StaticGroup, call: Call, deadline: float
+    ) -> tuple[float, float] | None:
+        """A fixed pool: the wait is known on arrival (static.py); (wait, service) ms,
+        None if the caller would still be queued at the deadline."""
+        now = self.env.now
+        inst: Slots | None = None
+        if group.policy != "pooled":
+            if group.route == "call":
+                pin = call.pins.get(id(group))
+                if pin is None:
+                    inst = group.pick(call.caller, now)
+                    inst.calls += 1
+                    call.pins[id(group)] = (group, inst, 0)
+                else:
+                    inst = pin[1]
+            else:
+                inst = group.pick(call.caller, now)
+        service = pool.service() if pool.service is not None else 0.0
+        hold = pool.hold() if pool.hold is not None else 0.0
+        start = group.start(inst, now, service + hold, deadline)
+        if start is None:
+            return None
+        return start - now, service
 
     def _delay(self, ms: float, deadline: float) -> Generator[Any, Any, None]:
         """Wait `ms`, or hang up at the deadline if it comes first."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.capacity.balancer import Group
 from simulator.capacity.config import CapacityConfig, Stage
+from simulator.capacity.static import StaticGroup
 
 if TYPE_CHECKING:
     from simulator.capacity.engine import Call, Pool
@@ -68,7 +69,7 @@ class Routes:
     """Nearest-region routing: the closest group that has an instance serving."""
 
     def __init__(self, regions: Regions, pools: Mapping[str, Pool]) -> None:
-        self.order: dict[tuple[str, str], list[Group]] = {}
+        self.order: dict[tuple[str, str], list[Group | StaticGroup]] = {}
         for name, pool in pools.items():
             for here in regions.names:
                 groups = list(pool.groups.values())
@@ -76,7 +77,7 @@ class Routes:
                     groups.sort(key=lambda g: (regions.one_way(here, g.region), g.region))
                 self.order[(name, here)] = groups
 
-    def pick(self, pool: Pool, here: str, call: Call) -> Group | None:
+    def pick(self, pool: Pool, here: str, call: Call) -> Group | StaticGroup | None:
         """The group a turn at `here` goes to; a call keeps the group it is pinned in."""
         groups = self.order[(pool.stage.name, here)]
         if len(groups) == 1:
@@ -88,4 +89,4 @@ class Routes:
 
 
 def _serves(g: Any) -> bool:
-    return any(i.serving for i in g.instances)
+    return bool(g.serving_count())
