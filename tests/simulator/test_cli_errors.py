@@ -46,9 +46,9 @@ def test_deep_yaml_and_a_huge_matrix_exit_2_in_well_under_a_second(
     keys = "".join(f"  caller.k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(9))
     huge.write_text(f"name: big\nmatrix:\n{keys}turns:\n  - say: hi\n")
     for f, hint in ((deep, "deeper than"), (huge, "1,000,000,000 calls")):
-        began = time.perf_counter()
+        began = time.thread_time()  # CPU time: other work on the box cannot move it
         code, line = fails(capsys, "validate", str(f))
-        assert time.perf_counter() - began < 1.0
+        assert time.thread_time() - began < 1.0
         assert code == 2 and line.startswith(f"voxsim: {f}:") and hint in line, line
 
 

@@ -23,10 +23,10 @@ HEAD = "name: x\nturns:\n  - say: hi\n"
 
 def refused(text: str, source: str = "f.yaml") -> str:
     """The one line parse_scenario refuses `text` with, checked to come fast."""
-    began = time.perf_counter()
+    began = time.thread_time()  # CPU time: other work on the box cannot move it
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, source=source)
-    assert time.perf_counter() - began < 1.0
+    assert time.thread_time() - began < 1.0
     line = info.value.one_line()
     assert "\n" not in line and len(line) < 1000, line
     return line
@@ -90,10 +90,10 @@ def test_a_value_yaml_cannot_construct_is_one_line_with_its_line() -> None:
 def test_an_oversize_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     f = tmp_path / "big.yaml"
     f.write_text(HEAD + "description: " + "a" * (50 * 1024 * 1024) + "\n")
-    began = time.perf_counter()
+    began = time.thread_time()  # CPU time: other work on the box cannot move it
     with pytest.raises(ScenarioError) as info:
         load_scenario(f)
-    assert time.perf_counter() - began < 0.5
+    assert time.thread_time() - began < 0.5
     line = info.value.one_line()
     assert line.startswith(str(f)) and f"{MAX_FILE_BYTES // 1024} KiB" in line
 

@@ -77,10 +77,10 @@ def test_a_matrix_too_large_is_refused_before_it_is_built() -> None:
 
     keys = "".join(f"  caller.k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(9))
     text = f"name: big\nmatrix:\n{keys}turns:\n  - say: hi\n"
-    began = time.perf_counter()
+    began = time.thread_time()  # CPU time: other work on the box cannot move it
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, source="b.yaml")
-    assert time.perf_counter() - began < 0.5
+    assert time.thread_time() - began < 0.5
     msg = info.value.one_line()
     assert msg.startswith("b.yaml:2 matrix") and "1,000,000,000 calls" in msg
     assert f"{MAX_CALLS:,}" in msg
