@@ -86,8 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     _load_args(sub.add_parser("load", help="load / soak / stress / breakpoint runs (locust)"))
     add_worker_args(sub.add_parser("load-worker", help="a `voxsim load` worker on another host"))
 
-    cap = sub.add_parser("capacity", help="simulate a deployment in virtual time (what if)")
-    cap.add_argument("file", help="capacity file (e.g. scenarios/capacity.yaml)")
+    cap = sub.add_parser(
+        "capacity",
+        help="simulate a deployment in virtual time (what if); "
+        "`capacity plan FILE --calls N --slo-p95 MS` sizes one",
+    )
+    cap.add_argument("file", help="capacity file (e.g. scenarios/capacity.yaml), or `plan`")
+    cap.add_argument("plan_file", nargs="?", default=None, help=argparse.SUPPRESS)
+    cap.add_argument("--calls", type=int, default=None, help="plan: concurrent calls to size for")
+    cap.add_argument("--slo-p95", type=float, default=None, help="plan: the P95 (ms) to meet")
     cap.add_argument("--breakpoint", action="store_true", help="search the load where P95 breaks")
     cap.add_argument("--out", type=Path, default=None, help="write capacity.json, load.jsonl here")
     cap.add_argument("--from-run", type=Path, default=None, help="service times from a run dir")
@@ -404,8 +411,26 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_worker(args)
     if args.command == "capacity":
-        from simulator.capacity.command import run_capacity
+        from simulator.capacity.command import run_capacity, run_plan
 
+        if args.file == "plan" or args.plan_file is not None:
+            if args.file != "plan" or args.plan_file is None:
+                raise UsageError(
+                    "unexpected argument", where="capacity", fix="capacity plan FILE --calls N ..."
+                )
+            if args.calls is None or args.slo_p95 is None or args.calls < 1 or args.slo_p95 <= 0:
+                raise UsageError(
+                    "plan needs --calls N (>= 1) and --slo-p95 MS (> 0)",
+                    where="capacity plan",
+                    fix="e.g. voxsim capacity plan FILE --calls 1000 --slo-p95 800",
+                )
+            return run_plan(
+                args.plan_file,
+                calls=args.calls,
+                slo_p95_ms=args.slo_p95,
+                out=args.out,
+                from_run=args.from_run,
+            )
         return run_capacity(
             args.file, out=args.out, breakpoint=args.breakpoint, from_run=args.from_run
         )

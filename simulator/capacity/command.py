@@ -22,12 +22,15 @@ from simulator.capacity.config import CapacityConfig, load_capacity
 from simulator.capacity.engine import simulate
 from simulator.capacity.search import search
 from simulator.capacity.summary import Row, summarise
+from simulator.capacity.timeline import timeline
 from simulator.errors import EXIT_OK, EXIT_SLO_MISSED
 
 CAPACITY_JSON = "capacity.json"
 LOAD_JSONL = "load.jsonl"
 #: one row per simulated turn of a single-level run (not of a search: too many)
 TURNS_JSONL = "capacity_turns.jsonl"
+#: one row per time bucket of a single-level run or a plan's deployment (timeline.py)
+TIMELINE_JSONL = "capacity_timeline.jsonl"
 
 
 def run_capacity(
@@ -39,14 +42,11 @@ def run_capacity(
 ) -> int:
     """Run one capacity file as the CLI does; return the exit code."""
     turns: list[dict[str, Any]] = []
-    cfg = load_capacity(file)
-    notes: list[str] = []
-    if from_run is not None:
-        cfg, notes = apply(cfg, measure(from_run))
-        for note in notes:
-            print(f"calibrated {note}")
+    cfg, notes = _calibrated(load_capacity(file), from_run)
     cpu0 = time.process_time()
+    series: list[dict[str, Any]] = []
     result: dict[str, Any] = {"name": cfg.name, "seed": cfg.seed, "slo": cfg.slo.model_dump()}
+    result["kind"] = "breakpoint" if breakpoint else "level"
     result["unit"] = "callers" if cfg.closed else "calls_per_min"
     result["calibration"] = {"run": str(from_run), "notes": notes} if from_run else None
     if breakpoint:
@@ -61,7 +61,8 @@ def run_capacity(
         code = EXIT_OK
     else:
         trace = simulate(cfg)
-        turns = [asdict(t) for t in trace.turns]
+        turns = [asdict(t) for t in trace.turns] if out is not None else []
+        series = timeline(trace)
         row = summarise(trace, cfg)
         row.update(level=row.get("calls_per_min", row["concurrency"]), phase="single", step=0)
         row["breakpoint"] = not row["slo_passed"]
@@ -75,8 +76,19 @@ def run_capacity(
         write(out, result, rows)
         if not breakpoint:
             _jsonl(out / TURNS_JSONL, turns)
+            _jsonl(out / TIMELINE_JSONL, series)
         print(f"wrote {out / CAPACITY_JSON} and {out / LOAD_JSONL}")
     return code
+
+
+def _calibrated(cfg: CapacityConfig, from_run: Path | None) -> tuple[CapacityConfig, list[str]]:
+    """The file with a run's measured times (--from-run), printing what was used."""
+    if from_run is None:
+        return cfg, []
+    cfg, notes = apply(cfg, measure(from_run))
+    for note in notes:
+        print(f"calibrated {note}")
+    return cfg, notes
 
 
 def write(out: Path, result: dict[str, Any], rows: list[Row]) -> None:
@@ -125,3 +137,66 @@ def stage_table(row: Row) -> str:
 
 def _f(x: float | None, width: int = 8) -> str:
     return f"{'-':>{width}}" if x is None else f"{x:>{width}.1f}"
+
+
+def run_plan(
+    file: str | Path,
+    *,
+    calls: int,
+    slo_p95_ms: float,
+    out: Path | None = None,
+    from_run: Path | None = None,
+) -> int:
+    """`voxsim capacity plan`: the smallest deployment for `calls` at the P95, compared."""
+    from simulator.capacity.plan import plan
+
+    cfg, notes = _calibrated(load_capacity(file), from_run)
+    cpu0 = time.process_time()
+    found = plan(cfg, calls, slo_p95_ms)
+    for k, step in enumerate(found.steps):
+        verdict = "pass" if step["slo_passed"] else "miss"
+        shown = " ".join(f"{n}={c}" for n, c in step["deployment"].items())
+        print(f"step {k:>3}  {shown:<40} P95 {_f(step['latency_p95_ms'])} ms  {verdict}")
+    if not found.met:
+        print(f"no deployment found for {calls} calls at P95 <= {slo_p95_ms:g} ms: {found.reason}")
+    else:
+        shown = ", ".join(f"{n}: {c}" for n, c in found.deployment.items())
+        print(f"smallest deployment for {calls} calls at P95 <= {slo_p95_ms:g} ms: {shown}")
+        print(comparison_table(found.comparison))
+    result: dict[str, Any] = {
+        "kind": "plan",
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "calls": calls,
+        "slo": {"latency_p95_ms": slo_p95_ms},
+        "calibration": {"run": str(from_run), "notes": notes} if from_run else None,
+        "met": found.met,
+        "reason": found.reason,
+        "deployment": found.deployment,
+        "steps": found.steps,
+        "comparison": found.comparison,
+        "cpu_s": round(time.process_time() - cpu0, 3),
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CAPACITY_JSON).write_text(json.dumps(result, indent=1), encoding="utf-8")
+        if found.trace is not None:
+            _jsonl(out / TIMELINE_JSONL, timeline(found.trace))
+        print(f"wrote {out / CAPACITY_JSON}")
+    return EXIT_OK if found.met else EXIT_SLO_MISSED
+
+
+def comparison_table(rows: list[Row]) -> str:
+    """The found deployment under every balancer, fixed and autoscaled."""
+    lines = [
+        f"{'balancer':<18} {'scaling':<10} {'inst':>6} {'P50 ms':>8} {'P95 ms':>8} "
+        f"{'P99 ms':>8} {'hang-up':>8} {'lost':>5}  SLO"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['balancer']:<18} {r['scaling']:<10} {r['instances']:>6g} "
+            f"{_f(r['latency_p50_ms'])} {_f(r['latency_p95_ms'])} {_f(r['latency_p99_ms'])} "
+            f"{r['hangup_rate']:>8.1%} {r['calls_lost']:>5}  "
+            + ("pass" if r["slo_passed"] else r["slo_reason"])
+        )
+    return "\n".join(lines)
