@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from reference_agent.pipeline.stt import DEFAULT_STT, whisper_transcriber
 from reference_agent.pipeline.tts import DEFAULT_VOICE
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.server import RunningServer, serve
+from reference_agent.state.stores import RedisStore, SqliteArchive
 from simulator.errors import AgentError
 
 
@@ -45,6 +47,8 @@ class BundledAgent:
         """Stop the server, the agent's client and the LLM server."""
         await self.server.close()
         await self.agent.close()
+        if isinstance(self.agent, PipelineAgent):
+            await self.agent.sessions.close()
         if self.llm is not None:
             await self.llm.close()
 
@@ -64,8 +68,16 @@ async def start_pipeline(
     llm: str = "domain",
     stt: str = DEFAULT_STT,
     voice: str = DEFAULT_VOICE,
+    redis_url: str | None = None,
+    sessions_db: Path | None = None,
+    instance: str = "",
+    llm_concurrency: int = 0,
 ) -> BundledAgent:
     """Start the LLM server (unless `llm_url`) and the agent's WebSocket server.
+
+    With `redis_url` live call sessions are kept in Redis (any instance can
+    take a call over) and written to the SQLite file `sessions_db` when a
+    call ends (docs/fleet.md); `instance` names this process in a fleet.
 
     `llm` picks the bundled server's backend (llm_server.BACKENDS): the domain
     model, or "smollm2", a real small transformer (no tool calls). `stt` picks
@@ -94,9 +106,13 @@ async def start_pipeline(
         vad=vad,
         stt=stt,
         voice=voice,
+        instance=instance,
+        llm_concurrency=llm_concurrency,
     )
     await _load_recognizer(stt)
-    agent = PipelineAgent(settings)
+    sessions = RedisStore(redis_url) if redis_url else None
+    archive = SqliteArchive(sessions_db) if sessions_db is not None else None
+    agent = PipelineAgent(settings, sessions=sessions, archive=archive)
     server = await serve(agent.handle, host=host, port=port)
     return BundledAgent(agent=agent, server=server, llm=bundled_llm)
 
@@ -131,6 +147,22 @@ async def serve_forever(
     harness is killed without running its clean-up. The ready line's URL is
     the one of `transport` (every transport's route is served).
     """
+    async with until_stopped(stop_on_stdin_eof) as stop:
+        url = bundle.server.url_for(transport)
+        ready = {"ready": True, "url": url, "transport": transport}
+        tools_db = getattr(getattr(bundle.agent, "settings", None), "tools_db", None)
+        if tools_db is not None:
+            ready["tools_db"] = str(tools_db)
+        print(json.dumps(ready), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await bundle.close()
+
+
+@contextlib.asynccontextmanager
+async def until_stopped(stop_on_stdin_eof: bool = False) -> AsyncIterator[asyncio.Event]:
+    """An event SIGINT or SIGTERM sets (and the end of stdin, with `stop_on_stdin_eof`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,18 +171,11 @@ async def serve_forever(
     watcher = None
     if stop_on_stdin_eof:
         watcher = asyncio.create_task(_wait_stdin_eof(stop), name="stdin-eof")
-    url = bundle.server.url_for(transport)
-    ready = {"ready": True, "url": url, "transport": transport}
-    tools_db = getattr(getattr(bundle.agent, "settings", None), "tools_db", None)
-    if tools_db is not None:
-        ready["tools_db"] = str(tools_db)
-    print(json.dumps(ready), flush=True)
     try:
-        await stop.wait()
+        yield stop
     finally:
         if watcher is not None:
             watcher.cancel()
-        await bundle.close()
 
 
 async def _wait_stdin_eof(stop: asyncio.Event) -> None:
@@ -162,9 +187,12 @@ async def _wait_stdin_eof(stop: asyncio.Event) -> None:
 class AgentProcess:
     """`voxsim agent serve` as a child process on a free loopback port."""
 
-    def __init__(self, kind: str = "pipeline", extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, kind: str = "pipeline", extra_args: list[str] | None = None, port: int = 0
+    ) -> None:
         self.kind = kind
         self.extra_args = extra_args or []
+        self.port = port
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
 
@@ -179,7 +207,7 @@ class AgentProcess:
             "--kind",
             self.kind,
             "--port",
-            "0",
+            str(self.port),
             "--stop-on-stdin-eof",
             *self.extra_args,
         ]

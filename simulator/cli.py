@@ -112,11 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--hangover-ms", type=int, default=DEFAULT_HANGOVER_MS, help="endpointing silence"
     )
     s.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+    _fleet_args(s)
     for stage in ("stt", "llm", "tts"):
         s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
         s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
     _add_agent_fault_flags(s)
     return p
+
+
+def _fleet_args(s: argparse.ArgumentParser) -> None:
+    """A fleet of the pipeline agent behind HAProxy, state in Redis (docs/fleet.md)."""
+    s.add_argument("--instances", type=int, default=None, help="K agent processes behind HAProxy")
+    s.add_argument("--balancer", choices=["least-conn", "round-robin", "sticky"], default=None)
+    s.add_argument("--redis-url", default=None, help="live call sessions in this Redis")
+    s.add_argument("--sessions-db", type=Path, default=None, help="ended calls' SQLite archive")
+    s.add_argument("--instance-name", default="", help=argparse.SUPPRESS)
+    s.add_argument(
+        "--llm-concurrency", type=int, default=0, help="LLM requests at once (0: no limit)"
+    )
 
 
 def _port(text: str) -> int:
@@ -481,6 +494,11 @@ def _serve(args: argparse.Namespace) -> int:
                 fix="run `make install`",
             )
 
+    if args.llm_concurrency < 0:
+        raise UsageError("must be >= 0", where="--llm-concurrency", fix="0 means no limit")
+    if args.instances is not None or args.balancer is not None:
+        return _serve_fleet(args)
+
     async def go() -> None:
         if args.kind == "e2e":
             e2e = await start_e2e(
@@ -503,11 +521,41 @@ def _serve(args: argparse.Namespace) -> int:
             llm=args.llm,
             stt=args.stt,
             voice=args.voice,
+            redis_url=args.redis_url,
+            sessions_db=args.sessions_db,
+            instance=args.instance_name,
+            llm_concurrency=args.llm_concurrency,
         )
         await serve_forever(bundle, args.stop_on_stdin_eof, args.transport)
 
     try:
         asyncio.run(go())
+    except OSError as exc:
+        raise UsageError(f"cannot serve: {exc}", where=f"{args.host}:{args.port}") from exc
+    return EXIT_OK
+
+
+def _serve_fleet(args: argparse.Namespace) -> int:
+    """`--instances K --balancer B`: K pipeline agents behind HAProxy (reference_agent/fleet.py)."""
+    from reference_agent.fleet import Fleet, instance_flags, serve_fleet, subcommand
+
+    if args.kind != "pipeline" or args.transport != "websocket":
+        raise UsageError(
+            "a fleet serves the pipeline agent over WebSocket",
+            where="--instances",
+            fix="drop --kind e2e / --transport",
+        )
+    flags = instance_flags(args, subcommand(build_parser(), "agent", "serve"))
+    fleet = Fleet(
+        2 if args.instances is None else args.instances,
+        args.balancer or "least-conn",
+        flags,
+        host=args.host,
+        port=args.port,
+        redis_url=args.redis_url,
+    )
+    try:
+        asyncio.run(serve_fleet(fleet, args.stop_on_stdin_eof))
     except OSError as exc:
         raise UsageError(f"cannot serve: {exc}", where=f"{args.host}:{args.port}") from exc
     return EXIT_OK

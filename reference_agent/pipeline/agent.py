@@ -83,6 +83,13 @@ class AgentSettings:
     stt: str = DEFAULT_STT
     #: The agent's voice: "espeak" (default) or "piper" (pipeline/tts.py).
     voice: str = DEFAULT_VOICE
+    #: This process's name in a fleet (docs/fleet.md): told to the caller in a
+    #: `session` event at the start of every call, so a moved call is visible.
+    instance: str = ""
+    #: At most this many LLM requests of this process at once (an inference
+    #: server with N slots; the injected llm latency is spent inside a slot);
+    #: the others wait in arrival order. 0: no limit.
+    llm_concurrency: int = 0
 
 
 class PipelineAgent:
@@ -101,6 +108,8 @@ class PipelineAgent:
         self.sessions: SessionStore = sessions or MemoryStore()
         self.archive = archive
         self.tracing = Tracing(span_exporter, settings.otlp_url)
+        n = settings.llm_concurrency
+        self.llm_slots = asyncio.Semaphore(n) if n > 0 else None
 
     async def handle(self, link: AgentLink) -> None:
         """Run one call until the caller hangs up (or the agent ends it)."""
@@ -153,6 +162,16 @@ class _Call:
             self._configure(first)
         self.player.tracer = self.tracer
         resumed = await self._resume()
+        if self.settings.instance or resumed:
+            heard = sum(1 for m in self.history if m["role"] == "user")
+            await self.link.send_event(
+                {
+                    "type": "session",
+                    "instance": self.settings.instance,
+                    "resumed": resumed,
+                    "caller_turns": heard,
+                }
+            )
         self._recognizer = await loop.run_in_executor(
             self._stt_pool, make_recognizer, self.settings.stt
         )
@@ -160,6 +179,11 @@ class _Call:
         watchdog = asyncio.create_task(self._silence_watchdog(), name="agent-silence")
         if self.settings.greeting and not resumed:
             await self._say(GREETING, self._assistant_message())
+        if resumed and self.history[-1]["role"] == "user":
+            # The lost instance heard this turn but its answer never reached the caller.
+            self._reply_task = asyncio.create_task(
+                self._respond_after(None, 0.0, None, pending=True), name="agent-reply"
+            )
         inbox = asyncio.create_task(self._read_input(), name="agent-input")
         ended = asyncio.create_task(self._ended.wait(), name="agent-ended")
         hung_up = False
@@ -353,15 +377,25 @@ class _Call:
 
     # -- replies ------------------------------------------------------------
     async def _respond_after(
-        self, previous: asyncio.Task[None] | None, endpoint_ms: float, turn: Span | None
+        self,
+        previous: asyncio.Task[None] | None,
+        endpoint_ms: float,
+        turn: Span | None,
+        pending: bool = False,
     ) -> None:
-        """Replies are spoken in order; input keeps flowing while one is generated."""
+        """Replies are spoken in order; input keeps flowing while one is generated.
+
+        `pending`: answer the caller turn already in the history (a resumed call)."""
         if previous is not None and not previous.done():
             with contextlib.suppress(Exception):
                 await previous
         self._span = turn
         try:
-            await self._respond(endpoint_ms)
+            if pending:
+                self.faults.take_latency()
+                await self._answer({"resumed": 1.0})
+            else:
+                await self._respond(endpoint_ms)
             await self.player.drain()
             await self._save()
         except _CallFailed as exc:
@@ -411,13 +445,30 @@ class _Call:
             {"type": "transcript", "role": "user", "text": text, "final": True}
         )
         self.history.append({"role": "user", "content": text})
+        await self._save()  # another instance answers this turn if this one dies now
+        await self._answer(stages)
+
+    async def _answer(self, stages: dict[str, float]) -> None:
+        """The LLM's reply (with tools) to the history, spoken; a slot of the instance's
+        LLM first, when `llm_concurrency` limits them (its wait is `llm_queue_ms`)."""
         message: dict[str, Any] | None = None
         try:
-            async with self._llm_deadline():
+            async with self._llm_slot(stages), self._llm_deadline():
                 message = await self._generate(stages)
         except (InjectedFault, TimeoutError):
             message = message or self._assistant_message()
             await self._say(RECOVERY, message)
+
+    @contextlib.asynccontextmanager
+    async def _llm_slot(self, stages: dict[str, float]) -> AsyncIterator[None]:
+        slots = self.agent.llm_slots
+        if slots is None:
+            yield
+            return
+        t = time.perf_counter()
+        async with slots:
+            stages["llm_queue_ms"] = (time.perf_counter() - t) * 1000
+            yield
 
     @contextlib.asynccontextmanager
     async def _llm_deadline(self) -> AsyncIterator[None]:
