@@ -284,7 +284,9 @@ async def run_files(
                 verdict_line = summary_line(call)
                 if verdict_line is not None:
                     console.print(f"  [yellow]{verdict_line}[/]", markup=True, highlight=False)
-            print_reliability(scenario.name, scenario_calls)
+            figures = print_reliability(scenario.name, scenario_calls)
+            if figures is not None:
+                store.run.setdefault("reliability", {})[scenario.name] = figures
             scenario_turns = [t for c in scenario_calls for t in c["turns"]]
             results.extend(evaluate(scenario.name, scenario.slo, scenario_turns, scenario_calls))
     except AgentError as exc:
@@ -372,11 +374,12 @@ def _record_failure(store: RunStore, exc: BaseException) -> None:
     store.finish("failed", _exit_code(exc))
 
 
-def print_reliability(name: str, calls: list[dict[str, Any]]) -> None:
-    """A scenario's pass@1, pass^k and pass@k with intervals, and whether it is flaky."""
+def print_reliability(name: str, calls: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A scenario's pass@1, pass^k and pass@k with intervals, and whether it is flaky
+    (printed when it has repeats or a judge); the figures, or None without a verdict."""
     r = reliability(calls)
     if r is None or (r["n"] < 2 and not any(c.get("judge") for c in calls)):
-        return
+        return r
     k = r["k"]
 
     def shown(key: str) -> str:
@@ -388,6 +391,7 @@ def print_reliability(name: str, calls: list[dict[str, Any]]) -> None:
         f"[bold]{name}[/]: {r['passed']}/{r['n']} calls passed; pass@1 {shown('pass_at_1')}, "
         f"pass^{k} {shown('pass_hat_k')}, pass@{k} {shown('pass_at_k')}{flaky}"
     )
+    return r
 
 
 def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

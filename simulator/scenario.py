@@ -152,11 +152,13 @@ class Noise(_Model):
     @model_validator(mode="after")
     def _file_for_file_kind(self) -> Noise:
         if self.kind == "file" and not self.file:
-            raise ValueError("kind 'file' needs file: PATH.wav")
+            raise ValueError("kind 'file' needs file: PATH (WAV, FLAC, OGG...)")
         if self.file is not None and self.kind != "file":
             raise ValueError("file: is only used with kind: file")
         if self.file is not None and not _is_file(self.file):
-            raise ValueError(f"noise file not found: {self.file} (a 16-bit WAV; path from cwd)")
+            raise ValueError(
+                f"noise file not found: {self.file} (WAV, FLAC, OGG...; path from cwd)"
+            )
         return self
 
 

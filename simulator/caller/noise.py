@@ -10,12 +10,12 @@ recorded in the truth notes.
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import soundfile
 from scipy.signal import resample_poly
 
 from simulator.audio import SAMPLE_RATE, Pcm
@@ -110,20 +110,24 @@ def _looped(source: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def read_noise_file(path: str) -> np.ndarray:
-    """A user noise WAV as 16 kHz mono float samples (int16 scale)."""
+    """A user noise file as 16 kHz mono float samples (int16 scale).
+
+    Any format libsndfile reads (WAV of any sample width or float, FLAC, OGG,
+    AIFF...), through soundfile; a 16-bit WAV gives exactly its sample values.
+    """
     try:
-        with wave.open(str(Path(path)), "rb") as w:
-            width, rate, channels = w.getsampwidth(), w.getframerate(), w.getnchannels()
-            raw = w.readframes(w.getnframes())
-    except (OSError, wave.Error, EOFError) as exc:
+        data, rate = soundfile.read(str(Path(path)), dtype="float64", always_2d=True)
+    except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
         raise ScenarioError(
-            f"cannot read noise file: {exc}", where="caller.noise.file", fix="a 16-bit PCM WAV"
+            f"cannot read noise file: {exc}",
+            where="caller.noise.file",
+            fix="an audio file libsndfile reads (WAV, FLAC, OGG, AIFF)",
         ) from None
-    if width != 2 or not raw:
+    if not data.size:
         raise ScenarioError(
-            "noise file must be non-empty 16-bit PCM", where="caller.noise.file", fix="convert it"
+            "noise file has no samples", where="caller.noise.file", fix="use another"
         )
-    x = np.frombuffer(raw, dtype="<i2").astype(np.float64).reshape(-1, channels).mean(axis=1)
+    x = data.mean(axis=1) * 32768.0
     if rate != SAMPLE_RATE:
         g = np.gcd(SAMPLE_RATE, rate)
         x = resample_poly(x, SAMPLE_RATE // g, rate // g)

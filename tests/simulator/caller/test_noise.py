@@ -62,3 +62,44 @@ def test_silence_does_not_dilute_the_speech_power(speech: Speech, truth: Truth) 
     noise_a = np.std(a[: truth.speech_start].astype(float))
     noise_b = np.std(b[:32_000].astype(float))
     assert noise_b == pytest.approx(noise_a, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("name", "subtype", "rate", "tolerance"),
+    [
+        ("fan.flac", "PCM_16", 16_000, 0.0),  # lossless: the very same samples
+        ("fan24.wav", "PCM_24", 16_000, 0.0),
+        ("fan.ogg", "VORBIS", 44_100, 0.1),  # lossy (~-24 dB on broadband noise), resampled
+    ],
+)
+def test_a_noise_file_in_any_format_libsndfile_reads_gives_the_same_noise(
+    noise_wav: Path, tmp_path: Path, name: str, subtype: str, rate: int, tolerance: float
+) -> None:
+    import soundfile
+    from scipy.signal import resample_poly
+
+    from simulator.caller.noise import read_noise_file
+
+    reference = read_noise_file(str(noise_wav)) / 32768.0
+    if rate != 16_000:
+        reference = resample_poly(reference, rate, 16_000)
+    path = tmp_path / name
+    soundfile.write(path, np.column_stack([reference, reference]), rate, subtype=subtype)
+    got = read_noise_file(str(path))
+    expected = reference if rate == 16_000 else resample_poly(reference, 16_000, rate)
+    expected = expected * 32768.0
+    assert len(got) == len(expected)
+    residual = np.sqrt(np.mean((got - expected) ** 2)) / np.std(expected)
+    assert residual <= tolerance, residual
+
+
+def test_a_file_libsndfile_cannot_read_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    from simulator.caller.noise import read_noise_file
+    from simulator.errors import ScenarioError
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not audio")
+    with pytest.raises(ScenarioError) as info:
+        read_noise_file(str(bad))
+    line = info.value.one_line()
+    assert "caller.noise.file" in line and "cannot read noise file" in line and "FLAC" in line
