@@ -385,8 +385,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("speaker variants (espeak, e.g. en-us+f3): " + " ".join(speaker_variants()))
         return EXIT_OK
     if args.command == "report":
+        from reports.capacity import is_capacity_dir, write_capacity_report
         from reports.html import write_report
 
+        if is_capacity_dir(args.dir):  # `voxsim capacity --out DIR`: a simulated deployment
+            try:
+                print(write_capacity_report(args.dir))
+            except ValueError as exc:
+                raise UsageError(str(exc), fix="rerun voxsim capacity --out DIR") from None
+            return EXIT_OK
         if not (args.dir / "run.json").exists() and not (args.dir / "turns.jsonl").exists():
             raise UsageError(
                 "not a run directory", where=str(args.dir), fix="pass DIR of voxsim run"

@@ -96,3 +96,25 @@ def test_plan_usage_errors_are_one_line_exit_2(
     f.write_text(PLAN_FILE, encoding="utf-8")
     code, out, err = run([str(f) if a == "F" else a for a in argv], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_capacity_directories_render_in_voxsim_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "plan.yaml"
+    f.write_text(PLAN_FILE.replace("callers: 1", "callers: 8"), encoding="utf-8")
+    argv = ["capacity", "plan", str(f), "--calls", "35", "--slo-p95", "120"]
+    assert run([*argv, "--out", str(tmp_path / "plan")], capsys)[0] == 0
+    assert run(["capacity", str(f), "--out", str(tmp_path / "level")], capsys)[0] == 0
+    for name, expect in (("plan", "Balancers and autoscaling"), ("level", "Where the time went")):
+        code, out, _ = run(["report", str(tmp_path / name)], capsys)
+        assert code == 0 and out.strip().endswith("report.html")
+        page = (tmp_path / name / "report.html").read_text(encoding="utf-8")
+        assert expect in page and "Over time" in page
+        # time series figures: latency, queue wait, instances, hang-ups
+        assert page.count('data-plot="cap-') == 4
+        assert "Instances serving per stage" in page and "Hang-ups" in page
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "capacity.json").write_text("{", encoding="utf-8")
+    code, _, err = run(["report", str(tmp_path / "bad")], capsys)
+    assert code == 2 and "unreadable" in err and err.count("\n") == 1
