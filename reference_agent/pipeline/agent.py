@@ -424,6 +424,10 @@ class _Call:
         stages: dict[str, float] = {"endpoint_ms": endpoint_ms}
         self.faults.take_latency()  # a fresh account for this reply
         t = time.perf_counter()
+        # *_cpu_ms: CPU of this whole process (all threads; the bundled LLM server
+        # runs on its loop) while the stage ran - the stage's CPU demand at one call
+        # (voxsim capacity --from-run); with more calls at once it counts theirs too.
+        cpu = time.process_time()
         stt = self.tracer.start(
             "stt", parent=self._span, attributes={"stt.engine": self.settings.stt}
         )
@@ -440,6 +444,7 @@ class _Call:
             await self._say(RECOVERY, self._assistant_message())
             return
         stages["stt_ms"] = (time.perf_counter() - t) * 1000
+        stages["stt_cpu_ms"] = (time.process_time() - cpu) * 1000
         stt.end()
         await self.link.send_event(
             {"type": "transcript", "role": "user", "text": text, "final": True}
@@ -489,7 +494,7 @@ class _Call:
     async def _generate(self, stages: dict[str, float]) -> dict[str, Any]:
         """LLM rounds until it answers in words; tool calls in between are executed."""
         message: dict[str, Any] | None = None
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         tools = TOOLS if self.agent.tools is not None else None
         for round_ in range(MAX_TOOL_ROUNDS):
             calls: list[ToolCallRequest] = []
@@ -499,6 +504,7 @@ class _Call:
 
             def first_token(llm: Span = llm, t_round: float = t_round) -> None:
                 stages.setdefault("llm_ttft_ms", (time.perf_counter() - t) * 1000)
+                stages.setdefault("llm_cpu_ms", (time.process_time() - cpu) * 1000)
                 llm.set_attribute("llm.ttft_ms", (time.perf_counter() - t_round) * 1000)
                 llm.add_event("first_token")
                 self._disarm_deadline()
@@ -515,13 +521,14 @@ class _Call:
                         continue
                     if message is None:
                         message = self._assistant_message()
-                        t_tts = time.perf_counter()
+                        t_tts, cpu_tts = time.perf_counter(), time.process_time()
                         # TTS waits for a whole sentence: with a real model that is
                         # TTFT plus the sentence's sampling time.
                         stages["llm_sentence_ms"] = (t_tts - t) * 1000
                         llm.set_attribute("llm.first_sentence_ms", (t_tts - t_round) * 1000)
                         await self._guard("tts", partial(self._say, item, message))
                         stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
+                        stages["tts_cpu_ms"] = (time.process_time() - cpu_tts) * 1000
                         stages.update(self.faults.take_latency())
                         await self.link.send_event({"type": "metrics", "stages": stages})
                     else:
@@ -530,9 +537,11 @@ class _Call:
                 llm.end()
             if not calls:
                 break
-            t_tool = time.perf_counter()
+            t_tool, cpu_tool = time.perf_counter(), time.process_time()
             await self._run_tools(calls)
             stages["tool_ms"] = stages.get("tool_ms", 0.0) + (time.perf_counter() - t_tool) * 1000
+            used = (time.process_time() - cpu_tool) * 1000
+            stages["tool_cpu_ms"] = stages.get("tool_cpu_ms", 0.0) + used
         return message or self._assistant_message()
 
     def _disarm_deadline(self) -> None:

@@ -13,11 +13,17 @@ same turns, so one measured run answers "how many instances for 1,000 calls?".
 
 The timings are taken as service times, i.e. as if measured without
 queueing: calibrate from a run at low concurrency (one call), where that holds.
+
+`X_cpu_ms` (the bundled agent reports stt, llm, tool, tts) is the CPU the
+agent spent during stage X. When the file models the box (`cpu: {cores}`),
+each such stage's wall time splits into `cpu_ms` (that CPU, processor-shared
+with everything on the box) and `service_ms` (the rest: waiting on I/O,
+sleeping). `llm_sentence_ms` overlaps `llm_ttft_ms` and is not a stage.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,10 @@ STAGE_KEYS = {
     "tts_ms": "tts",
 }
 REMAINDER = "network"
+#: times that overlap others (the first sentence's time includes the first token's)
+OVERLAPPING = {"llm_sentence_ms"}
+#: `X_cpu_ms`: CPU the agent spent during stage X (the bundled agent: process time)
+CPU_SUFFIX = "_cpu_ms"
 
 
 @dataclass
@@ -45,6 +55,8 @@ class Calibration:
     share: dict[str, float]
     speak_ms: list[float]
     listen_ms: list[float]
+    #: per stage, (wall ms, CPU ms) of the turns that reported both
+    pairs: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
 def measure(run_dir: Path | str) -> Calibration:
@@ -60,15 +72,21 @@ def measure(run_dir: Path | str) -> Calibration:
             fix="run an agent that reports `stages` in its metrics events (the bundled one does)",
         )
     samples: dict[str, list[float]] = {}
+    pairs: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         # Only times: agents also report counts here (the bundled one: context_tokens).
+        reported = r["stages"]
         stages = {
-            STAGE_KEYS.get(k, k.removesuffix("_ms")): float(v)
-            for k, v in r["stages"].items()
-            if k.endswith("_ms")
+            _stage(k): float(v)
+            for k, v in reported.items()
+            if k.endswith("_ms") and not k.endswith(CPU_SUFFIX) and k not in OVERLAPPING
         }
         for name, ms in stages.items():
             samples.setdefault(name, []).append(round(ms, 3))
+        for k, v in reported.items():
+            name = _stage(k.removesuffix(CPU_SUFFIX) + "_ms")
+            if k.endswith(CPU_SUFFIX) and name in stages:
+                pairs.setdefault(name, []).append((stages[name], round(float(v), 3)))
         remainder = float(r["latency_ms"]) - sum(stages.values())
         samples.setdefault(REMAINDER, []).append(round(max(0.0, remainder), 3))
     share = {k: len(v) / len(rows) for k, v in samples.items()}
@@ -78,7 +96,12 @@ def measure(run_dir: Path | str) -> Calibration:
         if r.get("speech_start_s") is not None and r.get("speech_end_s") is not None
     ]
     listen = [ms for ms in _listen_ms(read_jsonl(path)) if ms > 0]
-    return Calibration(len(rows), samples, share, speak, listen)
+    return Calibration(len(rows), samples, share, speak, listen, pairs)
+
+
+def _stage(key: str) -> str:
+    """A reported `X_ms` key's stage name (STAGE_KEYS, else X)."""
+    return STAGE_KEYS.get(key, key.removesuffix("_ms"))
 
 
 def _usable(row: dict[str, Any]) -> bool:
@@ -117,8 +140,20 @@ def apply(cfg: CapacityConfig, cal: Calibration) -> tuple[CapacityConfig, list[s
             continue
         share = round(cal.share[stage.name], 4)
         measured = Empirical(dist="empirical", samples_ms=got)
-        stages.append(stage.model_copy(update={"service_ms": measured, "probability": share}))
-        notes.append(f"{stage.name}: {len(got)} measured samples, on {share:.0%} of turns")
+        update: dict[str, Any] = {"service_ms": measured, "probability": share}
+        note = f"{stage.name}: {len(got)} measured samples, on {share:.0%} of turns"
+        pairs = cal.pairs.get(stage.name)
+        if pairs and cfg.cpu is not None:
+            # the wall time splits into CPU on the box (shared, cpu.py) and the rest
+            rest = [round(max(0.0, w - c), 3) for w, c in pairs]
+            update["service_ms"] = Empirical(dist="empirical", samples_ms=rest)
+            update["cpu_ms"] = Empirical(dist="empirical", samples_ms=[c for _, c in pairs])
+            mean_cpu = sum(c for _, c in pairs) / len(pairs)
+            note += f"; CPU {mean_cpu:.1f} ms mean of {len(pairs)} (cpu_ms), service_ms the rest"
+        elif pairs:
+            note += "; its CPU was measured but the file has no `cpu` box (wall time only)"
+        stages.append(stage.model_copy(update=update))
+        notes.append(note)
     for name in sorted(set(cal.samples) - {s.name for s in cfg.stages}):
         notes.append(f"{name}: measured but no stage of that name in the file (ignored)")
     traffic = cfg.traffic

@@ -452,7 +452,7 @@ class _Model:
             if done.value == FAILED:
                 raise Abort(LOST)
             stretched = env.now - t_cpu
-            wait += stretched - demand  # waiting for a core: the box's contention
+            wait += max(0.0, stretched - demand)  # waiting for a core: the box's contention
             service += demand
         self._release(pool, group, inst, epoch)
         return wait, service

@@ -73,3 +73,33 @@ def test_measured_stage_times_and_their_remainder_become_empirical_service_times
     # the caller's measured cycle: 2.0 s speaking + 280 ms + 3.5 s listening
     per_caller = len(trace.turns) / 30
     assert per_caller == pytest.approx(60.0 / 5.781, abs=1.0)
+
+
+def test_cpu_per_stage_splits_the_wall_time_when_the_file_models_the_box(
+    tmp_path: Path,
+) -> None:
+    write_run(tmp_path / "run", turns=10)
+    path = tmp_path / "run" / "turns.jsonl"
+    rows = [json.loads(x) for x in path.read_text("utf-8").splitlines()]
+    for r in rows[1:]:  # the bundled agent's CPU keys, and its overlapping sentence time
+        r["stages"].update(stt_cpu_ms=2.5, tts_cpu_ms=3.0, llm_sentence_ms=20.0)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    cal = measure(tmp_path / "run")
+    assert "llm_sentence" not in cal.samples and "stt_cpu" not in cal.samples
+    assert cal.samples["network"] == [125.0] * 10  # neither CPU nor the sentence time count
+    assert cal.pairs["stt"] == [(3.0, 2.5)] * 10 and cal.pairs["tts"] == [(4.0, 3.0)] * 10
+
+    stages = [
+        {"name": "stt", "servers": 1, "service_ms": fixed(1)},
+        {"name": "tts", "servers": 1, "service_ms": fixed(1)},
+    ]
+    box = deployment(stages, traffic={"callers": 1}, cpu={"cores": 2})
+    cfg, notes = apply(box, cal)
+    stt = cfg.stages[0]
+    assert stt.cpu_ms is not None and stt.cpu_ms.samples_ms == [2.5] * 10
+    assert stt.service_ms is not None and stt.service_ms.samples_ms == [0.5] * 10
+    assert any("CPU 2.5 ms mean of 10" in n for n in notes)
+    # one call alone on 2 cores: no contention, the latency is the measured wall time
+    assert {round(t.latency_ms, 6) for t in simulate(cfg).turns} == {7.0}
+    _, notes = apply(deployment(stages, traffic={"callers": 1}), cal)
+    assert any("no `cpu` box" in n for n in notes)
