@@ -203,6 +203,7 @@ async def run_files(
     baseline: Path | None = None,
     tolerance: Tolerance | None = None,
     replay: Path | None = None,
+    options: SessionOptions | None = None,
 ) -> RunOutcome:
     """Run every scenario in `paths`; bad files raise ScenarioError before any call.
 
@@ -269,6 +270,7 @@ async def run_files(
                     transport_for(url),
                     plan.call_id,
                     store,
+                    options=options,
                     plan=plan,
                     rendered=rendered,
                     otlp_url=receiver.url,

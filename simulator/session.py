@@ -36,6 +36,9 @@ from simulator.transports.base import AudioIn, StartInfo, Transport
 if TYPE_CHECKING:
     from simulator.conversation.driver import GoalCaller
 
+#: How long a failed send waits for the receiver to say why the link failed.
+RECEIVER_GRACE_S = 2.0
+
 TurnKind = Literal["say", "silence", "wait", "backchannel", "hangup"]
 
 
@@ -78,6 +81,12 @@ class SessionOptions:
     reply_gap_ms: int = 900  # agent silence that ends its reply
     think_ms: int = 300  # caller's pause after the agent's reply, before the next turn
     hangup_grace_ms: int = 200
+    #: A reply still going this long after the turn's reply timeout is cut short (a row
+    #: error); an agent that never stops talking cannot hold the call forever.
+    max_reply_ms: int = 60_000
+    #: Agent audio queued ahead of real time beyond this ends the call (a protocol
+    #: error): an agent flooding audio cannot exhaust the harness's memory.
+    max_buffered_ms: int = 120_000
 
 
 @dataclass
@@ -183,7 +192,12 @@ class Session:
             )
             if plan not in done:
                 # The sender or receiver ended first: the link failed or the agent hung up.
-                failure = next(iter(done)).exception()
+                if receiver not in done:
+                    # A send failed: the receiving side knows why the link went (an
+                    # oversize message, a close frame) and ends soon after; prefer it.
+                    await asyncio.wait({receiver}, timeout=RECEIVER_GRACE_S)
+                ended = receiver if receiver.done() else next(iter(done))
+                failure = ended.exception()
                 error = _describe(failure) if failure else "agent hung up before the plan finished"
                 if self._caller_was_done():
                     error = None  # the agent hung up after the goal-driven caller had finished
@@ -265,6 +279,14 @@ class Session:
             if isinstance(item, AudioIn):
                 arrival = int(round((item.at - self._t0) * SAMPLE_RATE))
                 pos = max(arrival, self._agent_cursor)
+                ahead_ms = (pos + len(item.pcm) - arrival) * 1000 // SAMPLE_RATE
+                if ahead_ms > self.opt.max_buffered_ms:
+                    raise ProtocolError(
+                        f"agent audio {ahead_ms / 1000:.0f} s ahead of real time: more than "
+                        f"the {self.opt.max_buffered_ms / 1000:g} s the caller buffers",
+                        where=self.start.call_id,
+                        fix="send audio at about real time (a reply may run ahead a little)",
+                    )
                 self.agent.write(pos, item.pcm)
                 self._agent_cursor = pos + len(item.pcm)
             else:
@@ -531,8 +553,8 @@ class Session:
             now = self._now_samples()
             if now - last_voice >= gap and self._agent_cursor <= now:
                 break
-            if now - reference > timeout + 60 * SAMPLE_RATE:
-                row["error"] = "agent reply did not end within 60 s"
+            if now - reference > timeout + self.opt.max_reply_ms * SAMPLE_RATE // 1000:
+                row["error"] = f"agent reply did not end within {self.opt.max_reply_ms / 1000:g} s"
                 break
         row["agent_onset_s"] = self._s(onset)
         ended = onset is not None and not onset_only

@@ -9,6 +9,7 @@ here once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -17,6 +18,9 @@ from typing import Any
 import aiohttp
 
 from simulator.errors import ProtocolError, TransportError
+
+#: How long closing may wait for the agent's side of the closing handshake.
+CLOSE_TIMEOUT_S = 3.0
 
 #: The largest agent message read by default (a native or Twilio message is 20 ms to a
 #: few seconds of audio: far below this).
@@ -123,15 +127,22 @@ class WsClient:
         if self.closed:
             return
         self.closed = True
-        if self._ws is not None and not self._ws.closed:
-            if last is not None:
-                try:
-                    await self._ws.send_str(last if isinstance(last, str) else json.dumps(last))
-                except (ConnectionError, aiohttp.ClientError):
-                    pass
-            await self._ws.close()
-        if self._session is not None:
-            await self._session.close()
+        try:
+            # Bounded: aiohttp's close reads until the agent's close frame, 5 s per
+            # message, so an agent that floods messages (or never reads) would hold it
+            # forever.
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                if self._ws is not None and not self._ws.closed:
+                    if last is not None:
+                        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                            text = last if isinstance(last, str) else json.dumps(last)
+                            await self._ws.send_str(text)
+                    await self._ws.close()
+        except TimeoutError:
+            pass  # the connection is dropped below without the agent's close frame
+        finally:
+            if self._session is not None:
+                await self._session.close()
 
     def _require(self) -> aiohttp.ClientWebSocketResponse:
         if self._ws is None:

@@ -71,3 +71,93 @@ class FakeWs:
 
             self.sent.append(last if isinstance(last, str) else json.dumps(last))
         self.closed = True
+
+
+#: Behaviours of a hostile agent (tests/simulator/transports/test_hostile.py).
+BEHAVIOURS = (
+    "never_answers",  # accepts the call, reads everything, says nothing
+    "closes_after_start",  # hangs up right after the start message
+    "garbage",  # a frame that is not the protocol (not JSON)
+    "oversize",  # one message far over the transport's limit
+    "endless_audio",  # starts talking and never stops (in real time)
+    "flood",  # audio far faster than real time, without end
+)
+
+#: One message of `seconds` of tone in each WebSocket protocol's own format.
+TONE_HZ = 300
+
+
+def tone(seconds: float, rate: int = 16000) -> bytes:
+    """PCM16LE of a tone at `rate`."""
+    import numpy as np
+
+    n = int(seconds * rate)
+    return (8000 * np.sin(np.arange(n) * 2 * np.pi * TONE_HZ / rate)).astype("<i2").tobytes()
+
+
+def audio_message(protocol: str, seconds: float) -> str | bytes:
+    """`seconds` of agent audio as one message of `protocol`."""
+    import base64
+    import json
+
+    if protocol == "websocket":
+        return tone(seconds)
+    if protocol == "twilio":
+        import numpy as np
+
+        from simulator.transports.codecs import ulaw_encode
+
+        pcm = np.frombuffer(tone(seconds, 8000), dtype="<i2")
+        payload = base64.b64encode(ulaw_encode(pcm)).decode()
+        return json.dumps({"event": "media", "streamSid": "s", "media": {"payload": payload}})
+    delta = base64.b64encode(tone(seconds, 24000)).decode()
+    return json.dumps({"type": "response.output_audio.delta", "item_id": "i", "delta": delta})
+
+
+def hostile_handler(behaviour: str) -> web.RequestHandler:
+    """An aiohttp handler on `/{protocol}` that misbehaves as `behaviour` says."""
+    import asyncio
+    import contextlib
+
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        protocol = request.match_info["protocol"]
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.receive()  # start / connected / session.update
+
+        async def send(message: str | bytes) -> None:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+
+        async def drain() -> None:
+            async for _ in ws:
+                pass
+
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            if behaviour == "closes_after_start":
+                await ws.close()
+                return ws
+            if behaviour == "garbage":
+                await send("\x00\x01garbage{")
+            elif behaviour == "oversize":
+                size = 20 * 2**20 if protocol == "realtime" else 10 * 2**20
+                await send(b"\x00" * size if protocol == "websocket" else "x" * size)
+            elif behaviour in ("endless_audio", "flood"):
+                reader = asyncio.ensure_future(drain())
+                await asyncio.sleep(0.3)  # silence first: the reply has an onset
+                chunk = audio_message(protocol, 0.02 if behaviour == "endless_audio" else 1.0)
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+                k = 0
+                while not ws.closed and not reader.done():
+                    await send(chunk)
+                    k += 1
+                    if behaviour == "endless_audio":  # paced: 20 ms per 20 ms
+                        await asyncio.sleep(max(0.0, t0 + k * 0.02 - loop.time()))
+                    else:
+                        await asyncio.sleep(0)
+                reader.cancel()
+                return ws
+            await drain()  # never_answers, and after garbage / oversize
+        return ws
+
+    return handle

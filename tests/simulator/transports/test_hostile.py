@@ -1,11 +1,16 @@
-"""An agent that breaks its protocol ends that call with a clear error; the run goes on."""
+"""Hostile agents on every transport (issue 15): an agent that breaks its protocol, never
+answers, hangs up, sends garbage or oversize messages, or talks without end ends that
+call with one clear line (or a turn row error), the right exit code, and in bounded
+time; turns measured before stay, and the run goes on with the next call."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +18,9 @@ from aiohttp import web
 
 from simulator.runner import run_call, run_files
 from simulator.scenario import parse_scenario
+from simulator.session import SessionOptions
 from simulator.transports.registry import transport_for
+from tests.simulator.transports.hostile import BEHAVIOURS, hostile_handler, serve_app, url
 
 TONE = (8000 * np.sin(np.arange(8000) * 2 * np.pi * 300 / 16000)).astype(np.int16)  # 0.5 s
 
@@ -87,18 +94,7 @@ async def _broken_agent(fault: str, healthy_after: int = 10**9) -> tuple[web.App
             pass
         return ws
 
-    app = web.Application()
-    app.router.add_get("/{protocol}", route)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-
-def _url(protocol: str, port: int) -> str:
-    scheme = {"websocket": "ws://", "twilio": "twilio+ws://", "realtime": "realtime+ws://"}
-    return f"{scheme[protocol]}127.0.0.1:{port}/{protocol}"
+    return await serve_app(route)
 
 
 CASES = [
@@ -115,7 +111,7 @@ async def test_malformed_agent_message_ends_the_call_with_a_clear_error(
 ) -> None:
     runner, port = await _broken_agent(fault)
     try:
-        call = await run_call(parse_scenario(SCENARIO), transport_for(_url(protocol, port)), "b")
+        call = await run_call(parse_scenario(SCENARIO), transport_for(url(protocol, port)), "b")
     finally:
         await runner.cleanup()
     assert call["status"] == "failed"
@@ -139,7 +135,7 @@ async def test_the_run_goes_on_after_a_call_breaks(tmp_path: Path) -> None:
         path.write_text(SCENARIO.replace("broken-agent", f"call-{k}"))
         files.append(str(path))
     try:
-        outcome = await run_files(files, tmp_path / "run", agent=_url("websocket", port))
+        outcome = await run_files(files, tmp_path / "run", agent=url("websocket", port))
     finally:
         await runner.cleanup()
     calls = [
@@ -175,3 +171,104 @@ async def test_malformed_webrtc_agent_ends_the_call_with_a_clear_error(fault: st
     assert call["status"] == "failed"
     assert ("invalid JSON" if fault == "bad_json" else "closed") in call["error"], call["error"]
     assert call["turns"][0]["latency_ms"] is not None
+
+
+HOSTILE = """
+name: hostile
+seed: 1
+turns:
+  - wait: true
+    reply_timeout_ms: 1000
+slo:
+  latency_p95_ms: 5000
+"""
+#: Short enough for a test; the default is 60 s.
+OPTIONS = SessionOptions(max_reply_ms=2000)
+
+#: behaviour -> (exit code, where the line is: "call" error or "turn" row error, its text)
+EXPECTED: dict[str, tuple[int, str, str]] = {
+    "never_answers": (1, "turn", "no reply before timeout"),  # the latency SLO has no data
+    "closes_after_start": (3, "call", "closed"),
+    "garbage": (3, "call", "invalid JSON"),
+    "oversize": (3, "call", "too large"),
+    # Cut short at the cap; a reply that never ends has no latency: the SLO has no data.
+    "endless_audio": (1, "turn", "did not end within 2 s"),
+    "flood": (3, "call", "ahead of real time"),
+}
+
+
+async def _run_hostile(tmp_path: Path, agent_url: str) -> tuple[int, dict[str, Any], float]:
+    """Run HOSTILE against `agent_url`: (exit code, the call row with its turns, seconds)."""
+    scenario = tmp_path / "hostile.yaml"
+    scenario.write_text(HOSTILE)
+    out = tmp_path / "run"
+    started = time.monotonic()
+    outcome = await run_files([str(scenario)], out, agent=agent_url, options=OPTIONS)
+    took = time.monotonic() - started
+    (call,) = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
+    call["turns"] = [json.loads(line) for line in (out / "turns.jsonl").read_text().splitlines()]
+    run = json.loads((out / "run.json").read_text())
+    assert run["exit_code"] == outcome.exit_code and run["status"] == "completed", run
+    return outcome.exit_code, call, took
+
+
+def _check(
+    behaviour: str, code: int, call: dict[str, Any], took: float, webrtc: bool = False
+) -> None:
+    exit_code, where, text = EXPECTED[behaviour]
+    if webrtc and behaviour == "oversize":
+        # The caller's SDP offers 256 KiB messages: the agent's own stack refuses to send
+        # more (aiortc raises), and the agent's connection ends.
+        text = "closed"
+    assert code == exit_code, (code, call["error"], [t["error"] for t in call["turns"]])
+    if where == "call":
+        assert call["status"] == "failed" and text in call["error"], call["error"]
+        assert "\n" not in call["error"]
+    else:
+        assert call["status"] == "ok", call["error"]
+        assert text in (call["turns"][0]["error"] or ""), call["turns"][0]
+    # Direction, not speed: each ends within seconds of its own timeouts (1 s reply
+    # timeout, 2 s reply cap), never at a default of minutes.
+    assert took < 20, took
+
+
+@pytest.mark.parametrize("protocol", ["websocket", "twilio", "realtime"])
+@pytest.mark.parametrize("behaviour", BEHAVIOURS)
+async def test_hostile_agent(tmp_path: Path, protocol: str, behaviour: str) -> None:
+    server, port = await serve_app(hostile_handler(behaviour))
+    try:
+        code, call, took = await _run_hostile(tmp_path, url(protocol, port))
+    finally:
+        await server.cleanup()
+    _check(behaviour, code, call, took)
+
+
+async def _webrtc_hostile(behaviour: str, link: Any) -> None:
+    """The WebRTC agent side of `behaviour` (flood cannot happen: the track is paced)."""
+    await link.recv()  # start
+    if behaviour == "closes_after_start":
+        return  # the peer connection ends without a stop
+    if behaviour == "garbage":
+        link.channel.send("\x00\x01garbage{")
+    elif behaviour == "oversize":
+        link.channel.send("x" * (10 * 2**20))
+    elif behaviour == "endless_audio":
+        await asyncio.sleep(0.3)
+        second = TONE[np.arange(16000) % len(TONE)]
+        while True:  # the link's track plays it out in real time
+            await link.send_audio(second)
+            await asyncio.sleep(1.0)
+    while await link.recv() is not None:
+        pass
+
+
+@pytest.mark.parametrize("behaviour", [b for b in BEHAVIOURS if b != "flood"])
+async def test_hostile_webrtc_agent(tmp_path: Path, behaviour: str) -> None:
+    from reference_agent.server import serve
+
+    server = await serve(lambda link: _webrtc_hostile(behaviour, link))
+    try:
+        code, call, took = await _run_hostile(tmp_path, server.url_for("webrtc"))
+    finally:
+        await server.close()
+    _check(behaviour, code, call, took, webrtc=True)
