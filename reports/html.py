@@ -27,6 +27,7 @@ import plotly.offline
 
 from reports import load as load_curve
 from reports import matrix, sections
+from reports.judge import judge_section
 from reports.rundir import RunData, write_atomic
 from reports.stats import Summary, as_number, format_metric, format_number, summary
 from reports.transcripts import call_anchor, calls_sections
@@ -759,6 +760,7 @@ def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> st
             sections.turn_taking_section(ordered),
             _turns_section(ordered, data.run),
             _calls_section(data.calls, run_dir),
+            judge_section(data.calls),
             calls_sections(
                 data.calls,
                 ordered,

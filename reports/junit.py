@@ -107,6 +107,49 @@ def _baseline_case(suite: ET.Element, props: ET.Element, change: dict[str, Any])
     return int(failed)
 
 
+def _verdict_case(suite: ET.Element, props: ET.Element, call: dict[str, Any]) -> str | None:
+    """A failed call's attribution as suite properties (`call.ID.cause|evidence`), and a
+    testcase `voxsim.judge.SCENARIO` / CALL_ID for a judged call: failed with its cause
+    and evidence, or an error when the judge could not decide. Returns the outcome
+    ("pass", "failure", "error") when a testcase was added."""
+    call_id = str(call.get("call_id"))
+    attribution = call.get("attribution")
+    if isinstance(attribution, dict):
+        for key in ("cause", "evidence"):
+            value = str(attribution.get(key, ""))
+            ET.SubElement(props, "property", name=f"call.{call_id}.{key}", value=value)
+    if not isinstance(call.get("judge"), dict):
+        return None
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=f"voxsim.judge.{call.get('scenario')}",
+        name=call_id,
+        time=_secs(as_number(call.get("duration_s")) or 0.0),
+    )
+    passed = (call.get("verdict") or {}).get("passed")
+    blame = (
+        f"{attribution.get('cause')}: {attribution.get('evidence')}"
+        if isinstance(attribution, dict)
+        else ""
+    )
+    lines = [
+        f"{'pass' if v.get('passed') else 'fail' if v.get('passed') is False else 'error'}: "
+        f"{v.get('criterion')} -- {v.get('evidence') or v.get('error') or ''}"
+        for v in call["judge"].get("criteria") or []
+    ]
+    outcome = "pass"
+    if passed is None:
+        message = f"judge error: {call['judge'].get('error')}"
+        ET.SubElement(case, "error", message=message, type="JudgeError").text = message
+        outcome = "error"
+    elif passed is False:
+        ET.SubElement(case, "failure", message=blame, type="CallFailed").text = blame
+        outcome = "failure"
+    ET.SubElement(case, "system-out").text = "\n".join(lines)  # after failure (junit-10.xsd)
+    return outcome
+
+
 def build_junit(data: RunData, comparison: dict[str, Any] | None = None) -> ET.Element:
     """Build the <testsuites> element for a loaded run (and its baseline comparison)."""
     run = data.run
@@ -157,6 +200,13 @@ def build_junit(data: RunData, comparison: dict[str, Any] | None = None) -> ET.E
     for change in _baseline_changes(comparison):
         tests += 1
         failures += _baseline_case(suite, props, change)
+
+    for call in data.calls:
+        added = _verdict_case(suite, props, call)
+        if added is not None:
+            tests += 1
+            failures += added == "failure"
+            errors += added == "error"
 
     # A run that failed or stopped without SLO results must not look green in CI.
     if not results or status in ("failed", "interrupted"):

@@ -209,14 +209,29 @@ def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
 RATES = ("no_reply_rate", "turn_error_rate", "wer")
 
 
+def _failed_calls(calls: list[dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
+    """Per scenario (failed, decided) calls by their verdict: the judged fail rate."""
+    out: dict[str, tuple[int, int]] = {}
+    for call in calls or []:
+        passed = (call.get("verdict") or {}).get("passed")
+        if passed is None:
+            continue  # no verdict (an older run), or the judge could not decide
+        k, n = out.get(str(call.get("scenario")), (0, 0))
+        out[str(call.get("scenario"))] = (k + (not passed), n + 1)
+    return out
+
+
 def compare_rows(
     baseline: list[dict[str, Any]],
     current: list[dict[str, Any]],
     tolerance: Tolerance,
     baseline_dir: str = "",
     current_dir: str = "",
+    baseline_calls: list[dict[str, Any]] | None = None,
+    current_calls: list[dict[str, Any]] | None = None,
 ) -> Comparison:
-    """Compare turn rows per scenario present in both runs."""
+    """Compare turn rows (and, when given, call verdicts: `call_fail_rate`, the share of
+    calls that did not pass their checks and judged criteria) per scenario in both runs."""
     base, cur = _by_scenario(baseline), _by_scenario(current)
     comparison = Comparison(baseline_dir, current_dir, tolerance)
     for name in sorted(set(base) & set(cur)):
@@ -241,9 +256,13 @@ def compare_rows(
                     tolerance.latency_ms,
                 )
             )
-        for metric in RATES:
-            ka, na = _counts(base[name], metric)
-            kb, nb = _counts(cur[name], metric)
+        fails_a, fails_b = _failed_calls(baseline_calls), _failed_calls(current_calls)
+        for metric in (*RATES, "call_fail_rate"):
+            if metric == "call_fail_rate":
+                (ka, na), (kb, nb) = fails_a.get(name, (0, 0)), fails_b.get(name, (0, 0))
+            else:
+                ka, na = _counts(base[name], metric)
+                kb, nb = _counts(cur[name], metric)
             if na == 0 or nb == 0:
                 continue  # e.g. no WER fields in this run: nothing to compare
             delta, low, high = two_proportion_diff(ka, na, kb, nb)
@@ -312,7 +331,13 @@ def compare_dirs(current: Path, baseline: Path, tolerance: Tolerance | None = No
     """Compare two run directories; bad directories or nothing in common raise UsageError."""
     cur, base = check_run_dir(current, "run"), check_run_dir(baseline, "--baseline")
     comparison = compare_rows(
-        base.turns, cur.turns, tolerance or Tolerance(), str(baseline), str(current)
+        base.turns,
+        cur.turns,
+        tolerance or Tolerance(),
+        str(baseline),
+        str(current),
+        base.calls,
+        cur.calls,
     )
     if not comparison.changes:
         raise UsageError(

@@ -244,11 +244,24 @@ class ImpairedTransport(Transport):
                 self._send_error = exc
                 return
 
+    @staticmethod
+    def _event_fate(model: LinkModel, fate: Fate) -> Fate:
+        """Control events ride a reliable channel on every transport (WebRTC's data
+        channel is SCTP, reliable and ordered): a lost event comes one retransmission
+        later, never not at all. Only audio frames can be gone."""
+        if fate.deliver is not None:
+            return fate
+        spec = model.spec
+        when = fate.sent + (max(MIN_RTO_MS, 2 * spec.delay_ms) + spec.delay_ms) / 1000.0
+        return Fate(fate.sent, when, when, True)
+
     def _schedule_up(self, item: Pcm | dict[str, Any]) -> None:
         if self._send_error is not None:
             raise self._send_error
         now = asyncio.get_running_loop().time()
         fate = self.up.send(now, self._size(item))
+        if isinstance(item, dict):
+            fate = self._event_fate(self.up, fate)
         self.fates["uplink"].append(fate)
         if fate.deliver is not None:
             self._up_line.put(fate.deliver, item)
@@ -271,6 +284,8 @@ class ImpairedTransport(Transport):
                 async for item in self.inner.receive():
                     payload: Any = item.event if isinstance(item, EventIn) else item.pcm
                     fate = self.down.send(item.at, self._size(payload))
+                    if isinstance(item, EventIn):
+                        fate = self._event_fate(self.down, fate)
                     self.fates["downlink"].append(fate)
                     if fate.deliver is not None:
                         last = max(last, fate.deliver)

@@ -145,15 +145,18 @@ def _network(
         onset, end = t.get("agent_onset_s"), t.get("agent_end_s")
         announced, heard = t.get("agent_reply_text"), t.get("spoken_text")
         if down and onset is not None and end is not None and announced:
-            lost = _lost_in(down, onset, end)
-            share = lost / _frames(onset, end)
+            # The reply's first frames may be the lost ones: the window opens when the
+            # caller stopped speaking, not at the first agent sound that got through.
+            start = min(onset, t.get("speech_end_s") or onset)
+            lost = _lost_in(down, start, end)
+            share = lost / (lost + _frames(onset, end))
             wer = word_error(announced, heard or "")
             if share >= LOSS_SHARE and wer >= MISHEARD_WER:
                 out.append(
                     _finding(
                         "network",
-                        f"downlink lost {lost} packets ({share:.0%} of the agent's turn "
-                        f"{onset:.2f}-{end:.2f} s) while the agent said {announced!r}; "
+                        f"downlink lost {lost} packets ({share:.0%} of the agent's reply, "
+                        f"{start:.2f}-{end:.2f} s) while the agent said {announced!r}; "
                         f"the caller heard {heard or '(nothing)'!r}",
                     )
                 )
