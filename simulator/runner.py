@@ -187,7 +187,7 @@ async def run_call(
         for direction, fates in transport.fates.items():
             row["network"][direction]["drops_s"] = drop_runs(fates, session.t0)
     if measure:
-        await assess_call(scenario, row, record.events)  # judge, verdict, attribution
+        await assess_call(scenario, row, record.events, record.agent)  # judge, verdict, cause
     if spans is not None:
         spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
     if store is not None:

@@ -8,8 +8,10 @@ docs/judge.md.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from simulator.audio import SAMPLE_RATE, Pcm
 from simulator.judge.attribution import attribute, drop_runs, verdict
 from simulator.judge.criteria import judge_call
 from simulator.judge.transcript import build, tool_calls
@@ -25,13 +27,40 @@ def goal_of(scenario: Scenario) -> str:
     return scenario.description or "(a scripted call: the caller says its lines)"
 
 
+def hear_unannounced(turns: list[dict[str, Any]], agent: Pcm | None) -> None:
+    """For agent replies with no text (an agent that sends no transcript events, e.g.
+    over Twilio Media Streams), voxsim's own recognizer on the audio the caller
+    received: Whisper tiny, the goal caller's ears (`agent_audio_text`)."""
+    from simulator.conversation import whisper
+
+    todo = [
+        t
+        for t in turns
+        if not t.get("agent_reply_text")
+        and not t.get("spoken_text")
+        and t.get("agent_onset_s") is not None
+        and t.get("agent_end_s") is not None
+    ]
+    if agent is None or not todo or not whisper.available():
+        return
+    recognizer = whisper.WhisperRecognizer.shared()
+    for t in todo:
+        a = max(0, int((t["agent_onset_s"] - 0.2) * SAMPLE_RATE))
+        b = min(len(agent), int((t["agent_end_s"] + 0.2) * SAMPLE_RATE))
+        t["agent_audio_text"] = recognizer.transcribe(agent[a:b]) or None
+
+
 async def assess_call(
-    scenario: Scenario, row: dict[str, Any], events: list[dict[str, Any]]
+    scenario: Scenario, row: dict[str, Any], events: list[dict[str, Any]], agent: Pcm | None = None
 ) -> None:
-    """Add `tool_calls`, `judge` (with `judge:`), `verdict` and `attribution` to a call row."""
+    """Add `tool_calls`, `judge` (with `judge:`), `verdict` and `attribution` to a call row.
+
+    With `judge:`, agent replies that came with no text are first transcribed by
+    voxsim (`hear_unannounced`), so the judge reads every transport's calls."""
     tools = tool_calls(events)
     row["tool_calls"] = tools
     if scenario.judge is not None:
+        await asyncio.to_thread(hear_unannounced, row.get("turns") or [], agent)
         lines = build(row.get("turns") or [], tools)
         row["judge"] = await judge_call(scenario.judge, goal_of(scenario), lines)
     row["verdict"] = verdict(row)

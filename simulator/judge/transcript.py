@@ -3,7 +3,8 @@
 What the caller said (`caller`), what the agent's recognizer made of it when
 that differs (`agent heard`), each tool call with its arguments and result
 (`tool`), what the agent said (`agent`: its own transcript events, or
-voxsim's recognizer on the audio when the agent sends none), and what the
+voxsim's recognizer on the audio when the agent sends none: `spoken_text`,
+or Whisper's `agent_audio_text`), and what the
 caller heard when that differs from what the agent said (`caller heard`:
 voxsim's transcription of the agent audio that reached the caller). Every
 line is a possible quote: the judge's evidence must be a piece of one.
@@ -85,7 +86,7 @@ def build(turns: Sequence[dict[str, Any]], tool_calls: Sequence[dict[str, Any]])
                 items.append((last, order, "agent heard", row["agent_heard_text"], turn))
                 order += 1
         announced = row.get("agent_reply_text")
-        heard = row.get("spoken_text")
+        heard = row.get("spoken_text") or row.get("agent_audio_text")
         onset = row.get("agent_onset_s")
         if announced or heard:
             last = float(onset) if onset is not None else last
