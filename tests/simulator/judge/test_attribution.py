@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reference_agent import smollm2
 from simulator.metrics.reliability import pass_hat_k
 from simulator.runner import run_files
 from tests.simulator.chat_faults import FaultServer, content, fault_server
@@ -82,8 +83,17 @@ slo: {{pass_hat_k_min: 0.0}}
 
 @pytest.mark.timeout(240)
 async def test_a_caller_never_given_a_needed_fact_is_the_callers_failure(
-    tmp_path: Path, pipeline_agent_url: str
+    tmp_path: Path, pipeline_agent_url: str, request: pytest.FixtureRequest
 ) -> None:
+    # Judged too when SmolLM2 is installed: a goal-driven call's transcript has the
+    # caller's own lines (its verdicts are not trusted: docs/judge.md).
+    judge = ""
+    if smollm2.available():
+        url = request.getfixturevalue("smollm2_url")
+        judge = (
+            'judge: {criteria: ["The agent booked the appointment."], cache: false, '
+            f'llm: {{base_url: "{url}", model: smollm2-135m-instruct}}}}\n'
+        )
     calls, _ = await _run(
         tmp_path,
         """
@@ -97,10 +107,18 @@ conversation:
   end: {max_turns: 4, max_duration_s: 60}
 expect:
   tools: [{name: book_appointment, args: {day: wednesday, time: ten am}}]
-""",
+"""
+        + judge,
         pipeline_agent_url,
     )
     (call,) = calls
+    if judge:
+        lines = call["judge"]["lines"]
+        assert call["judge"]["error"] is None and sum(x["who"] == "caller" for x in lines) >= 2
+        verdict = call["judge"]["criteria"][0]
+        assert verdict["evidence"] is None or verdict["evidence"] in {
+            f"{x['who']}: {x['text']}" for x in lines
+        }
     assert call["verdict"]["passed"] is False
     attribution = call["attribution"]
     assert attribution["cause"] == "caller", attribution
