@@ -172,9 +172,19 @@ async def breakpoints(args: argparse.Namespace) -> None:
     fleet = Fleet(1, balancer="least-conn")
     url = await fleet.start()
     try:
+        pid = fleet.instances[0].pid
+        cpu0, wall0 = process_cpu_s(pid), time.perf_counter()
         cal = measure(await load_calibration(url, args.cal_calls, base / "calibration"))
+        agent_cpu, wall = process_cpu_s(pid) - cpu0, time.perf_counter() - wall0
     finally:
         await fleet.close()
+    # What the model's box gets (the stages' CPU) against what the agent spent.
+    staged = sum(c for pairs in cal.pairs.values() for _, c in pairs) / 1000.0
+    print(
+        f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s "
+        f"({agent_cpu / wall:.2f} cores); its stages' CPU (the model's demand) "
+        f"{staged:.2f} s = {staged / max(agent_cpu, 1e-9):.0%} of it"
+    )
     results: list[dict[str, Any]] = []
     print("| processes | predicted last passing / breakpoint | measured | error | within target |")
     print("| --- | --- | --- | --- | --- |")
@@ -201,6 +211,17 @@ async def load_calibration(url: str, calls: int, out: Path) -> Path:
     """scenarios/load.yaml's calls, one at a time, as a `voxsim run` directory."""
     await run_files([calibration_scenario(calls, out.parent)], out, agent=url)
     return out
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process (Linux /proc); 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def calibration_scenario(calls: int, where: Path) -> str:

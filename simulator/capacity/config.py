@@ -181,7 +181,8 @@ class Stage(_Strict):
 
 class Spike(_Strict):
     """A burst: from `at_s` for `for_s` seconds the load is `factor` times the level
-    (open traffic: the arrival rate; closed: extra callers join, then leave)."""
+    (open traffic: the arrival rate; closed: extra callers join over `ramp_s`,
+    at most `for_s`, and place no new call after it)."""
 
     at_s: Annotated[float, Field(ge=0)]
     for_s: Annotated[float, Field(gt=0)]

@@ -49,6 +49,8 @@ class Pool:
     hold: Sampler | None
     skip: random.Random
     groups: dict[str, Group | StaticGroup] = field(default_factory=dict)
+    #: instances at the start, over every region
+    initial: int = 0
     #: (busy slot-ms, available slot-ms) at the window's start and end
     snaps: list[tuple[float, float]] = field(default_factory=list)
 
@@ -191,6 +193,7 @@ class _Model:
         policy, route = self.cfg.policy(stage), self.cfg.routing(stage)
         dynamic = stage.autoscale or stage.failures or stage.cpu_ms
         for region, n in self.regions.deployment(stage).items():
+            pool.initial += n
             if dynamic:
                 pool.groups[region] = Group(self.env, stage, region, n, policy, route)
             else:
@@ -249,8 +252,10 @@ class _Model:
             return
         extra = round(n * (spike.factor - 1.0))
         at, until = spike.at_s * 1000.0, (spike.at_s + spike.for_s) * 1000.0
+        # they join over the file's ramp (at most the spike's length), not in one instant
+        spread = min(self.cfg.traffic.ramp_s, spike.for_s) * 1000.0
         for j in range(extra):
-            self.env.process(self._closed_caller(n + j, at, until))
+            self.env.process(self._closed_caller(n + j, at + spread * j / extra, until))
 
     def _arrivals(self, per_min: float) -> Generator[Any, Any, None]:
         rng = stream(self.cfg.seed, "arrivals")

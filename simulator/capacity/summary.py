@@ -61,7 +61,7 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
         waits, served = table.stage(name)
         util = pool.utilisation()
         stages[name] = {
-            "servers": pool.stage.servers,
+            "servers": pool.initial if pool.limited else None,
             "slots": pool.stage.slots,
             "balancer": cfg.policy(pool.stage) if pool.limited else None,
             "wait_ms": _dist(waits[answered]),

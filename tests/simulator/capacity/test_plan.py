@@ -118,3 +118,15 @@ def test_capacity_directories_render_in_voxsim_report(
     (tmp_path / "bad" / "capacity.json").write_text("{", encoding="utf-8")
     code, _, err = run(["report", str(tmp_path / "bad")], capsys)
     assert code == 2 and "unreadable" in err and err.count("\n") == 1
+
+
+def test_bundled_fleet_example_validates() -> None:
+    from simulator.capacity.config import load_capacity
+
+    root = Path(__file__).resolve().parents[3]
+    cfg = load_capacity(root / "scenarios" / "capacity_fleet.yaml")
+    assert cfg.regions is not None and cfg.traffic.spike is not None
+    assert {cfg.policy(s) for s in cfg.stages if s.servers or s.regions} == {
+        "least-connections",
+        "pooled",
+    }
