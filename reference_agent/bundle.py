@@ -239,6 +239,9 @@ class AgentProcess:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.proc.terminate()
+        if self.proc.stdin is not None:
+            # Its stdin watcher's thread would otherwise hold its exit until the SIGKILL.
+            self.proc.stdin.close()
         try:
             await asyncio.wait_for(self.proc.wait(), 5)
         except TimeoutError:

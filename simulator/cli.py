@@ -217,6 +217,14 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pause-s", type=float, default=1.0, help="max random gap between calls")
     p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
     p.add_argument("--keep-audio", action="store_true", help="write every call's WAVs")
+    p.add_argument(
+        "--chaos",
+        action="append",
+        default=[],
+        metavar="ACTION@T",
+        help="kill-instance@T or restart-instance@T (s): an agent fleet loses an instance",
+    )
+    p.add_argument("--chaos-window-s", type=float, default=5.0, help="P95 recovery window")
     add_master_args(p)
 
 
@@ -236,6 +244,10 @@ def _load(args: argparse.Namespace) -> int:
             print(f"{verdict} {key}: growth {t['growth']} (95% CI {t['ci']}, n={t['n']})")
     elif args.profile != "soak":
         print(f"last passing: {s.get('last_passing')}, breakpoint: {s.get('breakpoint')}")
+    if s.get("chaos"):
+        from simulator.load.chaos import summary_lines
+
+        print("\n".join(summary_lines(s["chaos"])))
     if s.get("generator_saturated_steps"):
         print(
             f"warning: the load generator fell behind real time in steps "

@@ -47,6 +47,7 @@ from simulator.slo import evaluate
 from simulator.store import RunStore
 from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
 from simulator.transports.base import StartInfo, Transport
+from simulator.transports.reconnect import link_fields, reconnecting
 from simulator.transports.registry import transport_for, url_problem
 
 console = Console(stderr=True, highlight=False)
@@ -129,6 +130,7 @@ async def run_call(
         )
 
     net = scenario.network
+    transport = reconnecting(transport, scenario.caller.reconnect)
     transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
     goal = goal_caller(scenario, seed, replay, call_id, voices) if scenario.conversation else None
     session = Session(
@@ -179,6 +181,7 @@ async def run_call(
         "trace_id": start.traceparent.split("-")[1],
         "wall_t0_ns": wall_t0_ns,
         "conversation": record.conversation,
+        **link_fields(record.events),
         **measured,
         "turns": record.turns,
     }

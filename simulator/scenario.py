@@ -207,8 +207,16 @@ class Network(_Model):
     downlink: LinkDirection = LinkDirection()
 
 
+class Reconnect(_Model):
+    """After its link drops (not a hang-up), the caller reconnects and goes on with the
+    same call id, as a telephony media stream does (docs/fleet.md). Off by default."""
+
+    attempts: Annotated[int, Field(ge=0, le=20)] = 3
+    backoff_ms: Annotated[int, Field(ge=0, le=10_000)] = 200
+
+
 class Caller(_Model):
-    """The simulated caller's voice."""
+    """The simulated caller's voice (and how its line behaves)."""
 
     voice: Annotated[str, Field(min_length=1, max_length=64)] = "en-us"
     rate_wpm: Annotated[int, Field(ge=80, le=450)] = 175
@@ -220,6 +228,8 @@ class Caller(_Model):
     room: Room | None = None
     noise: Noise | None = None
     channel: Channel | None = None
+    #: WebSocket callers only; not part of the rendered audio.
+    reconnect: Reconnect | None = None
 
     @model_validator(mode="after")
     def _known_voice(self) -> Caller:

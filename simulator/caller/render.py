@@ -121,7 +121,13 @@ def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
         st = Path(noise_file).stat()
         stamp = [st.st_size, st.st_mtime_ns]
     blob = json.dumps(
-        [CHAIN_VERSION, [t.model_dump() for t in turns], caller.model_dump(), seed, stamp],
+        [
+            CHAIN_VERSION,
+            [t.model_dump() for t in turns],
+            caller.model_dump(exclude={"reconnect"}),
+            seed,
+            stamp,
+        ],
         sort_keys=True,
         default=str,
     )

@@ -76,6 +76,10 @@ class LoadConfig:
     #: WER (b), turn-taking and task success per call: CPU work in the generator
     measure: bool = False
     keep_audio: bool = False
+    #: instance failures against a fleet, e.g. ["kill-instance@20"] (load/chaos.py)
+    chaos: list[str] = field(default_factory=list)
+    #: the sliding window the P95 recovery after a kill is judged on
+    chaos_window_s: float = 5.0
 
     def write(self, path: Path) -> Path:
         """Write as JSON; return the path."""
@@ -135,6 +139,12 @@ def check(cfg: LoadConfig) -> LoadConfig:
         raise bad("soak needs a level", "--concurrency", "or --capacity (soaks at half of it)")
     if cfg.profile == "breakpoint" and cfg.start > cfg.max_concurrency:
         raise bad("start above max", "--start/--max", "start <= max")
+    if cfg.chaos:
+        from simulator.load.chaos import parse
+
+        parse(cfg.chaos, cfg.max_duration_s)
+    if not 0 < cfg.chaos_window_s <= 600:
+        raise bad("out of range", "--chaos-window-s", "seconds in (0, 600]")
     return cfg
 
 

@@ -28,6 +28,8 @@ from reports.rundir import read_jsonl
 from simulator.caller.render import render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, AgentError, UsageError
 from simulator.load import remote, result
+from simulator.load.chaos import analyse as analyse_chaos
+from simulator.load.chaos import with_chaos
 from simulator.load.cluster import DEFAULT_PORT, render_digest
 from simulator.load.conductor import LOAD_JSONL, STATE_JSON
 from simulator.load.config import (
@@ -237,7 +239,7 @@ async def run_load(
                 f"waiting for {cfg.expect_workers} worker(s): voxsim load-worker "
                 f"--master {cfg.master_bind}:{cfg.master_port}"
             )
-        head_code = await _run_locust(cfg, out, config_path)
+        head_code = await with_chaos(cfg, url, out, _run_locust(cfg, out, config_path))
         state = _read_state(out)
         status = "completed" if state.get("status") in ("completed", "capped") else "failed"
         if head_code != 0 and status == "completed":
@@ -278,6 +280,8 @@ def _finish(
         code = EXIT_AGENT_FAILED
     summary["status"] = status
     summary["ended"] = _read_state(out)
+    if cfg.chaos:
+        summary["chaos"] = analyse_chaos(out, calls, turns, cfg.chaos_window_s)
     store.run["slo_results"] = summary.pop("slo_results")
     store.run["load"] = {"config": asdict(cfg), **summary}
     store.run["metrics"] = summarize_run(calls, turns)

@@ -23,8 +23,19 @@ class WebSocketTransport(Transport):
         self._ws = WsClient(url, connect_timeout_s)
 
     async def connect(self, start: StartInfo) -> None:
-        await self._ws.connect()
+        # The call id in a header: a balancer can keep a call's reconnections together.
+        await self._ws.connect(headers={"X-Voxsim-Call-Id": start.call_id})
         await self.send_event(start.event())
+
+    @property
+    def dropped(self) -> bool:
+        """The link ended without a WebSocket close from the agent (it died, or the network
+        did) and without our own close: not a hang-up."""
+        return not self._ws.closed and self._ws.close_code not in (None, 1000, 1001)
+
+    def fresh(self) -> WebSocketTransport:
+        """A new, unconnected transport to the same agent (a reconnection)."""
+        return WebSocketTransport(self.url, self._timeout)
 
     async def send_audio(self, pcm: Pcm) -> None:
         await self._ws.send_bytes(to_bytes(pcm))

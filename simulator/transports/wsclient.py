@@ -118,6 +118,11 @@ class WsClient:
         return TransportError(f"connection error: {detail}", where=self.url)
 
     @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once closed (1000 a normal close, 1006 a dropped link)."""
+        return self._ws.close_code if self._ws is not None else None
+
+    @property
     def open(self) -> bool:
         """True while the socket can still carry a message."""
         return self._ws is not None and not self._ws.closed

@@ -1,0 +1,103 @@
+"""Chaos on a real fleet: two pipeline agents behind HAProxy, sessions in redis-server.
+
+Killing one instance mid-call loses at most the calls on it, the other
+instance's call goes on, and a caller that reconnects (caller.reconnect) goes
+on on the other instance from its Redis state: the day and time it gives
+after the kill complete the booking it asked the dead instance for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from reference_agent.fleet import Fleet
+from simulator.load.chaos import fleet_request
+from simulator.runner import run_call
+from simulator.scenario import parse_scenario
+from simulator.transports.registry import transport_for
+
+PLAN = """
+name: {name}
+caller: {caller}
+turns:
+  - wait: true
+  - say: "I would like to book an appointment"
+  - silence_ms: 2000
+  - say: "Tuesday at three pm please"
+"""
+
+
+class _Rows:
+    """The part of a RunStore run_call writes to; calls `on_turn` for every turn row."""
+
+    def __init__(self, on_turn: Any = None) -> None:
+        self.turns: list[dict[str, Any]] = []
+        self.on_turn = on_turn
+
+    def add_turn(self, row: dict[str, Any]) -> None:
+        self.turns.append(row)
+        if self.on_turn is not None:
+            self.on_turn(row)
+
+    def add_call(self, row: dict[str, Any]) -> None:
+        pass
+
+    def write_audio(self, *_: Any) -> str:
+        return ""
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    f = Fleet(2, "round-robin")
+    await f.start()
+    try:
+        yield f
+    finally:
+        await f.close()
+
+
+async def test_killing_an_instance_loses_only_its_calls_and_a_reconnecting_caller_resumes(
+    fleet: Fleet,
+) -> None:
+    mover = parse_scenario(PLAN.format(name="mover", caller="{reconnect: {attempts: 5}}"))
+    plain = parse_scenario(PLAN.format(name="plain", caller="{}"))
+    killed: dict[str, Any] = {}
+
+    def after_turn(row: dict[str, Any]) -> None:
+        # The mover asked to book; the instance answering it dies before the day is said.
+        if row["turn"] == 1 and not killed:
+            killed["task"] = asyncio.ensure_future(fleet_request(fleet.url, "POST", "kill"))
+
+    async def call(scenario: Any, call_id: str, store: Any, after_s: float) -> dict[str, Any]:
+        await asyncio.sleep(after_s)
+        return await run_call(scenario, transport_for(fleet.url), call_id, store, measure=False)
+
+    # Round-robin: the mover and `same` land on one instance, `other` on the other.
+    rows = _Rows(after_turn)
+    mover_row, other_row, same_row = await asyncio.gather(
+        call(mover, "mover-1", rows, 0.0),
+        call(plain, "other-1", None, 0.3),
+        call(plain, "same-1", None, 0.6),
+    )
+    kill = await killed["task"]
+    victim = kill["instance"]
+    assert mover_row["agent_instances"][0] == victim == same_row["agent_instances"][0]
+    assert other_row["agent_instances"] == [o := other_row["agent_instances"][0]] and o != victim
+    assert kill["live_calls"] == 2  # the mover and `same`
+
+    # The other instance's call went on to its end; the one on the dead instance is lost.
+    assert other_row["status"] == "ok", other_row["error"]
+    assert same_row["status"] == "failed"
+    # The mover reconnected, landed on the surviving instance and resumed its session.
+    assert mover_row["status"] == "ok", mover_row["error"]
+    assert mover_row["link_drops"] == 1 and mover_row["reconnects"] == 1
+    assert mover_row["agent_instances"] == [victim, o] and mover_row["resumed"] is True
+    replies = {r["turn"]: r.get("agent_reply_text") or "" for r in rows.turns}
+    # What it had asked the dead instance for (a booking) is known to the new one.
+    assert replies[3].startswith("Sure. I have booked you for Tuesday"), replies
+    status = await fleet.status()
+    assert [i["up"] for i in status["instances"] if i["name"] == victim] == [False]
