@@ -9,13 +9,14 @@ docs/judge.md.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from simulator.audio import SAMPLE_RATE, Pcm
 from simulator.judge.attribution import attribute, drop_runs, verdict
 from simulator.judge.criteria import judge_call
 from simulator.judge.transcript import build, tool_calls
-from simulator.scenario import Scenario
+from simulator.scenario import Judge, Scenario
 
 __all__ = ["assess_call", "drop_runs", "summary_line"]
 
@@ -50,6 +51,22 @@ def hear_unannounced(turns: list[dict[str, Any]], agent: Pcm | None) -> None:
         t["agent_audio_text"] = recognizer.transcribe(agent[a:b]) or None
 
 
+def endpoint(judge: Judge) -> Judge:
+    """`judge` with its endpoint overridden by $VOXSIM_JUDGE_URL / $VOXSIM_JUDGE_MODEL (one
+    scenario file, judged by the model a CI job or a user has at hand)."""
+    override = {
+        key: value
+        for key, value in (
+            ("base_url", os.environ.get("VOXSIM_JUDGE_URL")),
+            ("model", os.environ.get("VOXSIM_JUDGE_MODEL")),
+        )
+        if value
+    }
+    if not override:
+        return judge
+    return judge.model_copy(update={"llm": judge.llm.model_copy(update=override)})
+
+
 async def assess_call(
     scenario: Scenario, row: dict[str, Any], events: list[dict[str, Any]], agent: Pcm | None = None
 ) -> None:
@@ -62,7 +79,7 @@ async def assess_call(
     if scenario.judge is not None:
         await asyncio.to_thread(hear_unannounced, row.get("turns") or [], agent)
         lines = build(row.get("turns") or [], tools)
-        row["judge"] = await judge_call(scenario.judge, goal_of(scenario), lines)
+        row["judge"] = await judge_call(endpoint(scenario.judge), goal_of(scenario), lines)
     row["verdict"] = verdict(row)
     row["attribution"] = attribute(scenario, row)
 

@@ -19,9 +19,10 @@ from typing import Any, cast
 import pytest
 from aiohttp import web
 
+from simulator.judge import assess_call
 from simulator.judge.criteria import judge_call
 from simulator.judge.transcript import Line, build
-from simulator.scenario import Judge
+from simulator.scenario import Judge, parse_scenario
 from tests.simulator.chat_faults import FaultServer, content, fault_server
 from tests.simulator.conftest import needs_smollm2
 
@@ -238,3 +239,19 @@ async def test_weights_and_must_decide_the_call(faults: FaultServer) -> None:
     )
     out = await judge_call(judge, GOAL, _lines())
     assert out["score"] == 0.0 and out["passed"] is False  # the failed must decides
+
+
+async def test_the_environment_names_the_judges_endpoint(
+    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = parse_scenario(
+        "name: e\nturns:\n  - wait: true\njudge:\n  criteria: [polite]\n  cache: false\n"
+        '  llm: {base_url: "http://127.0.0.1:9/v1", model: nobody, timeout_s: 1, retries: 0}\n'
+    )
+    monkeypatch.setenv("VOXSIM_JUDGE_URL", faults.url("piece"))
+    monkeypatch.setenv("VOXSIM_JUDGE_MODEL", "bench-model")
+    row: dict[str, Any] = {"call_id": "e-000", "status": "ok", "turns": TURNS}
+    await assess_call(scenario, row, [])
+    assert row["judge"]["model"] == "bench-model" and row["judge"]["error"] is None
+    assert faults.requests[0]["model"] == "bench-model"
+    assert row["verdict"]["passed"] is False and row["attribution"]["cause"] == "agent"
