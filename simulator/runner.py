@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from reference_agent.bundle import AgentProcess
 from reports.html import write_report
@@ -288,7 +289,7 @@ async def run_files(
                     console.print(f"  [red]call failed:[/] {call['error']}")
                 verdict_line = summary_line(call)
                 if verdict_line is not None:
-                    console.print(f"  [yellow]{verdict_line}[/]", markup=True, highlight=False)
+                    console.print(f"  [yellow]{escape(verdict_line)}[/]", highlight=False)
             figures = print_reliability(scenario.name, scenario_calls)
             if figures is not None:
                 store.run.setdefault("reliability", {})[scenario.name] = figures
