@@ -169,6 +169,13 @@ class Engine:
             )
             status, error = row["status"], row["error"]
         except asyncio.CancelledError:
+            # The run ended mid-call: the call was placed, so it gets its row.
+            cut = {
+                "call_id": call_id,
+                "status": "cancelled",
+                "error": "the load run ended mid-call",
+            }
+            self.store.add_call({**cut, "scenario": plan.scenario.name})
             raise
         except Exception as exc:  # the harness failed this call: count it, keep going
             status, error = "failed", f"harness: {exc!r}"

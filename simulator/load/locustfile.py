@@ -120,7 +120,7 @@ class EngineClient:
         self.numbers = itertools.count()
         self.dead = False
         self.closing = False
-        gevent.spawn(self._read)
+        self._reader = gevent.spawn(self._read)
         gevent.spawn(self._flush)
         gevent.spawn(self._watch)
 
@@ -235,6 +235,10 @@ class EngineClient:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        # Rows of the calls the engine cut short as it ended come after stdin closed:
+        # read to the end of its output and send them too (a soak loses no call).
+        self._reader.join(timeout=5)
+        self.send_outbox()
 
 
 class MasterSide:
@@ -309,6 +313,8 @@ class MasterSide:
                 self.rows.write(
                     worker, "turns.jsonl" if e["kind"] == "turn" else "calls.jsonl", row
                 )
+            elif e["kind"] == "start":  # every call placed: a soak checks none is lost
+                self.rows.write(worker, "placed.jsonl", {"call_id": e["call_id"], "at": e["at"]})
         self.conductor.add_events(batch)
 
     def on_failed(self, msg: Any, **_: Any) -> None:
