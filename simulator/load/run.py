@@ -26,7 +26,7 @@ from reports.html import write_report
 from reports.junit import write_junit
 from reports.rundir import read_jsonl
 from simulator.caller.render import render_call_full
-from simulator.errors import EXIT_AGENT_FAILED, AgentError, UsageError
+from simulator.errors import EXIT_AGENT_FAILED, AgentError, UsageError, VoxsimError
 from simulator.load import remote, result
 from simulator.load.chaos import analyse as analyse_chaos
 from simulator.load.chaos import with_chaos
@@ -216,6 +216,7 @@ async def run_load(
     store.write_run()
     bundled: AgentProcess | None = None
     status = "interrupted"
+    fatal: int | None = None  # the exit code of what stopped the run, if not the agent
     try:
         n, cfg.render_sha = await _prerender(scenario, cfg.scenario)
         console.print(f"[bold]{scenario.name}[/]: {n} call plan(s) rendered")
@@ -252,10 +253,19 @@ async def run_load(
         status = "failed"
         store.run["error"] = exc.one_line()
         console.print(f"[red]agent failed:[/] {exc.one_line()}")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise  # status stays `interrupted`
+    except BaseException as exc:  # a usage error after start, a harness error
+        status = "failed"
+        store.run["error"] = (
+            exc.one_line() if isinstance(exc, VoxsimError) else f"{type(exc).__name__}: {exc}"
+        )
+        fatal = exc.exit_code if isinstance(exc, VoxsimError) else EXIT_AGENT_FAILED
+        raise
     finally:
         if bundled is not None:
             await bundled.stop()
-        summary, code, report = _finish(out, cfg, scenario, store, status)
+        summary, code, report = _finish(out, cfg, scenario, store, status, fatal)
     return LoadOutcome(out, code, summary, report)
 
 
@@ -269,7 +279,12 @@ def _read_state(out: Path) -> dict[str, Any]:
 
 
 def _finish(
-    out: Path, cfg: LoadConfig, scenario: Scenario, store: RunStore, status: str
+    out: Path,
+    cfg: LoadConfig,
+    scenario: Scenario,
+    store: RunStore,
+    status: str,
+    fatal: int | None = None,
 ) -> tuple[dict[str, Any], int, Path | None]:
     """Merge rows, judge, write run.json, junit.xml, report.html (also after Ctrl-C)."""
     store.close()
@@ -277,7 +292,7 @@ def _finish(
     summary = result.summarize(out, cfg, scenario.name, turns)
     code = summary["exit_code"]
     if status != "completed" or not summary["steps"]:
-        code = EXIT_AGENT_FAILED
+        code = EXIT_AGENT_FAILED if fatal is None else fatal
     summary["status"] = status
     summary["ended"] = _read_state(out)
     if cfg.chaos:
