@@ -127,6 +127,12 @@ async def check_fleet(agent_url: str) -> dict[str, Any]:
     return status
 
 
+async def check_target(cfg: Any, target: str) -> None:
+    """With --chaos, the target must be a fleet (checked before anything starts)."""
+    if cfg.chaos:
+        await check_fleet(target)
+
+
 class ChaosRunner:
     """Runs the planned events against the fleet while the load runs; rows to chaos.jsonl."""
 
@@ -189,6 +195,7 @@ def recovery(
     """P95 before the kill, the worst window after it and when it came back (module doc)."""
     said = [t for t in turns if t.get("kind") == "say" and t.get("load_at") is not None]
     base, n_base = _p95(said, max(run_start, at - 60.0), at)
+    base = None if base is None else round(base, 1)
     out: dict[str, Any] = {"p95_before_ms": base, "n_before": n_base, "window_s": window_s}
     if base is None:
         return {**out, "p95_recovery_s": None, "reason": "too few turns before the kill"}
@@ -199,7 +206,7 @@ def recovery(
     while t + window_s <= last + 1e-9:
         p95, _ = _p95(said, t, t + window_s)
         if p95 is not None:
-            worst = p95 if worst is None else max(worst, p95)
+            worst = round(p95 if worst is None else max(worst, p95), 1)
             if p95 <= limit:
                 return {**out, "p95_limit_ms": round(limit, 1), "p95_worst_ms": worst,
                         "p95_recovery_s": round(t - at, 3)}  # fmt: skip
@@ -208,7 +215,8 @@ def recovery(
 
 
 def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every call has its row and every call row all its turn rows (nothing measured lost)."""
+    """Every call row has all its turn rows (nothing measured was lost); calls the end
+    of the run cut short (turn rows, no call row) are counted apart."""
     per_call: dict[str, int] = {}
     for t in turns:
         per_call[str(t.get("call_id"))] = per_call.get(str(t.get("call_id")), 0) + 1
@@ -218,14 +226,15 @@ def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict
         for c in calls
         if per_call.get(str(c.get("call_id")), 0) != int(c.get("n_turns") or 0)
     ]
-    orphans = sorted(set(per_call) - ids)
+    # Calls still running when the run stopped have turn rows and no call row.
+    cut = sorted(set(per_call) - ids)
     return {
         "calls": len(calls),
-        "turn_rows": len(turns),
+        "turn_rows": sum(n for cid, n in per_call.items() if cid in ids),
         "turn_rows_expected": sum(int(c.get("n_turns") or 0) for c in calls),
         "calls_missing_turn_rows": short[:20],
-        "turn_rows_without_call": orphans[:20],
-        "complete": not short and not orphans,
+        "calls_cut_at_end": len(cut),
+        "complete": not short,
     }
 
 
@@ -275,7 +284,21 @@ def analyse(
                 **recovery(turns, at, window_s, run_start),
             }
         )
-    return {"actions": actions, "kills": kills, "accounting": accounting(calls, turns)}
+    restarts = [
+        {
+            "instance": a.get("instance"),
+            "t_s": a.get("t_s"),
+            "ready_after_s": round(float(a["ready_at"]) - float(a["at"]), 3),
+        }
+        for a in actions
+        if a.get("action") == "restart" and a.get("ready_at")
+    ]
+    return {
+        "actions": actions,
+        "kills": kills,
+        "restarts": restarts,
+        "accounting": accounting(calls, turns),
+    }
 
 
 def _turns_after(resumed: list[dict[str, Any]], turns: list[dict[str, Any]], at: float) -> int:
@@ -296,11 +319,6 @@ async def with_chaos(cfg: Any, agent_url: str, out: Path, load: Any) -> Any:
     if not cfg.chaos:
         return await load
     events = parse(cfg.chaos, cfg.max_duration_s)
-    try:
-        await check_fleet(agent_url)
-    except UsageError:
-        load.close()
-        raise
     from simulator.load.conductor import STATE_JSON
 
     task = asyncio.create_task(ChaosRunner(events, agent_url, out).run(state_file=out / STATE_JSON))
@@ -325,9 +343,15 @@ def summary_lines(chaos: dict[str, Any]) -> list[str]:
             f"{k.get('p95_before_ms')} ms, worst {k.get('p95_worst_ms')} ms, recovered "
             + (f"after {rec} s" if rec is not None else "never")
         )
+    for r in chaos.get("restarts", []):
+        lines.append(
+            f"chaos: restart {r['instance']} at {r['t_s']} s: serving again after "
+            f"{r['ready_after_s']} s"
+        )
     acc = chaos.get("accounting", {})
     lines.append(
         f"chaos: {acc.get('calls')} calls, {acc.get('turn_rows')}/{acc.get('turn_rows_expected')}"
         f" turn rows: {'nothing lost' if acc.get('complete') else 'ROWS MISSING'}"
+        f" ({acc.get('calls_cut_at_end')} calls cut short by the end of the run)"
     )
     return lines

@@ -29,6 +29,7 @@ from simulator.caller.render import render_call_full
 from simulator.errors import EXIT_AGENT_FAILED, AgentError, UsageError, VoxsimError
 from simulator.load import remote, result
 from simulator.load.chaos import analyse as analyse_chaos
+from simulator.load.chaos import check_target as check_chaos_target
 from simulator.load.chaos import with_chaos
 from simulator.load.cluster import DEFAULT_PORT, render_digest
 from simulator.load.conductor import LOAD_JSONL, STATE_JSON
@@ -206,6 +207,7 @@ async def run_load(
     if target not in BUNDLED_KINDS:
         check_target(target, allow_remote)
     check_cluster(cfg, target)
+    await check_chaos_target(cfg, target)
     if cfg.p95_limit_ms is None:
         cfg.p95_limit_ms = scenario.slo.latency_p95_ms
     out = Path(cfg.out_dir)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reference_agent.fleet import Fleet
-from simulator.load.chaos import fleet_request
+from reports.rundir import read_jsonl
+from simulator.load.chaos import CHAOS_JSONL, ChaosRunner, parse
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.registry import transport_for
@@ -61,16 +63,19 @@ async def fleet() -> AsyncIterator[Fleet]:
 
 
 async def test_killing_an_instance_loses_only_its_calls_and_a_reconnecting_caller_resumes(
-    fleet: Fleet,
+    fleet: Fleet, tmp_path: Path
 ) -> None:
     mover = parse_scenario(PLAN.format(name="mover", caller="{reconnect: {attempts: 5}}"))
     plain = parse_scenario(PLAN.format(name="plain", caller="{}"))
-    killed: dict[str, Any] = {}
+    # `voxsim load --chaos kill-instance@0`, its clock started by the mover's first
+    # request: the instance answering it dies before the day is said.
+    asked = asyncio.Event()
+    runner = ChaosRunner(parse(["kill-instance@0"]), fleet.url, tmp_path)
+    chaos = asyncio.ensure_future(runner.run(started=asked))
 
     def after_turn(row: dict[str, Any]) -> None:
-        # The mover asked to book; the instance answering it dies before the day is said.
-        if row["turn"] == 1 and not killed:
-            killed["task"] = asyncio.ensure_future(fleet_request(fleet.url, "POST", "kill"))
+        if row["turn"] == 1:
+            asked.set()
 
     async def call(scenario: Any, call_id: str, store: Any, after_s: float) -> dict[str, Any]:
         await asyncio.sleep(after_s)
@@ -83,7 +88,9 @@ async def test_killing_an_instance_loses_only_its_calls_and_a_reconnecting_calle
         call(plain, "other-1", None, 0.3),
         call(plain, "same-1", None, 0.6),
     )
-    kill = await killed["task"]
+    await chaos
+    (kill,) = read_jsonl(tmp_path / CHAOS_JSONL)
+    assert kill["action"] == "kill" and "error" not in kill
     victim = kill["instance"]
     assert mover_row["agent_instances"][0] == victim == same_row["agent_instances"][0]
     assert other_row["agent_instances"] == [o := other_row["agent_instances"][0]] and o != victim
