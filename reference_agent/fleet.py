@@ -361,6 +361,15 @@ class Fleet:
             if r.get("pxname") == "agents" and r.get("svname") not in ("FRONTEND", "BACKEND")
         ]
 
+    async def wait_live_calls(self, n: int, timeout_s: float = 20.0) -> None:
+        """Return once HAProxy counts exactly `n` open calls on the instances (AgentError
+        after `timeout_s`): an arrival order both balancers see alike."""
+        deadline = time.monotonic() + timeout_s
+        while sum(s["live_calls"] for s in await self.haproxy_servers()) != n:
+            if time.monotonic() > deadline:
+                raise AgentError(f"HAProxy did not count {n} open calls in {timeout_s:g} s")
+            await asyncio.sleep(0.02)
+
     async def status(self) -> dict[str, Any]:
         """The fleet as the control API reports it."""
         seen = {s["name"]: s for s in await self.haproxy_servers()}

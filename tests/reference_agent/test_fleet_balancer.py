@@ -34,14 +34,6 @@ turns:
 LLM_MS = 2500
 
 
-async def _live_calls_become(fleet: Fleet, n: int) -> None:
-    """Wait until HAProxy counts exactly `n` connections on the fleet's instances."""
-    deadline = asyncio.get_running_loop().time() + 20
-    while sum(s["live_calls"] for s in await fleet.haproxy_servers()) != n:
-        assert asyncio.get_running_loop().time() < deadline, await fleet.haproxy_servers()
-        await asyncio.sleep(0.02)
-
-
 async def _run(fleet: Fleet) -> tuple[list[float], list[dict[str, Any]]]:
     """Long, short, long, ... (four long calls); the long calls' say-turn latencies.
 
@@ -52,12 +44,12 @@ async def _run(fleet: Fleet) -> tuple[list[float], list[dict[str, Any]]]:
     for i in range(4):
         call = run_call(scenario, transport_for(fleet.url), f"L{i}", None, measure=False)
         tasks.append(asyncio.ensure_future(call))
-        await _live_calls_become(fleet, i + 1)
+        await fleet.wait_live_calls(i + 1)
         if i < 3:
             short = transport_for(fleet.url)
             await short.connect(StartInfo(call_id=f"S{i}", traceparent=new_traceparent()))
             await short.close()  # a caller who hangs up at once
-            await _live_calls_become(fleet, i + 1)
+            await fleet.wait_live_calls(i + 1)
     rows = await asyncio.gather(*tasks)
     lat = [
         float(t["latency_ms"])
