@@ -119,6 +119,22 @@ class Cpu(_Strict):
     cores: Annotated[float, Field(gt=0, le=100_000)]
 
 
+class CallCpu(_Strict):
+    """CPU a call costs while it is in progress, outside any stage: the agent's
+    per-frame work (VAD, the streaming STT feed, pacing audio out) on the
+    instance of `stage` the call is on, and the load generator's on the box.
+    Both come as work items every `every_ms`; a turn's reply cannot start
+    before the call's latest item is done (the agent must have heard the end
+    of the speech), so a process that falls behind delays every turn on it."""
+
+    stage: Annotated[str, Field(min_length=1)]
+    #: cores one call keeps busy on its process (e.g. 0.04: 4 % of a core)
+    cores: Annotated[float, Field(ge=0, le=64)]
+    #: cores one call keeps busy in the load generator, on the same box
+    generator_cores: Annotated[float, Field(ge=0, le=64)] = 0.0
+    every_ms: Annotated[float, Field(ge=10, le=10_000)] = 100.0
+
+
 class Region(_Strict):
     """Where callers are: a region's `share` of them (shares are normalised)."""
 
@@ -256,6 +272,7 @@ class CapacityConfig(_Strict):
     #: where callers are, and round-trip times between regions (ms, both directions)
     regions: list[Region] | None = None
     rtt_ms: dict[str, dict[str, Annotated[float, Field(ge=0)]]] | None = None
+    call_cpu: CallCpu | None = None
     #: width of a time-series bucket (capacity_timeline.jsonl); None: window / 60
     timeline_s: Annotated[float, Field(gt=0)] | None = None
 
@@ -267,7 +284,20 @@ class CapacityConfig(_Strict):
         if self.cpu is None and any(s.cpu_ms is not None for s in self.stages):
             raise ValueError("a stage has cpu_ms: give the box's `cpu: {cores: C}`")
         self._check_regions()
+        self._check_call_cpu()
         return self
+
+    def _check_call_cpu(self) -> None:
+        c = self.call_cpu
+        if c is None:
+            return
+        stage = next((s for s in self.stages if s.name == c.stage), None)
+        if self.cpu is None or stage is None or stage.capacity is None:
+            raise ValueError("call_cpu needs the `cpu` box and its stage, one with servers")
+        if self.policy(stage) == "pooled" or self.routing(stage) != "call":
+            raise ValueError(
+                f"call_cpu: stage {c.stage} must place calls (a balancer, route: call)"
+            )
 
     def _check_regions(self) -> None:
         if self.regions is None:

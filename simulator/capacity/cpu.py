@@ -21,6 +21,7 @@ enough. Each change costs O(jobs on the box).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,13 @@ import simpy
 from simulator.capacity.balancer import FAILED, Instance
 
 _EPS = 1e-9
+
+
+def _next_done(job: Job) -> float:
+    """Work until the job's next event: its end, or its next backlog item's."""
+    if job.items:
+        return max(0.0, job.left - (job.total - job.items[0][0]))
+    return job.left
 
 
 @dataclass(eq=False, slots=True)
@@ -42,6 +50,9 @@ class Job:
     rate: float = 0.0
     #: the group's CPU-time integral this job adds to (autoscaler metric `cpu`)
     owner: Any = None
+    #: a backlog (feed): work ever added, and (total added when queued, event) per item
+    total: float = 0.0
+    items: deque[tuple[float, simpy.Event]] | None = None
 
 
 class Box:
@@ -51,6 +62,7 @@ class Box:
         self.env = env
         self.cores = cores
         self.jobs: list[Job] = []
+        self._backlogs: dict[int, Job] = {}
         self._last = 0.0
         self._version = 0
         #: core-ms used (integral), for the report
@@ -72,6 +84,28 @@ class Box:
         self._reschedule()
         return event
 
+    def feed(self, work_ms: float, inst: Instance | None, threads: int) -> simpy.Event:
+        """Queue `work_ms` on a process's backlog (one job per process, worked
+        through in order, e.g. its event loop's frames); the event succeeds when
+        this item and everything queued before it are done. `inst` None: the
+        load generator's backlog. Costs O(1) jobs however long the backlog grows."""
+        event = self.env.event()
+        self._advance()
+        key = id(inst)
+        job = self._backlogs.get(key)
+        if job is None or job not in self.jobs:
+            job = Job(0.0, self.env.event(), inst, threads, items=deque())
+            self._backlogs[key] = job
+            self.jobs.append(job)
+            if inst is not None:
+                inst.jobs.append(job)
+        assert job.items is not None
+        job.left += work_ms
+        job.total += work_ms
+        job.items.append((job.total, event))
+        self._reschedule()
+        return event
+
     def drop(self, inst: Instance) -> None:
         """The instance crashed: its requests' work is lost (their events say FAILED)."""
         if not inst.jobs:
@@ -80,6 +114,8 @@ class Box:
         for job in inst.jobs:
             self.jobs.remove(job)
             job.event.succeed(FAILED)
+            for _, item in job.items or ():
+                item.succeed(FAILED)
         inst.jobs.clear()
         self._reschedule()
 
@@ -121,7 +157,7 @@ class Box:
         self._version += 1
         if not self.jobs:
             return
-        nxt = min(j.left / j.rate for j in self.jobs)
+        nxt = min(_next_done(j) / j.rate for j in self.jobs)
         timer = self.env.timeout(max(0.0, nxt))
         version = self._version
         timer.callbacks.append(lambda _ev: self._wake(version))
@@ -130,9 +166,12 @@ class Box:
         if version != self._version:
             return  # a newer arrival or departure re-planned the box
         self._advance()
+        for job in self.jobs:  # backlog items whose work is all done
+            while job.items and job.total - job.items[0][0] >= job.left - _EPS:
+                job.items.popleft()[1].succeed(None)
         done = [j for j in self.jobs if j.left <= _EPS * max(1.0, j.rate)]
-        if not done:  # float rounding: finish the closest one
-            done = [min(self.jobs, key=lambda j: j.left / j.rate)]
+        if not done and not any(j.items is not None for j in self.jobs):
+            done = [min(self.jobs, key=lambda j: j.left / j.rate)]  # float rounding
         for job in done:
             self.jobs.remove(job)
             if job.inst is not None:

@@ -29,6 +29,7 @@ import simpy
 
 from simulator.capacity.autoscale import Fleet
 from simulator.capacity.balancer import FAILED, GRANTED, HUNG_UP, Group, Instance, Waiter
+from simulator.capacity.callcpu import CallLoad
 from simulator.capacity.config import CapacityConfig, Stage
 from simulator.capacity.cpu import Box
 from simulator.capacity.record import ANSWERED, HUNG, LOST, NAN, OUTCOMES, TurnRecord, Turns
@@ -98,6 +99,9 @@ class Call:
     index: int
     region: str
     pins: dict[int, tuple[Any, Any, int]] = field(default_factory=dict)
+    #: call_cpu: the call's latest work item on its process, and whether it ended
+    frame: simpy.Event | None = None
+    ended: bool = False
 
 
 @dataclass
@@ -165,7 +169,11 @@ class _Model:
             for col, pool in enumerate(self.pools.values())
         ]
         self.fleet = Fleet(env, cfg, self.pools, self.box, (self.w0, self.w1))
-        self.turns = Turns([*self.pools, "rtt"])
+        self.turns = Turns([*self.pools, "rtt", "frames"])
+        self.load: CallLoad | None = None
+        if cfg.call_cpu is not None and self.box is not None:
+            threads = next(s.threads for s in cfg.stages if s.name == cfg.call_cpu.stage)
+            self.load = CallLoad(env, cfg.call_cpu, self.box, threads)
         self.calls = 0
         self.lost = 0
         self.hung = 0
@@ -191,7 +199,8 @@ class _Model:
             skip=stream(seed, f"skip:{name}"),
         )
         policy, route = self.cfg.policy(stage), self.cfg.routing(stage)
-        dynamic = stage.autoscale or stage.failures or stage.cpu_ms
+        carries = self.cfg.call_cpu is not None and self.cfg.call_cpu.stage == stage.name
+        dynamic = stage.autoscale or stage.failures or stage.cpu_ms or carries
         for region, n in self.regions.deployment(stage).items():
             pool.initial += n
             if dynamic:
@@ -287,6 +296,8 @@ class _Model:
         self.calls += 1
         gap = 0.0  # the last reply's trailing delay and the caller's listening, not yet waited
         try:
+            if self.load is not None:
+                self._connect(call)
             for k in range(self._turns()):
                 if env.now + gap >= self.w1:
                     break
@@ -303,11 +314,26 @@ class _Model:
             if gap > 0:
                 yield env.timeout(gap)
         finally:
+            call.ended = True
             for group, inst, epoch in call.pins.values():
                 if inst.epoch == epoch:
                     inst.calls -= 1
                     if isinstance(group, Group):
                         group.retire_if_idle(inst)
+
+    def _connect(self, call: Call) -> None:
+        """call_cpu: place the call on its process now; its per-frame work starts."""
+        assert self.load is not None and self.cfg.call_cpu is not None
+        pool = self.pools[self.cfg.call_cpu.stage]
+        group = self.routes.pick(pool, call.region, call)
+        if not isinstance(group, Group):
+            return
+        inst = group.pick(call.caller)
+        if inst is None:
+            return  # nothing serves: its first turn finds that out
+        inst.calls += 1
+        call.pins[id(group)] = (group, inst, inst.epoch)
+        self.load.start(call, group, inst)
 
     def _turns(self) -> int:
         """Turns of the next call: fixed, or geometric with the same mean (uneven calls)."""
@@ -324,13 +350,24 @@ class _Model:
         t0 = env.now + lead
         deadline = t0 + self.patience
         n = len(self.pools)
-        wait = [NAN] * (n + 1)
-        served = [NAN] * (n + 1)
+        wait = [NAN] * (n + 2)
+        served = [NAN] * (n + 2)
         pending = lead  # time accumulated (speech, delays, computed waits), not yet waited
         here: str | None = None  # where the turn is: None at the caller, else a region
         rtt = 0.0
         outcome = ANSWERED
         try:
+            if self.load is not None:
+                # the agent must have processed the end of the speech first
+                if pending:
+                    yield env.timeout(pending)
+                    pending = 0.0
+                lag = yield from self.load.heard(call, deadline)
+                if lag == math.inf:
+                    if env.now < deadline:
+                        raise Abort(LOST)  # its process crashed
+                    raise Abort(HUNG)
+                wait[n + 1], served[n + 1] = lag, 0.0
             for col, pool, prob, plain, only in self.plan:
                 if prob < 1.0 and pool.skip.random() >= prob:
                     continue

@@ -68,17 +68,17 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
             "service_ms": _dist(served[answered]),
             "utilisation": None if util is None else round(util, 4),
         }
-    _, rtt = table.stage("rtt")
-    rtt = rtt[answered]
-    if not np.isnan(rtt).all():
-        stages["rtt"] = {
-            "servers": None,
-            "slots": 1,
-            "balancer": None,
-            "wait_ms": _dist(np.zeros(int((~np.isnan(rtt)).sum()))),
-            "service_ms": _dist(rtt),
-            "utilisation": None,
-        }
+    for extra in ("frames", "rtt"):  # the call's own CPU backlog; round trips
+        waits, served = (v[answered] for v in table.stage(extra))
+        if not np.isnan(served).all():
+            stages[extra] = {
+                "servers": None,
+                "slots": 1,
+                "balancer": None,
+                "wait_ms": _dist(waits),
+                "service_ms": _dist(served),
+                "utilisation": None,
+            }
     # Little's law: calls in the system = turn rate x time per turn; for closed
     # traffic that is simply the number of callers.
     concurrency = trace.level if cfg.closed else _offered_calls(trace, cfg)

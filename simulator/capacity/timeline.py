@@ -30,7 +30,7 @@ def timeline(trace: Trace) -> list[Row]:
     hung, lost = OUTCOMES.index("hung_up"), OUTCOMES.index("lost")
     n_buckets = max(1, int(np.ceil((w1 - w0) / width - 1e-9)))
     index = np.minimum(((at - w0) // width).astype(np.int64), n_buckets - 1)
-    waits = {name: table.stage(name)[0] for name in trace.pools}
+    waits = {name: table.stage(name)[0] for name in [*trace.pools, "frames"]}
     crashes = np.asarray([c[0] for c in trace.crashes], dtype=np.float64)
     rows: list[Row] = []
     for b in range(n_buckets):

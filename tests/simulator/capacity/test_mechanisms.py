@@ -251,3 +251,36 @@ def test_nearest_region_routing_pays_the_round_trip_to_where_the_stage_runs() ->
     assert latencies == {65.0, 141.0}
     assert all(t.service_ms["rtt"] in (10.0, 86.0) for t in trace.turns)
     assert "rtt" in summarise(trace, cfg)["stages"]
+
+
+@pytest.mark.parametrize(("processes", "keeps_up", "falls_behind"), [(1, 15, 25), (2, 30, 48)])
+def test_per_call_cpu_saturates_a_process_at_its_core_and_the_box_at_its_cores(
+    processes: int, keeps_up: int, falls_behind: int
+) -> None:
+    # Every call in progress costs 0.05 cores of its process (per-frame work):
+    # one single-threaded process keeps up with up to 20 calls (1 core); two
+    # on a 2-core box with 40. Past that the work piles up and every turn
+    # waits for it ("frames" in the split); below, it costs nothing.
+    cfg = deployment(
+        [
+            {"name": "endpoint", "service_ms": fixed(140)},
+            {
+                "name": "agent",
+                "servers": processes,
+                "slots": 64,
+                "balancer": "least-connections",
+                "service_ms": fixed(50),
+            },
+        ],
+        traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
+        duration_s=120.0,
+        warmup_s=10.0,
+        seed=1,
+        cpu={"cores": 2},
+        call_cpu={"stage": "agent", "cores": 0.05, "every_ms": 200},
+    )
+    ok = summarise(simulate(cfg, keeps_up), cfg)
+    assert ok["latency_p95_ms"] == pytest.approx(190.0, abs=15.0)
+    behind = summarise(simulate(cfg, falls_behind), cfg)
+    assert behind["stages"]["frames"]["wait_ms"]["p95"] > 500.0
+    assert behind["latency_p95_ms"] > 800.0
