@@ -101,7 +101,12 @@ async def judge_run(run_dir: Path, url: str, model: str) -> dict[str, Any]:
     calls = [json.loads(x) for x in (run_dir / "calls.jsonl").read_text().splitlines()]
     turns = [json.loads(x) for x in (run_dir / "turns.jsonl").read_text().splitlines()]
     judge = Judge.model_validate(
-        {"criteria": [BOOKED, SORRY], "cache": False, "llm": {"base_url": url, "model": model}}
+        {  # raw verdicts: no calibration gate (the benchmark measures what it would hide)
+            "criteria": [BOOKED, SORRY],
+            "cache": False,
+            "calibrate": False,
+            "llm": {"base_url": url, "model": model},
+        }
     )
     pairs: dict[str, list[tuple[bool, bool | None]]] = {BOOKED: [], SORRY: []}
     times: list[float] = []

@@ -411,6 +411,9 @@ class Judge(_Model):
     min_score: Annotated[float, Field(ge=0, le=1)] = 1.0
     #: Reuse a judgement made on identical inputs ($VOXSIM_CACHE_DIR/judge).
     cache: bool = True
+    #: Ask the judge two control questions on a call whose truth is plain first; a
+    #: judge that gets one wrong has its verdicts kept but not counted (docs/judge.md).
+    calibrate: bool = True
 
     @field_validator("criteria", mode="before")
     @classmethod

@@ -79,6 +79,11 @@ def _contains(haystack: str, value: Any) -> bool:
     return bool(needle) and f" {needle} " in f" {haystack} "
 
 
+def trusted(judged: dict[str, Any]) -> bool:
+    """False when the judge failed its calibration: its verdicts are shown, not counted."""
+    return (judged.get("calibration") or {}).get("passed") is not False
+
+
 def verdict(call: dict[str, Any]) -> dict[str, Any]:
     """Did the call pass? False on a failed call, task check or judged criterion;
     None when only the judge could not decide; `failed` lists what failed."""
@@ -89,7 +94,7 @@ def verdict(call: dict[str, Any]) -> dict[str, Any]:
     if task is not None:
         failed += [f"{c['check']}: {c['reason']}" for c in task["checks"] if not c["passed"]]
     judged = call.get("judge")
-    if judged is not None:
+    if judged is not None and trusted(judged):
         failed += [
             f"judge: {v['criterion']}" for v in judged["criteria"] if v.get("passed") is False
         ]
@@ -296,7 +301,7 @@ def _agent(
     if record and not record.get("success") and record.get("ended_by") != "caller_error":
         out.append(_finding("agent", f"the caller's goal was not reached: {record.get('reason')}"))
     judged = call.get("judge") or {}
-    for v in judged.get("criteria") or []:
+    for v in judged.get("criteria") or [] if trusted(judged) else []:
         if v.get("passed") is False:
             quote = f": {v['evidence']!r}" if v.get("evidence") else ""
             out.append(_finding("agent", f"judge: {v['criterion']!r} failed{quote}"))

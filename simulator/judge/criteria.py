@@ -189,14 +189,63 @@ async def judge_criterion(
     return {**row, **answer, "cached": False, "model_ms": notes["model_ms"]}
 
 
+#: A call whose truth is plain, and two questions about it with their answers: a judge
+#: must get both right before its verdicts count (`judge.calibrate`).
+CONTROL_GOAL = "book a table for two on Friday"
+CONTROL_LINES = [
+    Line(1, "agent", "Hello, how can I help you?"),
+    Line(2, "caller", "I would like to book a table for two on Friday."),
+    Line(3, "tool", "book_table(day=friday, people=2) -> error: no tables left"),
+    Line(4, "agent", "Sorry, we are fully booked on Friday. Goodbye."),
+]
+CONTROLS = [("The agent booked the table.", False), ("The agent apologised.", True)]
+_calibrated: dict[tuple[str, str, float, int], dict[str, Any]] = {}
+
+
+async def calibration(judge: Judge) -> dict[str, Any]:
+    """The judge's answers to the control questions: `passed` True (both right), False
+    (one wrong: its verdicts are not to be trusted), or None (it could not answer).
+    Asked once per endpoint, model, temperature and seed in a process (and cached)."""
+    cfg = judge.llm
+    key = (cfg.base_url, cfg.model, cfg.temperature, cfg.seed)
+    if key in _calibrated:
+        return _calibrated[key]
+    controls = []
+    for text, truth in CONTROLS:
+        v = await judge_criterion(judge, Criterion(criterion=text), CONTROL_GOAL, CONTROL_LINES)
+        controls.append(
+            {"criterion": text, "expected": truth, "got": v.get("passed"), "error": v.get("error")}
+        )
+    errors = [c["error"] for c in controls if c["error"]]
+    out = {
+        "passed": None if errors else all(c["got"] == c["expected"] for c in controls),
+        "controls": controls,
+    }
+    if not errors:  # a broken endpoint may come back: ask again next time
+        _calibrated[key] = out
+    return out
+
+
+def _untrusted(cal: dict[str, Any]) -> str:
+    wrong = [c for c in cal["controls"] if c["got"] is not None and c["got"] != c["expected"]]
+    said = "; ".join(
+        f"{c['criterion']!r} {'passed' if c['got'] else 'failed'} (it should have "
+        f"{'passed' if c['expected'] else 'failed'})"
+        for c in wrong
+    )
+    return f"the judge failed its calibration on a plain call: {said}; its verdicts are not counted"
+
+
 async def judge_call(judge: Judge, goal: str, lines: Sequence[Line]) -> dict[str, Any]:
     """Every criterion of `judge` on one call, and the call's judged verdict.
 
-    `passed` is None when a criterion could not be judged (`error` says why);
-    otherwise every `must` criterion passed and the weighted share of passed
-    criteria (`score`) reaches `min_score`.
+    `passed` is None when a criterion could not be judged (`error` says why),
+    or when the judge failed its calibration (`calibration`): its verdicts are
+    shown but not counted. Otherwise every `must` criterion passed and the
+    weighted share of passed criteria (`score`) reaches `min_score`.
     """
     started = time.perf_counter()
+    cal = await calibration(judge) if judge.calibrate else None
     verdicts = [await judge_criterion(judge, c, goal, lines) for c in judge.criteria]
     errors = [v["error"] for v in verdicts if v.get("error")]
     total = sum(v["weight"] for v in verdicts)
@@ -209,12 +258,16 @@ async def judge_call(judge: Judge, goal: str, lines: Sequence[Line]) -> dict[str
     failed_must = [v for v in verdicts if v["must"] and v.get("passed") is False]
     if failed_must:
         passed = False  # a failed must decides even when another criterion errored
+    if cal is not None and cal["passed"] is False:
+        passed = None
+        errors.append(_untrusted(cal))
     return {
         "model": judge.llm.model,
         "criteria": verdicts,
-        "score": None if errors else round(score, 4),
+        "score": None if any(v.get("error") for v in verdicts) else round(score, 4),
         "passed": passed,
         "error": "; ".join(errors) if errors else None,
+        **({"calibration": cal} if cal is not None else {}),
         "judge_ms": round((time.perf_counter() - started) * 1000, 1),
         "lines": [
             {"n": line.n, "who": line.who, "text": line.text, "turn": line.turn} for line in lines

@@ -63,10 +63,12 @@ def _lines() -> list[Line]:
 
 
 def _judge(url: str, criteria: list[Any], **llm: Any) -> Judge:
+    """A judge for the mechanics (no calibration, unless asked for)."""
     return Judge.model_validate(
         {
             "criteria": criteria,
             "cache": llm.pop("cache", False),
+            "calibrate": llm.pop("calibrate", False),
             "llm": {"base_url": url, "model": "smollm2-135m-instruct", **llm},
         }
     )
@@ -124,6 +126,22 @@ async def test_a_rerun_reads_the_cache_without_asking(
     assert {k: rerun["criteria"][0][k] for k in keys} == {k: first["criteria"][0][k] for k in keys}
 
 
+@needs_smollm2
+@pytest.mark.timeout(120)
+async def test_smollm2_fails_its_calibration_so_its_verdicts_are_not_counted(
+    smollm2_url: str,
+) -> None:
+    judge = _judge(smollm2_url, ["The agent booked the appointment."], calibrate=True)
+    out = await judge_call(judge, GOAL, _lines())
+    assert out["calibration"]["passed"] is False, out["calibration"]
+    wrong = [c for c in out["calibration"]["controls"] if c["got"] != c["expected"]]
+    assert wrong and all(c["error"] is None for c in out["calibration"]["controls"])
+    # its verdict is kept for the report, but the call's judged outcome is undecided
+    assert isinstance(out["criteria"][0]["passed"], bool)
+    assert out["passed"] is None and "failed its calibration" in out["error"]
+    assert wrong[0]["criterion"] in out["error"]
+
+
 JUDGE_URL = os.environ.get("VOXSIM_JUDGE_URL")
 needs_competent_judge = pytest.mark.skipif(
     not JUDGE_URL,
@@ -155,6 +173,7 @@ async def test_a_plainly_violated_criterion_fails_with_evidence_and_a_met_one_pa
         "error" in violated["evidence"] or "Sorry" in violated["evidence"]
     )
     assert met["passed"] is True, met
+    assert out["calibration"]["passed"] is True, out["calibration"]
     assert out["passed"] is False
 
 
@@ -234,6 +253,7 @@ async def test_weights_and_must_decide_the_call(faults: FaultServer) -> None:
             "criteria": criteria,
             "min_score": 0.0,
             "cache": False,
+            "calibrate": False,
             "llm": {"base_url": faults.url("piece"), "model": "m"},
         }
     )
@@ -246,6 +266,7 @@ async def test_the_environment_names_the_judges_endpoint(
 ) -> None:
     scenario = parse_scenario(
         "name: e\nturns:\n  - wait: true\njudge:\n  criteria: [polite]\n  cache: false\n"
+        "  calibrate: false\n"
         '  llm: {base_url: "http://127.0.0.1:9/v1", model: nobody, timeout_s: 1, retries: 0}\n'
     )
     monkeypatch.setenv("VOXSIM_JUDGE_URL", faults.url("piece"))

@@ -33,9 +33,8 @@ async def _judged(tmp_path: Path, yaml: str, agent: str) -> dict[str, Any]:
 
 def _check_quotes(judged: dict[str, Any]) -> None:
     labels = {line["n"]: f"{line['who']}: {line['text']}" for line in judged["lines"]}
-    assert judged["error"] is None, judged["error"]
     for v in judged["criteria"]:
-        assert isinstance(v["passed"], bool)
+        assert isinstance(v["passed"], bool) and v.get("error") is None, v
         assert v["evidence"] is None or v["evidence"] == labels[v["line"]]
 
 
@@ -65,4 +64,8 @@ turns:
     # as "hoped you for today"; the robust words are checked)
     assert "calling" in turns[0]["text"].lower() and "three pm" in turns[1]["text"].lower()
     _check_quotes(call["judge"])
-    assert call["verdict"]["passed"] is call["judge"]["passed"]
+    # SmolLM2 fails its calibration: the call is undecided, and that is the judge's doing
+    assert call["judge"]["calibration"]["passed"] is False
+    assert call["judge"]["passed"] is None and call["verdict"]["passed"] is None
+    assert call["attribution"]["cause"] == "judge"
+    assert "calibration" in call["attribution"]["evidence"]

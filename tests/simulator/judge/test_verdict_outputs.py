@@ -133,3 +133,10 @@ def test_baselines_compare_the_judged_fail_rate() -> None:
     (change,) = [c for c in comparison.changes if c.metric == "call_fail_rate"]
     assert (change.baseline, change.current, change.n_current) == (0.0, 0.5, 30)
     assert change.regression
+
+
+def test_an_uncalibrated_judges_failed_criterion_does_not_fail_the_call() -> None:
+    row = _call("u", False)
+    row["judge"]["calibration"] = {"passed": False, "controls": []}
+    row["judge"]["passed"] = None
+    assert verdict(row)["passed"] is None  # shown in the report, not counted
