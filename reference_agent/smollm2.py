@@ -73,8 +73,35 @@ def grammar_format(response_format: Any) -> dict[str, Any] | None:
         schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
             raise ValueError("'response_format.json_schema.schema' must be an object")
+        quoted = _quoted_literal(schema)
+        if quoted is not None:
+            # llama.cpp's schema-to-grammar step mis-escapes these and the grammar
+            # parser then takes the whole process down: refuse the request instead.
+            raise ValueError(
+                f"'response_format' enum/const value {quoted[:40]!r} has a double quote or "
+                "a backslash, which this server's grammar cannot express"
+            )
         return {"type": "json_object", "schema": schema}
     raise ValueError("'response_format.type' must be text, json_object or json_schema")
+
+
+def _quoted_literal(node: Any) -> str | None:
+    """The first enum/const string in a JSON schema with a `"` or `\\` in it, else None."""
+    if isinstance(node, dict):
+        literals = [*(node.get("enum") or []), *([node["const"]] if "const" in node else [])]
+        for value in literals:
+            if isinstance(value, str) and ('"' in value or "\\" in value):
+                return value
+        children: list[Any] = list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _quoted_literal(child)
+        if found is not None:
+            return found
+    return None
 
 
 def available() -> bool:

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
@@ -118,3 +119,19 @@ async def test_a_client_that_goes_away_frees_the_model_at_the_next_token(
     assert float(after["ttft_s"]) < sampling_s / 2, (after, whole)
     # Going away is normal (barge-in), not a server error with a traceback.
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_schema_the_grammar_cannot_express_is_a_400_and_the_server_lives(
+    server: LlmServer,
+) -> None:
+    import openai
+
+    client = AsyncOpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+    schema = {"type": "object", "properties": {"e": {"enum": ['say "hi"', "no"]}}}
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    with pytest.raises(openai.BadRequestError, match="double quote"):
+        await client.chat.completions.create(
+            model=smollm2.MODEL, messages=ASK, max_tokens=8, response_format=fmt
+        )
+    reply = await client.chat.completions.create(model=smollm2.MODEL, messages=ASK, max_tokens=4)
+    assert reply.choices[0].message.content  # llama.cpp did not take the process down
