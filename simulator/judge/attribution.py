@@ -211,7 +211,9 @@ def _caller(
                         label,
                     )
                 )
-            elif conv is not None:
+            elif conv is not None and record.get("ended_by") == "caller":
+                # it gave up (or hung up) before saying what it had: an agent that hung
+                # up first, or a cap, is not the caller's doing
                 out.append(
                     _finding(
                         "caller",
@@ -220,7 +222,7 @@ def _caller(
                         label,
                     )
                 )
-            else:
+            elif conv is None:
                 out.append(
                     _finding(
                         "caller",

@@ -113,3 +113,35 @@ def test_a_passed_call_has_no_attribution_and_no_terminal_line() -> None:
     failed = _row([dict(SAY, agent_reply_text="Sorry, I could not do that.")])
     failed["attribution"] = attribute(SCRIPTED, failed)
     assert summary_line(failed) == f"s-000 failed, cause agent: {failed['attribution']['evidence']}"
+
+
+def test_a_fact_the_caller_had_but_never_said_is_its_only_when_it_gave_up() -> None:
+    scenario = parse_scenario(
+        "name: g\nconversation:\n  goal: book an appointment\n  facts: {day: tuesday}\n"
+        "expect:\n  tools: [{name: book_appointment, args: {day: tuesday}}]\n"
+    )
+    opening = dict(SAY, caller_text="I need an appointment", decision={"say": "x"})
+    task = {
+        "passed": False,
+        "checks": [
+            {
+                "check": "tool book_appointment {'day': 'tuesday'}",
+                "passed": False,
+                "reason": "never called",
+            }
+        ],
+    }
+    gave_up = _row(
+        [opening],
+        task=task,
+        conversation={"success": False, "ended_by": "caller", "reason": "gave up"},
+    )
+    a = attribute(scenario, gave_up)
+    assert a is not None and a["cause"] == "caller" and "had it but never said it" in a["evidence"]
+    hung_up = _row(
+        [opening],
+        task=task,
+        conversation={"success": False, "ended_by": "agent", "reason": "the agent said goodbye"},
+    )
+    b = attribute(scenario, hung_up)
+    assert b is not None and b["cause"] == "agent", b
