@@ -16,7 +16,10 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
 1. Calibrate: scenarios/load.yaml's calls, one at a time (--cal-calls), against
    one bundled agent (a fleet of 1 behind HAProxy, as the measured runs):
    stage wall times, each stage's CPU (`*_cpu_ms`), the caller's speaking
-   and listening.
+   and listening; the agent process's whole CPU (/proc) minus its stages',
+   per second of call: its per-frame work (`call_cpu.cores`, on the process's
+   event loop: the llm stage); this harness's CPU per second of call: the
+   load generator's (`generator_cores`; caller rendering included, so high).
 2. Predict, per K in --processes: the agent as K processes on this box's
    cores (`cpu: {cores}`): STT one decode at a time per process, LLM/tool/TTS
    concurrent, each stage's CPU processor-shared on the box, calls placed by
@@ -25,9 +28,9 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
    breakpoint` against a fleet of K (HAProxy least-conn, Redis), same steps.
 4. Print predicted vs measured per K: last passing level, breakpoint, and
    whether it is within 20 % or one bisection step (the issue's target).
-What the model leaves out: the agent's per-frame CPU during a call (VAD, the
-streaming STT feed, audio pacing: not inside a stage), the load generator's
-CPU on the same cores, the GIL shared by one process's stages.
+What the model leaves out: the GIL shared by one process's stages (each
+stage is its own single-threaded instance), CPU per call that grows with
+concurrency (the calibration is at one call).
 
 The box is shared: run it alone.
 
@@ -102,6 +105,7 @@ stages:
 slo: {latency_p95_ms: %(slo)g}
 window: {warmup_s: 10, duration_s: %(window)g}
 search: {start: 1, growth: 2, max: %(max)d}
+call_cpu: {stage: llm, cores: %(call)g, generator_cores: %(generator)g, every_ms: 200}
 """
 
 
@@ -130,6 +134,12 @@ async def main() -> None:
     ap.add_argument("--p95-ms", type=float, default=800.0)
     ap.add_argument("--window-s", type=float, default=300.0, help="virtual s per model level")
     ap.add_argument("--predict-only", action="store_true")
+    ap.add_argument(
+        "--generator-cores",
+        type=float,
+        default=None,
+        help="the load generator's cores per call (default: measured in the calibration)",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if args.breakpoint:
@@ -173,17 +183,32 @@ async def breakpoints(args: argparse.Namespace) -> None:
     url = await fleet.start()
     try:
         pid = fleet.instances[0].pid
-        cpu0, wall0 = process_cpu_s(pid), time.perf_counter()
-        cal = measure(await load_calibration(url, args.cal_calls, base / "calibration"))
+        cpu0, own0, wall0 = process_cpu_s(pid), time.process_time(), time.perf_counter()
+        cal_dir = await load_calibration(url, args.cal_calls, base / "calibration")
         agent_cpu, wall = process_cpu_s(pid) - cpu0, time.perf_counter() - wall0
+        own_cpu = time.process_time() - own0
     finally:
         await fleet.close()
-    # What the model's box gets (the stages' CPU) against what the agent spent.
+    cal = measure(cal_dir)
+    # The stages' CPU is the model's per-turn demand; the rest of what the agent
+    # spent, per second of call in progress, is its per-frame work (call_cpu).
     staged = sum(c for pairs in cal.pairs.values() for _, c in pairs) / 1000.0
+    in_call = sum(float(r.get("duration_s") or 0.0) for r in read_jsonl(cal_dir / "calls.jsonl"))
+    per_call = max(0.0, agent_cpu - staged) / max(in_call, 1e-9)
+    generator = (
+        own_cpu / max(in_call, 1e-9) if args.generator_cores is None else args.generator_cores
+    )
+    args.call_cpu = (round(per_call, 4), round(generator, 4))
     print(
-        f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s "
-        f"({agent_cpu / wall:.2f} cores); its stages' CPU (the model's demand) "
-        f"{staged:.2f} s = {staged / max(agent_cpu, 1e-9):.0%} of it"
+        f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s; its "
+        f"stages' CPU {staged:.2f} s = {staged / max(agent_cpu, 1e-9):.0%} of it; the rest over "
+        f"{in_call:.1f} s of calls: {per_call:.3f} cores per call (call_cpu.cores); the harness "
+        f"used {own_cpu:.2f} s: {generator:.3f} cores per call (generator_cores"
+        + (
+            ", from --generator-cores)"
+            if args.generator_cores is not None
+            else ", caller rendering included)"
+        )
     )
     results: list[dict[str, Any]] = []
     print("| processes | predicted last passing / breakpoint | measured | error | within target |")
@@ -243,6 +268,8 @@ def fleet_model(
         "slo": args.p95_ms,
         "window": args.window_s,
         "max": args.max,
+        "call": args.call_cpu[0],
+        "generator": args.call_cpu[1],
     }
     return apply(parse_capacity(text), cal)
 

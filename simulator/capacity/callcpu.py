@@ -10,8 +10,8 @@ every `every_ms` a call adds a work item of cores x every_ms to the backlog
 of the instance of `call_cpu.stage` it is pinned to (its event loop, worked
 through in order; the generator's share to the generator's own backlog),
 which shares the cores with everything else there (cpu.py, Box.feed).
-A turn's reply cannot start before the call's latest item is done: the
-agent must have processed the end of the speech. While the process keeps
+A turn's reply cannot start before the call's latest items are done: the
+generator must have sent the end of the speech and the agent processed it. While the process keeps
 up that costs nothing; once the calls on it ask more than its core, items
 pile up and every turn waits for them (`frames` in a turn's wait split).
 """
@@ -43,7 +43,7 @@ class CallLoad:
 
     def start(self, call: Call, group: Group, inst: Instance) -> None:
         """The call is on `inst` now: its work items begin."""
-        call.frame = None
+        call.frame = call.sent = None
         self.env.process(self._items(call, group, inst, inst.epoch))
 
     def _items(
@@ -57,22 +57,24 @@ class CallLoad:
             if r.cores > 0:
                 call.frame = self.box.feed(r.cores * every, inst, self.threads)
             if r.generator_cores > 0:
-                self.box.feed(r.generator_cores * every, None, 1)
+                call.sent = self.box.feed(r.generator_cores * every, None, 1)
 
     def heard(self, call: Call, deadline: float) -> Generator[Any, Any, float]:
-        """Wait until the call's latest item is processed; the ms waited.
-        Raises nothing itself: returns math.inf if the deadline came first."""
-        frame = call.frame
-        if frame is None or frame.triggered:
-            return 0.0
+        """Wait until the call's latest items (agent's, generator's) are processed;
+        the ms waited, or math.inf if the deadline came first or the process died."""
         t = self.env.now
-        if deadline < math.inf:
-            timer = self.env.timeout(max(0.0, deadline - t))
-            yield frame | timer
-            if not frame.triggered:
+        for item in (call.frame, call.sent):
+            if item is None or item.triggered:
+                if item is not None and item.value == FAILED:
+                    return math.inf
+                continue
+            if deadline < math.inf:
+                timer = self.env.timeout(max(0.0, deadline - self.env.now))
+                yield item | timer
+                if not item.triggered:
+                    return math.inf
+            else:
+                yield item
+            if item.value == FAILED:
                 return math.inf
-        else:
-            yield frame
-        if frame.value == FAILED:
-            return math.inf
         return self.env.now - t

@@ -124,8 +124,9 @@ class CallCpu(_Strict):
     per-frame work (VAD, the streaming STT feed, pacing audio out) on the
     instance of `stage` the call is on, and the load generator's on the box.
     Both come as work items every `every_ms`; a turn's reply cannot start
-    before the call's latest item is done (the agent must have heard the end
-    of the speech), so a process that falls behind delays every turn on it."""
+    before the call's latest items are done (the generator sent the end of
+    the speech, the agent processed it), so a process (one generator
+    process) that falls behind delays every turn on it."""
 
     stage: Annotated[str, Field(min_length=1)]
     #: cores one call keeps busy on its process (e.g. 0.04: 4 % of a core)

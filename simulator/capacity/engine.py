@@ -99,8 +99,9 @@ class Call:
     index: int
     region: str
     pins: dict[int, tuple[Any, Any, int]] = field(default_factory=dict)
-    #: call_cpu: the call's latest work item on its process, and whether it ended
+    #: call_cpu: the call's latest work items on its process and in the generator
     frame: simpy.Event | None = None
+    sent: simpy.Event | None = None
     ended: bool = False
 
 

@@ -85,8 +85,8 @@ class StaticGroup:
             return None
         end = start + busy_for
         heapq.heapreplace(heap, end)
-        if inst is not None and self.policy == "least-connections":
-            heapq.heappush(inst.ends, end)
+        if inst is not None and self.policy == "least-connections" and self.route == "turn":
+            heapq.heappush(inst.ends, end)  # outstanding requests, for the next pick
         lo, hi = max(start, self.window[0]), min(end, self.window[1])
         if hi > lo:
             self.busy_ms += hi - lo
