@@ -220,6 +220,10 @@ def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict
     per_call: dict[str, int] = {}
     for t in turns:
         per_call[str(t.get("call_id"))] = per_call.get(str(t.get("call_id")), 0) + 1
+    # A call running when the run stopped has turn rows and a `cancelled` row (or, from an
+    # engine that died, no call row at all): cut short, not a row lost.
+    cancelled = {str(c.get("call_id")) for c in calls if c.get("status") == "cancelled"}
+    calls = [c for c in calls if str(c.get("call_id")) not in cancelled]
     ids = {str(c.get("call_id")) for c in calls}
     short = [
         str(c["call_id"])
@@ -227,7 +231,7 @@ def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict
         if per_call.get(str(c.get("call_id")), 0) != int(c.get("n_turns") or 0)
     ]
     # Calls still running when the run stopped have turn rows and no call row.
-    cut = sorted(set(per_call) - ids)
+    cut = sorted((set(per_call) - ids) | cancelled)
     return {
         "calls": len(calls),
         "turn_rows": sum(n for cid, n in per_call.items() if cid in ids),

@@ -117,6 +117,16 @@ def test_a_call_row_with_a_missing_turn_row_is_reported(tmp_path: Path) -> None:
     assert not acc["complete"] and acc["calls_missing_turn_rows"] == ["c"]
 
 
+def test_a_call_cancelled_by_the_end_of_the_run_is_cut_not_lost(tmp_path: Path) -> None:
+    calls = [
+        {"call_id": "c", "status": "ok", "n_turns": 1, "load_at": 5.0, "duration_s": 5.0},
+        {"call_id": "x", "status": "cancelled", "error": "the load run ended mid-call"},
+    ]
+    turns = [{"call_id": "c", "turn": 0}, {"call_id": "x", "turn": 0}]
+    acc = chaos.analyse(tmp_path, calls, turns)["accounting"]
+    assert acc["complete"] and acc["calls_cut_at_end"] == 1 and acc["calls"] == 1
+
+
 def test_reconnect_is_off_by_default_and_call_rows_summarise_the_line() -> None:
     from simulator.scenario import Reconnect
 
