@@ -22,6 +22,7 @@ over the admitted workers again).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ class Conductor:
         self.reason = ""
         self.t0: float | None = None
         self._created: float | None = None
+        self._drain_from: float | None = None
         self._current: _Running | None = None
         self._users = 0
         self._agent_samples: list[dict[str, Any]] = []
@@ -152,7 +154,7 @@ class Conductor:
     def tick(self, now: float) -> tuple[int, float] | None:
         """Called about once a second; what locust should run now."""
         if self.status in ("completed", "capped", "failed"):
-            return None
+            return self._drain(now)
         if self._created is None:
             self._created = now  # locust ticks once the workers it expects connected
         if self.t0 is None:
@@ -273,9 +275,19 @@ class Conductor:
         self.events = [e for e in self.events if float(e["at"]) >= until]
 
     def _finish(self, status: str, reason: str) -> tuple[int, float] | None:
-        """Record why the run ended; the shape then returns None (locust stops)."""
+        """Record why the run ended; the shape then drains and returns None (locust stops)."""
         self.status, self.reason = status, reason
         self._write_state()
+        return self._drain(time.time())
+
+    def _drain(self, now: float) -> tuple[int, float] | None:
+        """After the end: no callers, and wait (at most STOP_WAIT_S) until the calls still
+        running have ended and their rows reached us (from a remote worker, nothing else
+        would bring them once locust quits); then None, and locust stops."""
+        if self._drain_from is None:
+            self._drain_from = now
+        if (self.in_flight or self.callers > 0) and now - self._drain_from < STOP_WAIT_S:
+            return (0, float(max(self._users, 1)))
         return None
 
     # -- the agent's process ---------------------------------------------

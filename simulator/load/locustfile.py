@@ -46,6 +46,7 @@ from locust import LoadTestShape, User, events, task
 from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerRunner
 
 from simulator.load.cluster import (
@@ -83,6 +84,16 @@ def cfg() -> LoadConfig:
 def _send(env: Environment, kind: str, data: Any) -> None:
     if env.runner is not None:
         env.runner.send_message(kind, data)
+
+
+def _leave(env: Environment) -> None:
+    """A worker leaves the run on its own (refused, or its engine died): locust's
+    `client_stopped` first, so the master drops it like a stopped worker instead of
+    ending the test when it was the only one connected; then quit."""
+    runner = env.runner
+    if isinstance(runner, WorkerRunner):
+        runner.client.send(Message("client_stopped", None, runner.client_id))
+        gevent.spawn(runner.quit)
 
 
 def _status(state: str, reason: str = "") -> None:
@@ -153,8 +164,7 @@ class EngineClient:
             # A dead engine is the harness failing, not the agent: a local run ends (exit 3);
             # a worker quits, and the master goes on with the others.
             _send(self.env, "voxsim_failed", {"worker": self.worker, "reason": reason})
-            if isinstance(self.env.runner, WorkerRunner):
-                gevent.spawn(self.env.runner.quit)
+            _leave(self.env)
         self.ready.set(False)
         for waiter in self.pending.values():
             waiter.set({"status": "failed", "error": "call engine exited"})
@@ -418,7 +428,7 @@ class WorkerSide:
         if ENGINE is not None:
             ENGINE.closing = True
             ENGINE.proc.kill()
-        gevent.spawn(self.env.runner.quit)  # type: ignore[union-attr]
+        _leave(self.env)
 
 
 @events.init.add_listener
@@ -430,8 +440,20 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     MASTER = MasterSide(environment, cfg())
     environment.dispatcher_class = AdmittedDispatcher
+    environment.events.test_stop.add_listener(_on_test_stop)
     if not isinstance(runner, MasterRunner):
         ENGINE = EngineClient(environment, Path(os.environ[CONFIG_ENV]), None)
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    """locust stops a distributed test by itself when its last worker is gone (the shape
+    then never ticks again): record why, and quit instead of waiting forever."""
+    runner = environment.runner
+    if MASTER is None or not isinstance(runner, MasterRunner) or runner.worker_count > 0:
+        return
+    if MASTER.conductor.status not in ("completed", "capped", "failed"):
+        MASTER.conductor.worker_failed("every worker was lost")
+        gevent.spawn(runner.quit)
 
 
 @events.quitting.add_listener

@@ -54,7 +54,7 @@ def locust_base() -> list[str]:
         "--exit-code-on-error",
         "0",
         "--loglevel",
-        "WARNING",
+        "INFO",  # locust.log: workers joining, missing, quitting; each step's user count
     ]
 
 

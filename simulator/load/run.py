@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ def check_cluster(cfg: LoadConfig, target: str) -> None:
     """Workers on other hosts need an agent they can reach and a master address that binds."""
     if cfg.expect_workers == 0:
         return
-    if target in BUNDLED_KINDS or is_loopback_url(target):
+    local_master = cfg.master_bind in ("localhost", "127.0.0.1", "::1")
+    if not local_master and (target in BUNDLED_KINDS or is_loopback_url(target)):
         raise UsageError(
             "workers on other hosts cannot reach an agent on this host's loopback",
             where="--expect-workers",
@@ -163,8 +165,15 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
                 env = remote.worker_env(name, out / "workers" / name)
             env["PYTHONUNBUFFERED"] = "1"
             procs.append(
+                # Their own session: a Ctrl-C reaches only us, and we stop them with one
+                # SIGTERM each; a master hit by both dies before telling remote workers to quit.
                 await asyncio.create_subprocess_exec(
-                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                    start_new_session=True,
                 )
             )
         head = procs[0]
@@ -177,24 +186,38 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
                 await asyncio.wait_for(proc.wait(), 30)
         return head.returncode or 0
     finally:
-        await _stop_all(procs)
+        _stop_all(procs)
         printer.poll()
         log.close()
 
 
-async def _stop_all(procs: list[asyncio.subprocess.Process]) -> None:
-    """SIGTERM (locust stops gracefully and writes its CSVs), then SIGKILL after 20 s."""
-    for proc in procs:
-        if proc.returncode is None:
+def _stop_all(procs: list[asyncio.subprocess.Process]) -> None:
+    """Stop the locust processes gracefully (they write their CSVs; a master tells every
+    worker, local or remote, to quit), then SIGKILL after 20 s. The master (or local
+    process) gets SIGINT: while a shape runs, locust handles only that (its SIGTERM
+    handler is installed after the shape ends, so SIGTERM kills it on the spot); workers
+    get SIGTERM. Blocking on purpose: it runs while the run is being cancelled (Ctrl-C),
+    and asyncio kills the children it still tracks when its loop closes."""
+    for i, proc in enumerate(procs):
+        if _alive(proc.pid):
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGINT if i == 0 else signal.SIGTERM)
+    deadline = time.monotonic() + 20
     for proc in procs:
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
+        while _alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(proc.pid):
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+                os.kill(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 async def run_load(
@@ -233,10 +256,10 @@ async def run_load(
         store.run["load"] = {"config": asdict(cfg)}
         store.write_run()
         config_path = cfg.write(out / CONFIG_FILE)
-        console.print(
-            f"[bold]{cfg.profile}[/] against {url} "
-            f"({'1 process' if not cfg.workers else f'{cfg.workers} workers'})"
-        )
+        where = f"{cfg.workers} local workers" if cfg.workers else "1 process"
+        if cfg.expect_workers:
+            where = f"{cfg.workers} local + {cfg.expect_workers} remote workers"
+        console.print(f"[bold]{cfg.profile}[/] against {url} ({where})")
         if cfg.expect_workers:
             console.print(
                 f"waiting for {cfg.expect_workers} worker(s): voxsim load-worker "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ def slow_agent() -> Iterator[Callable[..., dict[str, Any]]]:
     """Start tests/simulator/load/slow_agent.py with flags; returns {"url", "pid"}."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(**flags: float) -> dict[str, Any]:
-        argv = [sys.executable, str(HERE / "slow_agent.py")]
+    def start(prefix: Sequence[str] = (), **flags: float | str) -> dict[str, Any]:
+        argv = [*prefix, sys.executable, str(HERE / "slow_agent.py")]
         for key, value in flags.items():
             argv += [f"--{key.replace('_', '-')}", str(value)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)

@@ -9,6 +9,7 @@ where active_calls counts the calls connected right now. So a breakpoint
 search with a P95 limit between base and base + k must find `above + 1`
 exactly, and a soak against a drifting agent must see its latency grow.
 `leak_mb` keeps that many MB per call forever (a memory leak to detect).
+`calls_log` appends each call's id as it starts (what reached the agent).
 Prints {"url": ..., "pid": ...} when listening.
 """
 
@@ -35,6 +36,7 @@ class SlowAgent:
         self.active = 0
         self.started = time.monotonic()
         self.leaked: list[bytes] = []
+        self.calls_log = open(args.calls_log, "a", encoding="utf-8") if args.calls_log else None  # noqa: SIM115
 
     def delay_s(self) -> float:
         a = self.args
@@ -60,6 +62,9 @@ class SlowAgent:
                     if event.get("type") == "start" and not started:
                         started = True
                         self.active += 1
+                        if self.calls_log is not None:
+                            self.calls_log.write(f"{event.get('call_id')}\n")
+                            self.calls_log.flush()
                         if self.args.leak_mb:
                             self.leaked.append(b"\x01" * int(self.args.leak_mb * 2**20))
                     elif event.get("type") == "stop":
@@ -90,15 +95,18 @@ async def main() -> None:
     p.add_argument("--above", type=int, default=1000)
     p.add_argument("--drift-ms-per-s", type=float, default=0.0)
     p.add_argument("--leak-mb", type=float, default=0.0)
-    agent = SlowAgent(p.parse_args())
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--calls-log", default="")
+    args = p.parse_args()
+    agent = SlowAgent(args)
     app = web.Application()
     app.router.add_get("/ws", agent.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, args.host, 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"url": f"ws://127.0.0.1:{port}/ws", "pid": os.getpid()}), flush=True)
+    print(json.dumps({"url": f"ws://{args.host}:{port}/ws", "pid": os.getpid()}), flush=True)
     await asyncio.Event().wait()
 
 

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from simulator.cli import main
+from tests.simulator.load.rows import recount
 
 FAST = ["--step-s", "4", "--settle-s", "2", "--pause-s", "0.3", "--min-turns", "1"]
 
@@ -64,17 +64,7 @@ def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_c
         assert read(out / "workers" / w / "turns.jsonl")
 
     # Every row is recomputed exactly from the turns and calls inside its window.
-    for row in rows:
-        a, b = row["window"]
-        said = [
-            float(t["latency_ms"])
-            for t in turns
-            if t["kind"] == "say" and t["latency_ms"] is not None and a <= t["load_at"] < b
-        ]
-        ended = [c for c in calls if a <= c["load_at"] < b]
-        assert row["n"] == len(said) > 0
-        assert row["latency_p95_ms"] == round(float(np.percentile(said, 95)), 1)
-        assert row["calls"] == len(ended) and row["workers"] == 2
+    recount(rows, turns, calls, workers=2)
     assert (out / "locust_stats.csv").exists()
     assert 'id="load"' in (out / "report.html").read_text()
 
