@@ -191,7 +191,7 @@ def _plan_section(result: Row) -> str:
     ]
     comparison = [
         [
-            r.get("balancer"),
+            f"{r.get('balancer')}{' (the file’s)' if r.get('file_choice') else ''}",
             r.get("scaling"),
             r.get("instances"),
             r.get("latency_p50_ms"),

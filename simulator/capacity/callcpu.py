@@ -55,7 +55,7 @@ class CallLoad:
             if call.ended or inst.epoch != epoch:
                 return
             if r.cores > 0:
-                call.frame = self.box.feed(r.cores * every, inst, self.threads)
+                call.frame = self.box.feed(r.cores * every, inst, self.threads, group)
             if r.generator_cores > 0:
                 call.sent = self.box.feed(r.generator_cores * every, None, 1)
 

@@ -187,14 +187,15 @@ def run_plan(
 
 
 def comparison_table(rows: list[Row]) -> str:
-    """The found deployment under every balancer, fixed and autoscaled."""
+    """The found deployment under every balancer (* the file's), fixed and autoscaled."""
     lines = [
         f"{'balancer':<18} {'scaling':<10} {'inst':>6} {'P50 ms':>8} {'P95 ms':>8} "
         f"{'P99 ms':>8} {'hang-up':>8} {'lost':>5}  SLO"
     ]
     for r in rows:
         lines.append(
-            f"{r['balancer']:<18} {r['scaling']:<10} {r['instances']:>6g} "
+            f"{r['balancer'] + ('*' if r.get('file_choice') else ''):<18} "
+            f"{r['scaling']:<10} {r['instances']:>6g} "
             f"{_f(r['latency_p50_ms'])} {_f(r['latency_p95_ms'])} {_f(r['latency_p99_ms'])} "
             f"{r['hangup_rate']:>8.1%} {r['calls_lost']:>5}  "
             + ("pass" if r["slo_passed"] else r["slo_reason"])

@@ -84,7 +84,9 @@ class Box:
         self._reschedule()
         return event
 
-    def feed(self, work_ms: float, inst: Instance | None, threads: int) -> simpy.Event:
+    def feed(
+        self, work_ms: float, inst: Instance | None, threads: int, owner: Any = None
+    ) -> simpy.Event:
         """Queue `work_ms` on a process's backlog (one job per process, worked
         through in order, e.g. its event loop's frames); the event succeeds when
         this item and everything queued before it are done. `inst` None: the
@@ -94,7 +96,7 @@ class Box:
         key = id(inst)
         job = self._backlogs.get(key)
         if job is None or job not in self.jobs:
-            job = Job(0.0, self.env.event(), inst, threads, items=deque())
+            job = Job(0.0, self.env.event(), inst, threads, owner=owner, items=deque())
             self._backlogs[key] = job
             self.jobs.append(job)
             if inst is not None:

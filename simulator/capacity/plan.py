@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from simulator.capacity.config import Autoscale, CapacityConfig, Stage
 from simulator.capacity.engine import Trace, simulate
 from simulator.capacity.service import mean_ms
@@ -97,12 +99,16 @@ def compare(cfg: CapacityConfig, counts: dict[str, int]) -> tuple[list[Row], Tra
     chosen: Trace | None = None
     for scaling in ("fixed", "autoscaled"):
         for policy in POLICIES:
-            variant = _sized(cfg, counts, policy=policy, autoscaled=scaling == "autoscaled")
+            try:
+                variant = _sized(cfg, counts, policy=policy, autoscaled=scaling == "autoscaled")
+            except ValidationError:
+                continue  # not possible here (call_cpu needs a balancer that places calls)
             trace = simulate(variant)
             r = summarise(trace, variant)
             rows.append(
                 {
                     "balancer": policy,
+                    "file_choice": policy == cfg.balancer,
                     "scaling": scaling,
                     "instances": _mean_instances(trace, counts),
                     **{k: r[k] for k in _COLUMNS},
@@ -159,9 +165,14 @@ def _sized(
         n = counts.get(stage["name"])
         if n is None:
             continue
-        stage["balancer"] = None
+        if policy != cfg.balancer:  # the file's own choice keeps its per-stage overrides
+            stage["balancer"] = None
         if autoscaled:
-            rule = stage.get("autoscale") or Autoscale().model_dump()
+            cpu_bound = stage.get("cpu_ms") or (
+                cfg.call_cpu and cfg.call_cpu.stage == stage["name"]
+            )
+            default = Autoscale(metric="cpu" if cpu_bound else "utilisation")
+            rule = stage.get("autoscale") or default.model_dump()
             rule.update(min=max(1, math.ceil(n / 2)), max=max(2, 2 * n))
             stage["autoscale"] = rule
             stage["servers"] = n  # starts at the found size, may shrink to half or double
