@@ -273,7 +273,7 @@ def test_per_call_cpu_saturates_a_process_at_its_core_and_the_box_at_its_cores(
             },
         ],
         traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
-        duration_s=120.0,
+        duration_s=60.0,
         warmup_s=10.0,
         seed=1,
         cpu={"cores": 2},
