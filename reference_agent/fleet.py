@@ -370,6 +370,16 @@ class Fleet:
                 raise AgentError(f"HAProxy did not count {n} open calls in {timeout_s:g} s")
             await asyncio.sleep(0.02)
 
+    async def wait_up(self, name: str, timeout_s: float = 20.0) -> None:
+        """Return once HAProxy's health checks report instance `name` UP."""
+        deadline = time.monotonic() + timeout_s
+        while not any(
+            s["name"] == name and s["status"] == "UP" for s in await self.haproxy_servers()
+        ):
+            if time.monotonic() > deadline:
+                raise AgentError(f"HAProxy did not see {name} up in {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+
     async def status(self) -> dict[str, Any]:
         """The fleet as the control API reports it."""
         seen = {s["name"]: s for s in await self.haproxy_servers()}

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from reference_agent.fleet import Fleet
 from reference_agent.state.stores import RedisStore
 from reports.rundir import read_jsonl
-from simulator.load.chaos import CHAOS_JSONL, ChaosRunner, parse
+from simulator.load.chaos import CHAOS_JSONL, ChaosRunner, fleet_request, parse
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.registry import transport_for
@@ -137,3 +137,8 @@ async def test_killing_an_instance_loses_only_its_calls_and_a_reconnecting_calle
     assert replies[2].startswith("Sure. I have booked you for Tuesday"), replies
     status = await fleet.status()
     assert [i["up"] for i in status["instances"] if i["name"] == victim] == [False]
+
+    # `restart-instance`: the dead instance serves again, on its port, and HAProxy sees it.
+    back = await fleet_request(fleet.url, "POST", "restart")
+    assert back["instance"] == victim and back["pid"] != kill["pid"] and back["killed"] is None
+    await fleet.wait_up(victim)
