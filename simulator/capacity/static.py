@@ -63,6 +63,9 @@ class StaticGroup:
         self.instances = [Slots(i, stage.slots) for i in range(n)]
         self.pool = [0.0] * (n * stage.slots)  # pooled: every slot of every instance
         self.window = window
+        self._w0, self._w1 = window
+        #: least outstanding requests needs each instance's request ends
+        self._ends = self.policy == "least-connections" and self.route == "turn"
         self._next = 0
         #: slot-ms busy inside the window
         self.busy_ms = 0.0
@@ -80,14 +83,16 @@ class StaticGroup:
         """When a request arriving `now` starts (it then holds a slot `busy_for` ms);
         None if it would start at or after `deadline` (the caller left the queue)."""
         heap = self.pool if inst is None else inst.free
-        start = max(now, heap[0])
+        start = heap[0] if heap[0] > now else now
         if start >= deadline:
             return None
         end = start + busy_for
         heapq.heapreplace(heap, end)
-        if inst is not None and self.policy == "least-connections" and self.route == "turn":
+        if self._ends and inst is not None:
             heapq.heappush(inst.ends, end)  # outstanding requests, for the next pick
-        lo, hi = max(start, self.window[0]), min(end, self.window[1])
+        # busy slot-time inside the window (conditionals: this runs per request)
+        lo = start if start > self._w0 else self._w0
+        hi = end if end < self._w1 else self._w1
         if hi > lo:
             self.busy_ms += hi - lo
         return start
