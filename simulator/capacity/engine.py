@@ -8,13 +8,15 @@ wall clock: an hour of traffic costs only the CPU of its events.
 
 What a stage with instances is made of lives in its own module: the
 balancer and per-instance queues (balancer.py), the shared cores
-(cpu.py), the autoscaler and random crashes (autoscale.py), regions and
-round trips (regions.py). This module walks turns through them and keeps
-the books: latency, wait vs service per stage, hang-ups, lost calls.
+(cpu.py) and a call's CPU between turns (callcpu.py), the autoscaler and
+random crashes (autoscale.py), regions and round trips (regions.py).
+This module walks turns through them and keeps the books: latency, wait
+vs service per stage, hang-ups, lost calls.
 
-Cheap where it can be: pure delays in a row are one timeout, a slot that is
-free is taken without a queue event, and a caller's listening and next
-speaking are one timeout. A turn of five stages costs about six events.
+Cheap where it can be: a fixed pool's wait is computed on arrival
+(static.py), pure delays, the caller's listening and next speaking are
+waited as one timeout, so a turn costs about one event per pool it visits;
+turns are stored by column (record.py).
 """
 
 from __future__ import annotations
