@@ -37,6 +37,14 @@ The box is shared: run it alone.
     .venv/bin/python benchmarks/capacity_vs_measured.py [--levels 1 4] [--turns 6]
     .venv/bin/python benchmarks/capacity_vs_measured.py --breakpoint [--processes 1 2]
         [--cal-calls 6] [--step-s 30] [--max 32] [--predict-only]
+    .venv/bin/python benchmarks/capacity_vs_measured.py --chaos [--cal-calls 3] [--predict-only]
+
+--chaos (item 4's fleet half): calibrate on scenarios/fleet_chaos.yaml's calls,
+one at a time, on a fleet of 2; the model runs BENCHMARKS' chaos run (6
+callers, 90 s, the busiest instance killed at 30 s and back at 60 s, 2
+callers in 3 reconnecting) and predicts calls lost, calls reconnected and
+the P95 recovery time (simulator/load/chaos.py's own definition, on the
+simulated turns); then the run itself, measured the same way.
 """
 
 from __future__ import annotations
@@ -127,6 +135,9 @@ async def main() -> None:
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--cal-turns", type=int, default=24)
     ap.add_argument("--breakpoint", action="store_true", help="predict vs measure the breakpoint")
+    ap.add_argument(
+        "--chaos", action="store_true", help="predict vs measure one instance killed (fleet of 2)"
+    )
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cal-calls", type=int, default=6)
     ap.add_argument("--step-s", type=float, default=30.0)
@@ -142,7 +153,9 @@ async def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    if args.breakpoint:
+    if args.chaos:
+        await chaos(args)
+    elif args.breakpoint:
         await breakpoints(args)
     else:
         await levels(args)
@@ -232,9 +245,11 @@ async def breakpoints(args: argparse.Namespace) -> None:
     print(f"wrote {out} (runs under {base})")
 
 
-async def load_calibration(url: str, calls: int, out: Path) -> Path:
-    """scenarios/load.yaml's calls, one at a time, as a `voxsim run` directory."""
-    await run_files([calibration_scenario(calls, out.parent)], out, agent=url)
+async def load_calibration(
+    url: str, calls: int, out: Path, scenario: str = "scenarios/load.yaml", matrix: int = 2
+) -> Path:
+    """`scenario`'s calls, one at a time, as a `voxsim run` directory."""
+    await run_files([calibration_scenario(calls, out.parent, scenario, matrix)], out, agent=url)
     return out
 
 
@@ -249,12 +264,12 @@ def process_cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def calibration_scenario(calls: int, where: Path) -> str:
-    """scenarios/load.yaml repeated to about `calls` calls (its matrix has 2 voices)."""
-    text = Path("scenarios/load.yaml").read_text(encoding="utf-8")
+def calibration_scenario(calls: int, where: Path, scenario: str, matrix: int) -> str:
+    """`scenario` repeated to about `calls` calls (its matrix has `matrix` cells)."""
+    text = Path(scenario).read_text(encoding="utf-8")
     where.mkdir(parents=True, exist_ok=True)
     path = where / "calibration.yaml"
-    path.write_text(text + f"\nrepeat: {max(1, -(-calls // 2))}\n", encoding="utf-8")
+    path.write_text(text + f"\nrepeat: {max(1, -(-calls // matrix))}\n", encoding="utf-8")
     return str(path)
 
 
@@ -276,23 +291,16 @@ def fleet_model(
 
 async def measured_breakpoint(k: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """`voxsim load --profile breakpoint` against a fleet of K; its last passing and breakpoint."""
-    from reference_agent.fleet import Fleet
-
-    fleet = Fleet(k, balancer="least-conn")
-    url = await fleet.start()
-    try:
-        cfg = LoadConfig(
-            scenario="scenarios/load.yaml",
-            out_dir=str(out),
-            profile="breakpoint",
-            start=1,
-            max_concurrency=args.max,
-            step_s=args.step_s,
-            p95_limit_ms=args.p95_ms,
-        )
-        await run_load(cfg, agent=url)
-    finally:
-        await fleet.close()
+    cfg = LoadConfig(
+        scenario="scenarios/load.yaml",
+        out_dir=str(out),
+        profile="breakpoint",
+        start=1,
+        max_concurrency=args.max,
+        step_s=args.step_s,
+        p95_limit_ms=args.p95_ms,
+    )
+    await load_on_fleet(k, cfg)
     rows = read_jsonl(out / "load.jsonl")
     last, first = breakpoint_bounds(rows)
     brk = breakpoint_step(rows, args.p95_ms)
@@ -318,6 +326,113 @@ def print_row(row: dict[str, Any]) -> None:
     print(
         line + f" {m['last_passing']} / {m['breakpoint']} | {err:+.0%} | {'yes' if ok else 'no'} |"
     )
+
+
+#: scenarios/fleet_chaos.yaml's BENCHMARKS run: 6 callers on a fleet of 2 for
+#: 90 s, the busiest instance killed at 30 s and started again at 60 s; two
+#: callers in three reconnect (backoff 200 ms).
+CHAOS = {"callers": 6, "seconds": 90.0, "kill_s": 30.0, "restart_s": 60.0, "reconnect": 2 / 3}
+
+
+async def chaos(args: argparse.Namespace) -> None:
+    """Calibrate on fleet_chaos.yaml's calls, predict calls lost, reconnected and the
+    P95 recovery of the kill, then (unless --predict-only) run it and compare."""
+    from reference_agent.fleet import Fleet
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"bench-capacity-chaos-{stamp}"
+    fleet = Fleet(2, balancer="least-conn")
+    url = await fleet.start()
+    try:
+        cal_dir = base / "calibration"
+        await load_calibration(url, args.cal_calls, cal_dir, "scenarios/fleet_chaos.yaml", 3)
+    finally:
+        await fleet.close()
+    row: dict[str, Any] = {"predicted": predicted_chaos(measure(cal_dir))}
+    if not args.predict_only:
+        row["measured"] = await measured_chaos(base / "load")
+    print("| | calls lost | reconnected | P95 recovery s |")
+    print("| --- | --- | --- | --- |")
+    for name in ("predicted", "measured"):
+        r = row.get(name)
+        if r is not None:
+            print(
+                f"| {name} | {r.get('calls_lost')} | {r.get('reconnected')} | "
+                f"{r.get('p95_recovery_s')} |"
+            )
+    out = args.out or Path("benchmarks/results/capacity_chaos.json")
+    out.write_text(json.dumps(row, indent=1))
+    print(f"wrote {out} (runs under {base})")
+
+
+def predicted_chaos(cal: Calibration) -> dict[str, Any]:
+    """The model's chaos run: FLEET of 2, the kill and restart, reconnecting callers."""
+    from simulator.capacity.engine import LOST
+    from simulator.load.chaos import recovery
+
+    text = FLEET % {
+        "cores": os.cpu_count() or 1,
+        "k": 2,
+        "slo": 1500,
+        "window": CHAOS["seconds"],
+        "max": 8,
+        "call": 0.0,
+        "generator": 0.0,
+    }
+    data = parse_capacity(text).model_dump()
+    data["traffic"].update(
+        callers=CHAOS["callers"], turns_per_call=4, ramp_s=1.0,
+        reconnect=CHAOS["reconnect"], reconnect_ms=300.0,
+    )  # fmt: skip
+    data["window"] = {"warmup_s": 0.0, "duration_s": CHAOS["seconds"]}
+    data["call_cpu"] = None
+    down = CHAOS["restart_s"] - CHAOS["kill_s"]
+    # The model's stages are not tied into processes: the kill is on the llm stage,
+    # the process's event loop (a call pinned there is a call on that process).
+    for stage in data["stages"]:
+        if stage["name"] == "llm":
+            stage["failures"] = {"kill_at_s": [CHAOS["kill_s"]], "restart_s": down}
+    cfg, _ = apply(CapacityConfig.model_validate(data), cal)
+    trace = simulate(cfg)
+    turns = [
+        {"kind": "say", "load_at": t.at_ms / 1000.0, "latency_ms": t.latency_ms}
+        for t in trace.turns
+        if t.outcome != LOST
+    ]
+    return {
+        "calls_lost": trace.calls_lost,
+        "reconnected": trace.calls_reconnected,
+        **recovery(turns, CHAOS["kill_s"], 5.0, 0.0),
+    }
+
+
+async def measured_chaos(out: Path) -> dict[str, Any]:
+    """The BENCHMARKS chaos run (scenarios/fleet_chaos.yaml); its first kill's summary."""
+    cfg = LoadConfig(
+        scenario="scenarios/fleet_chaos.yaml",
+        out_dir=str(out),
+        profile="soak",
+        concurrency=int(CHAOS["callers"]),
+        soak_s=CHAOS["seconds"],
+        window_s=30.0,
+        pause_s=0.5,
+        chaos=[f"kill-instance@{CHAOS['kill_s']:g}", f"restart-instance@{CHAOS['restart_s']:g}"],
+    )
+    outcome = await load_on_fleet(2, cfg)
+    kills = (outcome.summary.get("chaos") or {}).get("kills") or [{}]
+    return dict(kills[0])
+
+
+async def load_on_fleet(k: int, cfg: LoadConfig) -> Any:
+    """`voxsim load` with `cfg` against a fresh fleet of K (HAProxy least-conn, Redis)."""
+    from reference_agent.fleet import Fleet
+
+    fleet = Fleet(k, balancer="least-conn")
+    url = await fleet.start()
+    try:
+        return await run_load(cfg, agent=url)
+    finally:
+        await fleet.close()
 
 
 if __name__ == "__main__":

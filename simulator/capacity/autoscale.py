@@ -71,9 +71,14 @@ class Fleet:
                     continue  # a fixed pool: nothing changes it
                 if st.autoscale is not None:
                     self.env.process(self._autoscaler(group, st.autoscale))
-                if st.failures is not None:
+                rule = st.failures
+                if rule is None:
+                    continue
+                if rule.mtbf_s is not None:
                     rng = stream(self.cfg.seed, f"crash:{st.name}:{region}")
-                    self.env.process(self._crashes(group, st.failures, rng))
+                    self.env.process(self._crashes(group, rule, rng))
+                for at in rule.kill_at_s:
+                    self.env.process(self._kill(group, at * 1000.0, rule))
 
     # -- the clock -------------------------------------------------------------
     def _clock(self) -> Generator[Any, Any, None]:
@@ -158,8 +163,24 @@ class Fleet:
             group.drain()
 
     # -- crashes ---------------------------------------------------------------
+    def _kill(self, group: Group, at: float, rule: Failures) -> Generator[Any, Any, None]:
+        """Kill the busiest serving instance at `at` (as the fleet's chaos does)."""
+        yield self.env.timeout(at)
+        up = group.serving()
+        if up:
+            self._crash(group, max(up, key=lambda i: i.calls), rule)
+
+    def _crash(self, group: Group, inst: Instance, rule: Failures) -> None:
+        group.crash(inst)
+        if self.box is not None:
+            self.box.drop(inst)
+        self.crashes.append((round(self.env.now, 3), group.stage.name, group.region, inst.index))
+        if rule.restart_s is not None:
+            self.env.process(self._restart(group, inst, rule.restart_s * 1000.0))
+
     def _crashes(self, group: Group, rule: Failures, rng: Any) -> Generator[Any, Any, None]:
         env = self.env
+        assert rule.mtbf_s is not None
         mtbf = rule.mtbf_s * 1000.0
         while True:
             up = [i for i in group.instances if i.ready]
@@ -169,12 +190,7 @@ class Fleet:
             up = [i for i in group.instances if i.ready]
             if not up:
                 continue
-            inst = rng.choice(up)
-            group.crash(inst)
-            if self.box is not None:
-                self.box.drop(inst)
-            self.crashes.append((round(env.now, 3), group.stage.name, group.region, inst.index))
-            env.process(self._restart(group, inst, rule.restart_s * 1000.0))
+            self._crash(group, rng.choice(up), rule)
 
     def _restart(self, group: Group, inst: Instance, after: float) -> Generator[Any, Any, None]:
         if after > 0:

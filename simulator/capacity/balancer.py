@@ -56,6 +56,8 @@ class Instance:
     #: CPU: requests on this instance now, and the cores it gets (cpu.py)
     jobs: list[Any] = field(default_factory=list)
     cores: float = 0.0
+    #: when each epoch ended (its crash): a call pinned in epoch e dropped at crashed[e]
+    crashed: list[float] = field(default_factory=list)
 
     @property
     def serving(self) -> bool:
@@ -149,6 +151,7 @@ class Group:
         inst.busy = 0
         inst.calls = 0
         inst.ready = False
+        inst.crashed.append(self.env.now)
         inst.epoch += 1
         while inst.queue:
             w = inst.queue.popleft()

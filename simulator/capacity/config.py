@@ -106,11 +106,20 @@ class Autoscale(_Strict):
 
 
 class Failures(_Strict):
-    """Instances crash at random (each one's mean time between failures) and
-    come back `restart_s` later; calls on a crashed instance are lost."""
+    """Instances crash at random (each one's mean time between failures), and/or
+    the busiest one is killed at set times (`voxsim load --chaos kill-instance@T`);
+    each comes back `restart_s` later (null: stays down). Calls on a crashed
+    instance are lost unless their caller reconnects (`traffic.reconnect`)."""
 
-    mtbf_s: Annotated[float, Field(gt=0)]
-    restart_s: Annotated[float, Field(ge=0)] = 30.0
+    mtbf_s: Annotated[float, Field(gt=0)] | None = None
+    kill_at_s: list[Annotated[float, Field(ge=0)]] = []
+    restart_s: Annotated[float, Field(ge=0)] | None = 30.0
+
+    @model_validator(mode="after")
+    def _some(self) -> Failures:
+        if self.mtbf_s is None and not self.kill_at_s:
+            raise ValueError("give mtbf_s (random crashes) or kill_at_s (kills at set times)")
+        return self
 
 
 class Cpu(_Strict):
@@ -222,6 +231,10 @@ class Traffic(_Strict):
     #: average, most calls short and a few long (uneven calls)
     turns_spread: Literal["fixed", "geometric"] = "fixed"
     spike: Spike | None = None
+    #: share of callers who reconnect after their instance died (caller.reconnect);
+    #: the call goes on on another instance after `reconnect_ms`, not lost
+    reconnect: Annotated[float, Field(ge=0, le=1)] = 0.0
+    reconnect_ms: Annotated[float, Field(ge=0)] = 1000.0
     #: a caller who waits this long for a reply hangs up (the seed: "beyond 3.5 s,
     #: users bail"); null: callers never hang up
     patience_s: Annotated[float, Field(gt=0)] | None = 3.5

@@ -105,6 +105,9 @@ class Call:
     frame: simpy.Event | None = None
     sent: simpy.Event | None = None
     ended: bool = False
+    #: the caller reconnects after a drop (traffic.reconnect), and did
+    reconnects: bool = False
+    reconnected: bool = False
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Trace:
     end_ms: float
     calls_lost: int = 0
     calls_hung_up: int = 0
+    calls_reconnected: int = 0
     #: (virtual ms, stage, region, instance) of each crash
     crashes: list[tuple[float, str, str, int]] = field(default_factory=list)
     #: per time bucket: virtual ms, and per stage the serving instances / queued requests
@@ -185,6 +189,8 @@ class _Model:
         self.listen = sampler(t.listen_ms, stream(cfg.seed, "listen"))
         self.where = stream(cfg.seed, "region")
         self.length = stream(cfg.seed, "call-length")
+        self.redial = stream(cfg.seed, "reconnect")
+        self.reconnected = 0
 
     def _pool(self, stage: Stage) -> Pool:
         seed, name = self.cfg.seed, stage.name
@@ -241,6 +247,7 @@ class _Model:
             end_ms=env.now,
             calls_lost=self.lost,
             calls_hung_up=self.hung,
+            calls_reconnected=self.reconnected,
             crashes=self.fleet.crashes,
             samples=self.fleet.samples,
             bucket_ms=self.fleet.bucket_ms,
@@ -296,6 +303,8 @@ class _Model:
     def _call(self, caller: int, region: str) -> Generator[Any, Any, None]:
         env = self.env
         call = Call(caller, self.calls, region)
+        share = self.cfg.traffic.reconnect
+        call.reconnects = share > 0 and self.redial.random() < share
         self.calls += 1
         gap = 0.0  # the last reply's trailing delay and the caller's listening, not yet waited
         try:
@@ -365,11 +374,13 @@ class _Model:
                 if pending:
                     yield env.timeout(pending)
                     pending = 0.0
+                t_heard = env.now
                 lag = yield from self.load.heard(call, deadline)
                 if lag == math.inf:
-                    if env.now < deadline:
-                        raise Abort(LOST)  # its process crashed
-                    raise Abort(HUNG)
+                    if env.now >= deadline:
+                        raise Abort(HUNG)
+                    yield from self._reconnect(call, self.pools[self.load.rule.stage])
+                    lag = env.now - t_heard
                 wait[n + 1], served[n + 1] = lag, 0.0
             for col, pool, prob, plain, only in self.plan:
                 if prob < 1.0 and pool.skip.random() >= prob:
@@ -465,6 +476,23 @@ class _Model:
         self, pool: Pool, group: Group | None, call: Call, deadline: float
     ) -> Generator[Any, Any, tuple[float, float]]:
         """Queue for a slot (if the stage has instances), be served; (wait, service) ms."""
+        asked = self.env.now
+        while True:
+            try:
+                w, sv = yield from self._serve(pool, group, call, deadline)
+                return max(0.0, self.env.now - asked - sv), sv  # a reconnect waited too
+            except Abort as stop:
+                # the call's instance died under this request: a reconnecting
+                # caller goes on elsewhere (_slot reconnects), others lose it
+                pin = call.pins.get(id(group)) if group is not None else None
+                dropped = pin is not None and pin[1].epoch != pin[2]
+                if stop.outcome != LOST or not (dropped and call.reconnects):
+                    raise
+
+    def _serve(
+        self, pool: Pool, group: Group | None, call: Call, deadline: float
+    ) -> Generator[Any, Any, tuple[float, float]]:
+        """One try at a stage: queue for a slot, be served; (wait, service) ms."""
         env = self.env
         asked = env.now
         inst: Instance | None = None
@@ -510,8 +538,8 @@ class _Model:
                 pin = call.pins.get(id(group))
                 if pin is not None:
                     target = pin[1]
-                    if target.epoch != pin[2]:
-                        raise Abort(LOST)  # its instance crashed since: the call dropped
+                    if target.epoch != pin[2]:  # its instance crashed: the call dropped
+                        target = yield from self._reconnect(call, group)
                 else:
                     target = group.pick(call.caller)
                     if target is None:
@@ -539,6 +567,29 @@ class _Model:
             return got
         return result[1]  # pooled: (GRANTED, the instance whose slot it got)
 
+    def _reconnect(self, call: Call, where: Pool | Group) -> Generator[Any, Any, Instance]:
+        """A dropped call: lost, or (a reconnecting caller) on another instance of the
+        group once `reconnect_ms` have passed since the drop."""
+        group = where if isinstance(where, Group) else _group_of(where, call)
+        pin = call.pins.get(id(group)) if group is not None else None
+        if group is None or pin is None or not call.reconnects:
+            raise Abort(LOST)
+        old, epoch = pin[1], pin[2]
+        back = old.crashed[epoch] + self.cfg.traffic.reconnect_ms
+        if back > self.env.now:
+            yield self.env.timeout(back - self.env.now)
+        new = group.pick(call.caller)
+        if new is None:
+            raise Abort(LOST)
+        new.calls += 1
+        call.pins[id(group)] = (group, new, new.epoch)
+        if not call.reconnected:
+            call.reconnected = True
+            self.reconnected += 1
+        if self.load is not None and group.stage.name == self.load.rule.stage:
+            self.load.start(call, group, new)
+        return new
+
     def _release_at(
         self, pool: Pool, group: Group | None, inst: Instance | None, epoch: int, at: float
     ) -> None:
@@ -554,6 +605,14 @@ class _Model:
             timer.callbacks.append(lambda _e: group.release(inst, epoch))
         else:
             group.release(inst, epoch)
+
+
+def _group_of(pool: Pool, call: Call) -> Group | None:
+    """The group of `pool` the call is pinned in."""
+    for g in pool.groups.values():
+        if id(g) in call.pins and isinstance(g, Group):
+            return g
+    return None
 
 
 def _renege(w: Waiter) -> Callable[[simpy.Event], None]:

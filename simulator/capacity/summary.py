@@ -96,6 +96,7 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
         "turns_lost": lost,
         "calls_lost": trace.calls_lost,
         "calls_hung_up": trace.calls_hung_up,
+        "calls_reconnected": trace.calls_reconnected,
         "crashes": len(trace.crashes),
         "slo_passed": passed,
         "slo_reason": "pass" if passed else _reason(p95, cfg.slo.latency_p95_ms),

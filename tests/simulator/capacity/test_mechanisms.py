@@ -284,3 +284,46 @@ def test_per_call_cpu_saturates_a_process_at_its_core_and_the_box_at_its_cores(
     behind = summarise(simulate(cfg, falls_behind), cfg)
     assert behind["stages"]["frames"]["wait_ms"]["p95"] > 500.0
     assert behind["latency_p95_ms"] > 800.0
+
+
+def test_killing_one_of_two_instances_loses_only_its_calls_unless_callers_reconnect() -> None:
+    # voxsim load --chaos kill-instance@30 on a fleet of 2, in the model: the
+    # busiest instance dies at 30 s and stays down.
+    def run(reconnect: float) -> tuple[dict[str, Any], list[Any]]:
+        cfg = deployment(
+            [
+                {
+                    "name": "agent",
+                    "servers": 2,
+                    "slots": 8,
+                    "balancer": "least-connections",
+                    "service_ms": fixed(200),
+                    "failures": {"kill_at_s": [30], "restart_s": None},
+                }
+            ],
+            traffic={
+                "callers": 20,
+                "turns_per_call": 6,
+                "speak_ms": fixed(2000),
+                "listen_ms": fixed(3000),
+                "reconnect": reconnect,
+                "reconnect_ms": 1000,
+            },
+            duration_s=90.0,
+            seed=2,
+        )
+        trace = simulate(cfg)
+        return summarise(trace, cfg), trace.turns
+
+    lost_row, lost_turns = run(0.0)
+    assert lost_row["crashes"] == 1
+    assert 0 < lost_row["calls_lost"] <= 10  # at most the calls on the killed instance
+    assert all(t.at_ms + t.latency_ms >= 30_000 for t in lost_turns if t.outcome == LOST)
+    # the others go on: every turn not lost is answered in the service time
+    assert {t.latency_ms for t in lost_turns if t.outcome != LOST} == {200.0}
+    moved_row, moved_turns = run(1.0)
+    assert moved_row["calls_lost"] == 0 and moved_row["turns_lost"] == 0
+    assert moved_row["calls_reconnected"] == lost_row["calls_lost"]
+    # a turn caught by the kill waits for the reconnect (1 s) and is answered elsewhere
+    slow = [t.latency_ms for t in moved_turns if t.latency_ms > 200.0]
+    assert slow and max(slow) <= 200.0 + 1000.0 + 200.0
