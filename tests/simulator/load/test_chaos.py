@@ -68,7 +68,7 @@ def _turns(cid: str, times: list[float], latency: float) -> list[dict[str, Any]]
 def test_analysis_counts_lost_reconnected_resumed_calls_recovery_and_rows(tmp_path: Path) -> None:
     kill_at = 1000.0
     action = {"action": "kill", "instance": "a1", "at": kill_at, "t_s": 20.0, "live_calls": 2}
-    restart = {"action": "restart", "instance": "a1", "at": 1010.0, "ready_at": 1012.5}
+    restart = {"action": "restart", "instance": "a1", "at": 1040.0, "ready_at": 1042.5}
     (tmp_path / chaos.CHAOS_JSONL).write_text(json.dumps(action) + "\n" + json.dumps(restart))
     calls = [
         # On the killed instance: one lost, one reconnected and resumed on a2.
@@ -83,7 +83,7 @@ def test_analysis_counts_lost_reconnected_resumed_calls_recovery_and_rows(tmp_pa
     ]
     turns = (
         _turns("early", [962, 966, 970, 974, 978, 982, 986], 300.0)
-        + _turns("lost", [984, 990, 996], 300.0)
+        + _turns("lost", [991, 994, 997], 300.0)  # the P95 before: [990, 1000)
         # slow while one instance serves everything, fast again from 1010 s
         + _turns("moved", [1001.5 + k for k in range(26)], 0.0)
         + _turns("other", [1001.0 + k for k in range(27)], 0.0)
@@ -149,3 +149,23 @@ def test_reconnect_is_off_by_default_and_call_rows_summarise_the_line() -> None:
         "resumed": True,
         "dropped_at_s": [7.5],
     }
+
+
+def test_recovery_is_when_p95_came_back_for_good_not_a_lucky_window() -> None:
+    def say(at: float, ms: float) -> dict[str, Any]:
+        return {"kind": "say", "load_at": at, "latency_ms": ms}
+
+    before = [say(100 + k, 500.0) for k in range(10)]  # steady: P95 500 ms
+    # After the kill at 110: slow, back at 116-121, slow again at 122-125, back from 126.
+    after = [say(110.2 + k, 1500.0) for k in range(6)]
+    after += [say(116.2 + k, 500.0) for k in range(6)]
+    after += [say(122.2 + k, 1500.0) for k in range(4)]
+    after += [say(126.2 + k, 500.0) for k in range(12)]
+    got = chaos.recovery(before + after, at=110.0, window_s=3.0, run_start=100.0)
+    assert got["p95_before_ms"] == 500.0 and got["p95_worst_ms"] == 1500.0
+    # [125.5, 128.5) is the first window after the last slow turn (125.2), windows
+    # stepping 0.5 s; every one after it passes too.
+    assert got["p95_recovery_s"] == 15.5
+    # The next action ends the judging: back at 116 and still back when it came.
+    cut = chaos.recovery(before + after, at=110.0, window_s=3.0, run_start=100.0, until=121.5)
+    assert cut["p95_recovery_s"] == 5.5
