@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from reports.stats import as_number, format_number
+from reports.stats import format_number
+from simulator.metrics.stats import as_number
 
 
 def _e(value: Any) -> str:

@@ -29,9 +29,12 @@ from reports import load as load_curve
 from reports import matrix, sections
 from reports.judge import judge_section
 from reports.rundir import RunData, write_atomic
-from reports.stats import Summary, as_number, format_metric, format_number, summary
+from reports.stats import format_metric, format_number
 from reports.transcripts import call_anchor, calls_sections
 from reports.waterfall import spans_by_trace, waterfall_figure, waterfall_html
+from simulator.metrics.stats import Summary, as_number, summary
+from simulator.metrics.summary import is_caller_turn, reply_latencies
+from simulator.metrics.wer import aggregate
 
 REPORT_HTML = "report.html"
 
@@ -268,26 +271,17 @@ def _summary_row(name: str, s: Summary) -> str:
     return f"<tr><td>{_e(name)}</td>{''.join(cells)}</tr>"
 
 
-def _is_reply(row: dict[str, Any]) -> bool:
-    """Caller turns answered by the agent: what voice-to-voice latency and the SLOs cover."""
-    return row.get("kind", "say") == "say"
-
-
 def _latency_by_scenario(turns: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
-    groups: dict[str, list[float]] = defaultdict(list)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in turns:
-        if not _is_reply(row):
-            continue
-        value = as_number(row.get("latency_ms"))
-        if value is not None:
-            groups[str(row.get("scenario"))].append(value)
-    return dict(groups)
+        groups[str(row.get("scenario"))].append(row)
+    by_scenario = {name: reply_latencies(rows) for name, rows in groups.items()}
+    return {name: values for name, values in by_scenario.items() if values}
 
 
 def _summary_section(turns: Sequence[dict[str, Any]]) -> str:
     by_scenario = _latency_by_scenario(turns)
-    said = [t for t in turns if _is_reply(t)]
-    rows = [_summary_row("caller turns", summary(as_number(t.get("latency_ms")) for t in said))]
+    rows = [_summary_row("caller turns", summary(reply_latencies(turns)))]
     if len(by_scenario) > 1:
         rows += [_summary_row(name, summary(vals)) for name, vals in sorted(by_scenario.items())]
     waits = [as_number(t.get("latency_ms")) for t in turns if t.get("kind") == "wait"]
@@ -314,16 +308,14 @@ def _wer_section(turns: Sequence[dict[str, Any]]) -> str:
         return ""
     rows = []
     for name, group in sorted(groups.items()):
-        ref = sum(int(as_number(r.get("wer_ref_words")) or 0) for r in group)
-        edits = {k: sum(int(as_number(r.get(k)) or 0) for r in group) for k in _WER_EDITS}
-        corpus = sum(edits.values()) / ref if ref else None
+        corpus = aggregate(group, "wer")  # as the SLO verdict computes it
         mean = summary(r.get("wer") for r in group)["mean"]
         rows.append(
             f"<tr><td>{_e(name)}</td>"
-            + _num_td(str(len(group)))
-            + _num_td(str(ref))
-            + "".join(_num_td(str(edits[k])) for k in _WER_EDITS)
-            + _num_td(_e(format_number(corpus, 3)))
+            + _num_td(str(corpus["n"]))
+            + _num_td(str(corpus["ref_words"]))
+            + "".join(_num_td(str(corpus[k])) for k in _WER_EDITS)
+            + _num_td(_e(format_number(as_number(corpus["wer"]), 3)))
             + _num_td(_e(format_number(mean, 3)))
             + "</tr>"
         )
@@ -345,7 +337,7 @@ def _wer_section(turns: Sequence[dict[str, Any]]) -> str:
     )
 
 
-_WER_EDITS = ("wer_subs", "wer_dels", "wer_ins")
+_WER_EDITS = ("substitutions", "deletions", "insertions")
 
 
 def _turns_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> str:
@@ -504,7 +496,7 @@ def _latency_figures(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> 
     points = [
         (i, row)
         for i, row in enumerate(ordered, start=1)
-        if as_number(row.get("latency_ms")) is not None and _is_reply(row)
+        if as_number(row.get("latency_ms")) is not None and is_caller_turn(row)
     ]
     if not points:
         return []

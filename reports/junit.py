@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from reports.rundir import RunData, read_baseline, write_atomic
-from reports.stats import as_number, format_metric
+from reports.stats import format_metric
+from simulator.metrics.stats import as_number
 
 JUNIT_XML = "junit.xml"
 

@@ -21,7 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reports.stats import as_number
+from simulator.metrics.stats import as_number
 
 ERROR_RATE_BREAK = 0.01
 

@@ -4,39 +4,81 @@ A scenario's `matrix` expands into calls; each call row carries the values it
 ran with (e.g. {"caller.voice": "en-gb-scotland", "caller.noise.snr_db": 5}).
 The accent axis is the first matrix key naming a voice or accent, the noise
 axis the first naming noise or SNR. WER per cell is corpus WER (all word
-edits over all reference words of the cell's turns), as the SLO computes it.
+edits over all reference words of the cell's turns), computed by
+simulator.metrics.wer.aggregate, as the SLO verdict computes it.
 Runs without such keys get no heatmap (the section is hidden).
 """
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 
-from reports.stats import as_number, format_number, summary
+from reports.stats import format_number
+from simulator.metrics.stats import as_number, summary
+from simulator.metrics.summary import reply_latencies
+from simulator.metrics.wer import aggregate
 
-_EDITS = ("wer_subs", "wer_dels", "wer_ins")
+#: a cell's matrix values, (key, value label) per matrix key
+Values = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One accent x noise cell."""
+    """One matrix cell: its values, corpus WER over its caller turns, their latencies."""
 
-    accent: str
-    noise: str
-    words: int
-    edits: int
-    latencies: tuple[float, ...]
+    values: Values
+    wer: float | None  # None without reference words
+    words: int  # reference words scored
+    turns: int  # caller turns scored for WER
+    latencies: tuple[float, ...]  # measured latencies of the cell's caller turns
 
     @property
-    def wer(self) -> float | None:
-        """Corpus WER of the cell, None without reference words."""
-        return self.edits / self.words if self.words else None
+    def accent(self) -> str:
+        """The first axis' value (the heatmap's row)."""
+        return self.values[0][1]
+
+    @property
+    def noise(self) -> str:
+        """The second axis' value (the heatmap's column)."""
+        return self.values[1][1]
+
+    @property
+    def replies(self) -> int:
+        """Caller turns the agent answered (a turn with no reply scores every word lost)."""
+        return len(self.latencies)
+
+
+def group_cells(
+    turns: Sequence[dict[str, Any]],
+    cell_of: Callable[[dict[str, Any]], Values | None],
+    order: Iterable[Values] = (),
+) -> list[Cell]:
+    """The cells `cell_of` puts turns in (None leaves a turn out), each with its corpus WER
+    (simulator.metrics.wer.aggregate, as the SLO verdict) and latencies; the cells in
+    `order` first, even without turns, then in order of first appearance."""
+    grouped: dict[Values, list[dict[str, Any]]] = {key: [] for key in order}
+    for row in turns:
+        key = cell_of(row)
+        if key is not None:
+            grouped.setdefault(key, []).append(row)
+    out = []
+    for key, rows in grouped.items():
+        corpus = aggregate(rows, "wer")
+        out.append(
+            Cell(
+                key,
+                as_number(corpus["wer"]),
+                int(corpus["ref_words"] or 0),
+                int(corpus["n"] or 0),
+                tuple(reply_latencies(rows)),
+            )
+        )
+    return out
 
 
 def _axis_key(keys: Sequence[str], needles: tuple[str, ...]) -> str | None:
@@ -78,25 +120,14 @@ def cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) -> l
     by_call = {
         str(c.get("call_id")): c["matrix"] for c in calls if isinstance(c.get("matrix"), dict)
     }
-    acc: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"words": 0, "edits": 0, "lat": []}
-    )
-    for row in turns:
+
+    def cell_of(row: dict[str, Any]) -> Values | None:
         if row.get("kind", "say") != "say":
-            continue
+            return None
         m = _matrix_of(row, by_call)
-        key = (str(m.get(accent_key, "—")), str(m.get(noise_key, "—")))
-        cell = acc[key]
-        words = int(as_number(row.get("wer_ref_words")) or 0)
-        if words > 0:
-            cell["words"] += words
-            cell["edits"] += sum(int(as_number(row.get(k)) or 0) for k in _EDITS)
-        latency = as_number(row.get("latency_ms"))
-        if latency is not None:
-            cell["lat"].append(latency)
-    return [
-        Cell(a, n, v["words"], v["edits"], tuple(v["lat"])) for (a, n), v in sorted(acc.items())
-    ]
+        return ((accent_key, str(m.get(accent_key, "—"))), (noise_key, str(m.get(noise_key, "—"))))
+
+    return sorted(group_cells(turns, cell_of), key=lambda c: (c.accent, c.noise))
 
 
 def _sort_key(value: str) -> tuple[int, float, str]:

@@ -15,8 +15,10 @@ from typing import Any
 
 from reports import matrix
 from reports.junit import baseline_message
-from reports.stats import as_number, format_number, summary
+from reports.stats import format_number
 from reports.waterfall import dominant_stage
+from simulator.metrics.stats import as_number, summary
+from simulator.metrics.summary import reply_latencies
 
 
 def _e(value: Any) -> str:
@@ -38,8 +40,7 @@ def glance(
     baseline: dict[str, Any] | None,
 ) -> str:
     """The four-to-five answer boxes under the verdict."""
-    said = [t for t in turns if t.get("kind", "say") == "say"]
-    s = summary(as_number(t.get("latency_ms")) for t in said)
+    s = summary(reply_latencies(turns))  # the SLO verdict's population
     boxes = [
         _box(
             "latency P95",

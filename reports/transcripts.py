@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from reports.conversation import conversation_summary, decision_row
-from reports.stats import as_number, format_number
+from reports.stats import format_number
+from simulator.metrics.stats import as_number
 
 _WORD = re.compile(r"[a-z0-9']+")
 #: embedding stops past this many bytes of audio per report (then links are used)

@@ -18,7 +18,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from reports.stats import as_number, format_number
+from reports.stats import format_number
+from simulator.metrics.stats import as_number
 
 #: (stages key, label, colour), in pipeline order
 STAGES: tuple[tuple[str, str, str], ...] = (

@@ -9,7 +9,8 @@ Why this shape:
 - Percentiles get a bootstrap interval (each run resampled independently,
   seeded, so the same two run directories always give the same table); rates
   get the Newcombe hybrid-score interval for a difference of two proportions,
-  which behaves at 0 % and 100 % where the plain Wald interval does not.
+  which behaves at 0 % and 100 % where the plain Wald interval does not
+  (both computed in simulator/metrics/stats.py, with every other interval).
 - Everything is computed from turns.jsonl rows of both run directories, per
   scenario, so each figure traces back to rows (DESIGN.md).
 """
@@ -17,23 +18,25 @@ Why this shape:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reports.rundir import BASELINE_JSON, RunData, write_atomic
-from reports.stats import as_number
 from simulator.errors import UsageError
+from simulator.metrics.stats import (
+    as_number,
+    bootstrap_percentile_diff,
+    percentile,
+    two_proportion_diff,
+)
+from simulator.metrics.summary import is_caller_turn, reply_latencies
+from simulator.metrics.wer import aggregate
 
-BOOTSTRAP_RESAMPLES = 2000
 #: fewer latencies than this on either side: the bootstrap cannot see the
 #: spread (one turn resamples to itself), so no change is called significant
 MIN_BOOTSTRAP_N = 4
 CONFIDENCE = 0.95
-_Z = 1.959963984540054  # two-sided 95 % normal quantile
 
 #: latency percentiles compared, metric name -> percentile
 PERCENTILES: tuple[tuple[str, float], ...] = (
@@ -131,64 +134,15 @@ def _fmt_rate(value: float, sign: bool = True) -> str:
     return f"{value * 100:+.1f} pt" if sign else f"{value * 100:.1f} pt"
 
 
-# ---------------------------------------------------------------- statistics
-
-
-def bootstrap_percentile_diff(
-    baseline: list[float], current: list[float], q: float, seed: int = 0
-) -> tuple[float, float, float]:
-    """(point delta, CI low, CI high) of percentile q (current - baseline), 95 % bootstrap.
-
-    Each sample is resampled with replacement on its own (the runs are
-    independent); the interval is the 2.5th..97.5th percentile of the
-    resampled differences.
-    """
-    a = np.asarray(baseline, dtype=float)
-    b = np.asarray(current, dtype=float)
-    delta = float(np.percentile(b, q) - np.percentile(a, q))
-    rng = np.random.default_rng(seed)
-    ra = a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))]
-    rb = b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))]
-    diffs = np.percentile(rb, q, axis=1) - np.percentile(ra, q, axis=1)
-    alpha = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    return delta, float(low), float(high)
-
-
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    p = k / n
-    denom = 1 + _Z**2 / n
-    centre = (p + _Z**2 / (2 * n)) / denom
-    half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denom
-    return centre - half, centre + half
-
-
-def two_proportion_diff(
-    k_base: int, n_base: int, k_cur: int, n_cur: int
-) -> tuple[float, float, float]:
-    """(delta, CI low, CI high) of k_cur/n_cur - k_base/n_base, Newcombe hybrid score, 95 %."""
-    p1, p2 = k_base / n_base, k_cur / n_cur
-    l1, u1 = _wilson(k_base, n_base)
-    l2, u2 = _wilson(k_cur, n_cur)
-    delta = p2 - p1
-    low = delta - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
-    high = delta + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
-    return delta, low, high
-
-
 # ---------------------------------------------------------------- metrics from rows
 
 
 def _by_scenario(turns: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for row in turns:
-        if row.get("kind", "say") == "say":
+        if is_caller_turn(row):
             out.setdefault(str(row.get("scenario")), []).append(row)
     return out
-
-
-def _latencies(rows: list[dict[str, Any]]) -> list[float]:
-    return [v for v in (as_number(r.get("latency_ms")) for r in rows) if v is not None]
 
 
 def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
@@ -198,11 +152,9 @@ def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
     if metric == "turn_error_rate":
         return sum(1 for r in rows if r.get("error")), len(rows)
     # wer: word edits over reference words (corpus WER, as the SLO computes it)
-    scored = [r for r in rows if (as_number(r.get("wer_ref_words")) or 0) > 0]
-    words = sum(int(as_number(r.get("wer_ref_words")) or 0) for r in scored)
-    edits = sum(
-        int(as_number(r.get(k)) or 0) for r in scored for k in ("wer_subs", "wer_dels", "wer_ins")
-    )
+    corpus = aggregate(rows, "wer")
+    words = int(corpus["ref_words"] or 0)
+    edits = sum(int(corpus[k] or 0) for k in ("substitutions", "deletions", "insertions"))
     return min(edits, words), words
 
 
@@ -235,12 +187,11 @@ def compare_rows(
     base, cur = _by_scenario(baseline), _by_scenario(current)
     comparison = Comparison(baseline_dir, current_dir, tolerance)
     for name in sorted(set(base) & set(cur)):
-        la, lb = _latencies(base[name]), _latencies(cur[name])
+        la, lb = reply_latencies(base[name]), reply_latencies(cur[name])
         for metric, q in PERCENTILES:
             interval: tuple[float | None, float | None, float | None] = (None, None, None)
-            values: tuple[float | None, float | None] = (None, None)
-            if la and lb:
-                values = (float(np.percentile(la, q)), float(np.percentile(lb, q)))
+            values = (percentile(la, q), percentile(lb, q))
+            if values[0] is not None and values[1] is not None:
                 interval = (values[1] - values[0], None, None)
             if min(len(la), len(lb)) >= MIN_BOOTSTRAP_N:
                 interval = bootstrap_percentile_diff(la, lb, q)

@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.capacity.engine import Trace
 from simulator.capacity.record import OUTCOMES
+from simulator.metrics.stats import percentile
 
 Row = dict[str, Any]
 
@@ -58,7 +59,8 @@ def timeline(trace: Trace) -> list[Row]:
 
 
 def _pct(values: np.ndarray, q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 1) if values.size else None
+    value = percentile(values, q)
+    return None if value is None else round(value, 1)
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -8,8 +8,6 @@ resolution is one sample (62.5 us), finer than a frame.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from simulator.audio import SAMPLE_RATE, SPEECH_THRESHOLD, Pcm, first_above
@@ -56,11 +54,3 @@ def active_between(track: Pcm, start: int, end: int, threshold: int = SPEECH_THR
     """True when the agent made sound above threshold anywhere in [start, end)."""
     seg = track[max(0, start) : max(0, end)]
     return bool(len(seg)) and bool(np.any(np.abs(seg.astype(np.int32)) > threshold))
-
-
-def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
-    """P50/P95/P99 (linear interpolation) over per-turn latencies; empty -> {}."""
-    if not values:
-        return {}
-    arr = np.asarray(values, dtype=np.float64)
-    return {f"p{int(q)}": float(np.percentile(arr, q)) for q in qs}

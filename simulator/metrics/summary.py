@@ -12,20 +12,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.metrics.stats import proportion, summarize
+from simulator.metrics.stats import as_number, proportion, summarize
 from simulator.metrics.task import success_rate
 from simulator.metrics.wer import aggregate
 
 Row = dict[str, Any]
 
 
+def is_caller_turn(turn: Row) -> bool:
+    """A caller's `say` turn (a row without a kind counts as one): what latency covers."""
+    return turn.get("kind", "say") == "say"
+
+
 def reply_latencies(turns: Sequence[Row]) -> list[float]:
-    """Voice-to-voice latencies of `say` turns that got a reply (the SLO population)."""
-    return [
-        float(t["latency_ms"])
-        for t in turns
-        if t.get("kind") == "say" and t.get("latency_ms") is not None
-    ]
+    """Voice-to-voice latencies of caller turns that got a reply, in row order.
+
+    The one population of the latency figures: the SLO verdict, run.json, the
+    report's tables, charts and cells, and the baseline comparison.
+    """
+    measured = (as_number(t.get("latency_ms")) for t in turns if is_caller_turn(t))
+    return [v for v in measured if v is not None]
 
 
 def cell_key(call: Row) -> str:

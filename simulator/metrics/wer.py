@@ -20,10 +20,12 @@ hypothesis alike, in this order:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jiwer
+
+from simulator.metrics.stats import as_number
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()  # noqa: E501
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -179,15 +181,24 @@ def score_intended(reference: str, hypothesis: str, fillers: tuple[str, ...] = (
 
 
 def aggregate(
-    rows: Sequence[dict[str, object]], prefix: str = "wer"
+    rows: Sequence[Mapping[str, object]], prefix: str = "wer"
 ) -> dict[str, float | int | None]:
-    """Corpus WER over turn rows carrying `{prefix}_ref_words/_subs/_dels/_ins` (rows without
-    a reference are skipped): summed counts, their ratio, and n (turns scored)."""
-    scored = [r for r in rows if r.get(f"{prefix}_ref_words")]
-    words = sum(int(r[f"{prefix}_ref_words"]) for r in scored)  # type: ignore[call-overload]
-    subs = sum(int(r[f"{prefix}_subs"]) for r in scored)  # type: ignore[call-overload]
-    dels = sum(int(r[f"{prefix}_dels"]) for r in scored)  # type: ignore[call-overload]
-    ins = sum(int(r[f"{prefix}_ins"]) for r in scored)  # type: ignore[call-overload]
+    """Corpus WER over turn rows carrying `{prefix}_ref_words/_subs/_dels/_ins`: summed
+    counts, their ratio, and n (turns scored). Rows without reference words are skipped
+    (their WER is not a ratio of anything); missing or non-numeric counts read as 0.
+
+    The one computation of corpus WER: the SLO verdict, the report's WER table, its
+    accent x noise cells, the matrix table and the baseline comparison all call it.
+    """
+
+    def count(row: Mapping[str, object], field: str) -> int:
+        return int(as_number(row.get(f"{prefix}_{field}")) or 0)
+
+    scored = [r for r in rows if count(r, "ref_words") > 0]
+    words = sum(count(r, "ref_words") for r in scored)
+    subs = sum(count(r, "subs") for r in scored)
+    dels = sum(count(r, "dels") for r in scored)
+    ins = sum(count(r, "ins") for r in scored)
     return {
         "wer": (subs + dels + ins) / words if words else None,
         "n": len(scored),

@@ -17,7 +17,8 @@ import pytest
 from reports.html import _script_json, verdict, write_report
 from reports.junit import write_junit
 from reports.rundir import RunData, read_jsonl, read_run
-from reports.stats import format_number, summary
+from reports.stats import format_number
+from simulator.metrics.stats import summary
 
 XSS = "<script>alert(1)</script>"
 LATENCIES = [640.0, 710.5, 802.25, 955.0, 1200.0, 680.0]
