@@ -11,7 +11,7 @@ from typing import Any
 
 from simulator.metrics.reliability import reliability
 from simulator.metrics.stats import percentile
-from simulator.metrics.summary import reply_latencies, turn_taking
+from simulator.metrics.summary import first_audio_ms, reply_latencies, turn_taking
 from simulator.metrics.task import success_rate
 from simulator.metrics.wer import aggregate
 from simulator.scenario import Slo
@@ -42,19 +42,11 @@ def _metrics(
         return p["rate"], p["n"]
 
     def barge() -> tuple[float | None, int]:
-        stops = [
-            float(v)
-            for c in calls
-            for v in (c.get("turn_taking") or {}).get("barge_in_stop_ms", [])
-        ]
-        return _percentile_of(stops, 95)
+        stops = turn_taking(calls)["barge_in_stop_ms"]
+        return stops["p95"], stops["n"]
 
     def ttfa() -> tuple[float | None, int]:
-        vals = [
-            float(c["time_to_first_audio_ms"])
-            for c in calls
-            if c.get("time_to_first_audio_ms") is not None
-        ]
+        vals = first_audio_ms(calls)
         return (max(vals) if vals else None), len(vals)
 
     def reliable() -> tuple[float | None, int]:

@@ -100,18 +100,19 @@ def turn_taking(calls: Sequence[Row]) -> dict[str, Any]:
     }
 
 
+def first_audio_ms(calls: Sequence[Row]) -> list[float]:
+    """Each call's time to the agent's first audio (calls that heard none left out)."""
+    measured = (as_number(c.get("time_to_first_audio_ms")) for c in calls)
+    return [v for v in measured if v is not None]
+
+
 def summarize_run(calls: Sequence[Row], turns: Sequence[Row]) -> dict[str, Any]:
     """Everything run.json reports under `metrics`."""
     said = [t for t in turns if t.get("kind") == "say"]
-    ttfa = [
-        float(c["time_to_first_audio_ms"])
-        for c in calls
-        if c.get("time_to_first_audio_ms") is not None
-    ]
     return {
         "latency_ms": summarize(reply_latencies(turns)),
         "latency_by_cell": latency_by_cell(calls, turns),
-        "time_to_first_audio_ms": summarize(ttfa, qs=(50, 95)),
+        "time_to_first_audio_ms": summarize(first_audio_ms(calls), qs=(50, 95)),
         "stt_wer": aggregate(said, "wer"),
         "spoken_wer": aggregate(turns, "spoken_wer"),
         "agent_stages": stage_latencies(turns),
