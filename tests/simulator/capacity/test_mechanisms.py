@@ -132,7 +132,7 @@ def test_callers_hang_up_past_the_wait_limit_and_are_counted() -> None:
         cfg = deployment(
             [{"name": "llm", "servers": 1, "service_ms": {"dist": "exponential", "mean_ms": 250}}],
             traffic={"calls_per_min": 1, "turns_per_call": 1, "patience_s": patience_s},
-            duration_s=1800.0,
+            duration_s=1200.0,
             seed=4,
         )
         trace = simulate(cfg, calls_per_min)
