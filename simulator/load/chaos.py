@@ -276,7 +276,8 @@ def analyse(
         at = float(act["at"])
         live = [c for c in calls if _span(c)[0] <= at < _span(c)[1]]
         on_killed = [c for c in live if killed in (c.get("agent_instances") or [])[:1]]
-        lost = [c for c in live if c.get("status") != "ok"]
+        # A call the end of the run cut short (`cancelled`) was not lost to the kill.
+        lost = [c for c in live if c.get("status") not in ("ok", "cancelled")]
         moved = [c for c in live if int(c.get("reconnects") or 0) > 0]
         resumed = [
             c
