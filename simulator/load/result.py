@@ -96,6 +96,7 @@ def summarize(run_dir: Path, cfg: LoadConfig, scenario: str, turns: list[Row]) -
         "last_passing": last_pass,
         "breakpoint": first_fail if cfg.profile != "soak" else None,
         "generator_saturated_steps": [r["step"] for r in rows if r.get("generator_saturated")],
+        "generator_busy_steps": [r["step"] for r in rows if r.get("generator_cpu_saturated")],
         "workers": cfg.workers,
     }
     if cfg.profile == "soak":

@@ -145,6 +145,10 @@ class _StepPrinter:
             verdict = "[green]ok[/]" if row.get("slo_passed") else f"[red]{row.get('slo_reason')}"
             late = row.get("generator_lateness_ms")
             flag = " [yellow]generator saturated[/]" if row.get("generator_saturated") else ""
+            if row.get("generator_cpu_saturated"):
+                busy = row.get("generator_busy") or {}
+                top = max(busy, key=lambda w: busy[w] or 0.0, default="?")
+                flag += f" [yellow]worker {top} busy {busy.get(top, 0):.0%}[/]"
             console.print(
                 f"  {row.get('phase')} {row['concurrency']:>3} calls: n={row.get('n')} "
                 f"P95 {p95} ms errors {err} lateness {late} ms {verdict}{flag}",
@@ -158,6 +162,10 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
     procs: list[asyncio.subprocess.Process] = []
     log = (out / "locust.log").open("ab")
     printer = _StepPrinter(out / LOAD_JSONL)
+    # SIGTERM (a supervisor, `timeout`) stops the run like Ctrl-C: the locust processes
+    # run in their own session and would outlive us otherwise.
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, os.kill, os.getpid(), signal.SIGINT)
     try:
         for name, argv in locust_commands(cfg, out):
             env = dict(os.environ, **{CONFIG_ENV: str(config_path), WORKER_ENV: name})
@@ -186,6 +194,7 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
                 await asyncio.wait_for(proc.wait(), 30)
         return head.returncode or 0
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         _stop_all(procs)
         printer.poll()
         log.close()
@@ -291,6 +300,12 @@ async def run_load(
         if bundled is not None:
             await bundled.stop()
         summary, code, report = _finish(out, cfg, scenario, store, status, fatal)
+    if summary.get("generator_busy_steps"):
+        console.print(
+            f"[yellow]warning:[/] a worker's event loop was busy >= 80 % of steps "
+            f"{summary['generator_busy_steps']}: its core is near saturation, frames will "
+            "soon leave late (add workers or hosts; see generator_busy in load.jsonl)"
+        )
     return LoadOutcome(out, code, summary, report)
 
 

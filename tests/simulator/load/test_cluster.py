@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -55,13 +56,14 @@ def test_clock_offsets_take_the_least_delayed_sample() -> None:
 def test_thread_load_sees_a_busy_thread() -> None:
     import os
 
-    load = ThreadLoad(os.getpid())
+    load = ThreadLoad(os.getpid(), threading.get_native_id())
     assert load.sample() is None  # the first sample is the reference
-    end = time.monotonic() + 0.2
+    end = time.monotonic() + 0.3
     while time.monotonic() < end:
         pass
     got = load.sample()
-    assert got is not None and got["busy"] >= got["cpu"] > 0.5
+    # Always runnable: on a CPU or waiting for one, however busy the machine is.
+    assert got is not None and got["busy"] >= 0.9 and 0 < got["cpu"] <= got["busy"]
 
 
 def test_a_step_records_each_workers_loop_and_flags_a_saturated_one() -> None:
