@@ -26,7 +26,9 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from reports import load as load_curve
-from reports.html import BOOT_JS, CSS, REPORT_HTML, _figure_blocks, _layout
+from reports.assets import BOOT_JS, CSS
+from reports.figures import figure_blocks, layout
+from reports.html import REPORT_HTML
 from reports.rundir import read_jsonl, write_atomic
 
 CAPACITY_JSON = "capacity.json"
@@ -73,7 +75,7 @@ def render(result: Row, series: Sequence[Row], steps: Sequence[Row]) -> str:
             if fig is not None:
                 figures.append(fig)
     figures += series_figures(series, slo)
-    divs, blobs = _figure_blocks(figures, "cap")
+    divs, blobs = figure_blocks(figures, "cap")
     if series:
         parts.append("<h2>Over time</h2>")
         if kind == "plan":
@@ -229,7 +231,7 @@ def series_figures(series: Sequence[Row], slo: float | None) -> list[go.Figure]:
         lat.add_trace(go.Scatter(x=x, y=[r.get(key) for r in series], name=label, mode="lines"))
     if slo is not None:
         lat.add_hline(y=slo, line={"dash": "dot", "color": "#c62828"}, annotation_text="SLO")
-    _layout(lat, "Voice-to-voice latency per time bucket", "virtual time (s)", "ms")
+    layout(lat, "Voice-to-voice latency per time bucket", "virtual time (s)", "ms")
     figures.append(lat)
     figures.append(_per_stage(series, x, "wait_ms", "Mean queue wait per stage", "ms"))
     if any(r.get("instances") for r in series):
@@ -239,7 +241,7 @@ def series_figures(series: Sequence[Row], slo: float | None) -> list[go.Figure]:
     events = go.Figure()
     for key, label in (("hangups", "hang-ups"), ("lost", "turns lost"), ("crashes", "crashes")):
         events.add_trace(go.Bar(x=x, y=[r.get(key, 0) for r in series], name=label))
-    _layout(events, "Hang-ups, lost turns and crashes per bucket", "virtual time (s)", "count")
+    layout(events, "Hang-ups, lost turns and crashes per bucket", "virtual time (s)", "count")
     figures.append(events)
     return figures
 
@@ -257,5 +259,5 @@ def _per_stage(series: Sequence[Row], x: list[Any], key: str, title: str, unit: 
             continue
         colour = PALETTE[every.index(name) % len(PALETTE)]
         fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line={"color": colour}))
-    _layout(fig, title, "virtual time (s)", unit)
+    layout(fig, title, "virtual time (s)", unit)
     return fig

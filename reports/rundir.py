@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.metrics.stats import as_number
+
 log = logging.getLogger(__name__)
 
 RUN_JSON = "run.json"
@@ -139,3 +141,17 @@ def read_baseline(run_dir: Path | str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def scenario_limits(run: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Map scenario name -> {metric: limit} from run.json's scenarios."""
+    limits: dict[str, dict[str, float]] = {}
+    for scenario in run.get("scenarios") or []:
+        if not isinstance(scenario, dict):
+            continue
+        slo = scenario.get("slo")
+        slo = slo if isinstance(slo, dict) else {}
+        limits[str(scenario.get("name"))] = {
+            k: v for k, v in ((k, as_number(v)) for k, v in slo.items()) if v is not None
+        }
+    return limits

@@ -8,21 +8,17 @@ turn-taking tables follow; each hides itself when its data is absent.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from reports import matrix
 from reports.junit import baseline_message
+from reports.markup import e
 from reports.stats import format_number
 from reports.waterfall import dominant_stage
 from simulator.metrics.stats import as_number, summary
 from simulator.metrics.summary import reply_latencies
-
-
-def _e(value: Any) -> str:
-    return "—" if value is None else html.escape(str(value), quote=True)
 
 
 def _box(key: str, value: str, detail: str = "", cls: str = "") -> str:
@@ -56,7 +52,7 @@ def glance(
         boxes.append(
             _box(
                 "slowest turns are spent in",
-                _e(stage),
+                e(stage),
                 f"{share * 100:.0f}% of latency on average in the slowest {n} turn"
                 f"{'s' if n != 1 else ''} (≥ {format_number(floor)} ms) · see the waterfall",
             )
@@ -67,15 +63,15 @@ def glance(
     if worst and found is not None:
         noise = found[1].rsplit(".", 1)[-1]
         text = "; ".join(
-            f"{_e(c.accent)} × {_e(noise)} {_e(c.noise)}: {(c.wer or 0) * 100:.1f}%" for c in worst
+            f"{e(c.accent)} × {e(noise)} {e(c.noise)}: {(c.wer or 0) * 100:.1f}%" for c in worst
         )
-        top = f"{_e(worst[0].accent)} × {_e(noise)} {_e(worst[0].noise)}"
+        top = f"{e(worst[0].accent)} × {e(noise)} {e(worst[0].noise)}"
         boxes.append(_box("worst accent × noise (WER)", top, text, "bad"))
     if baseline is not None:
         changes = [c for c in baseline.get("changes") or [] if isinstance(c, dict)]
         regressions = [c for c in changes if c.get("regression")]
         detail = (
-            "; ".join(f"{_e(c.get('scenario'))} {_e(c.get('metric'))}" for c in regressions[:3])
+            "; ".join(f"{e(c.get('scenario'))} {e(c.get('metric'))}" for c in regressions[:3])
             or f"metrics compared: {len(changes)}"
         )
         boxes.append(
@@ -132,21 +128,21 @@ def baseline_section(baseline: dict[str, Any] | None) -> str:
             else '<span class="pass">no significant change</span>'
         )
         rows.append(
-            f'<tr class="{"bad" if reg else ""}" title="{_e(baseline_message(c))}">'
-            f"<td>{_e(c.get('scenario'))}</td><td>{_e(c.get('metric'))}</td>"
+            f'<tr class="{"bad" if reg else ""}" title="{e(baseline_message(c))}">'
+            f"<td>{e(c.get('scenario'))}</td><td>{e(c.get('metric'))}</td>"
             f'<td class="num">{_fmt_change(c, "baseline", False)}</td>'
             f'<td class="num">{_fmt_change(c, "current", False)}</td>'
             f'<td class="num">{_fmt_change(c, "delta")}</td>'
             f'<td class="num">[{_fmt_change(c, "ci_low")}, {_fmt_change(c, "ci_high")}]</td>'
-            f'<td class="num">{_e(c.get("n_current"))} / {_e(c.get("n_baseline"))}</td>'
-            f"<td>{_e(c.get('method'))}</td><td>{verdict}</td></tr>"
+            f'<td class="num">{e(c.get("n_current"))} / {e(c.get("n_baseline"))}</td>'
+            f"<td>{e(c.get('method'))}</td><td>{verdict}</td></tr>"
         )
     tol = baseline.get("tolerance") if isinstance(baseline.get("tolerance"), dict) else {}
     tol_ms = as_number(tol.get("latency_ms")) if tol else None
     tol_rate = as_number(tol.get("rate")) if tol else None
     return (
         f'<h2 id="baseline">Baseline comparison <span class="muted small">vs '
-        f"{_e(baseline.get('baseline_dir'))}</span></h2>"
+        f"{e(baseline.get('baseline_dir'))}</span></h2>"
         '<table><thead><tr><th>scenario</th><th>metric</th><th class="num">baseline</th>'
         '<th class="num">current</th><th class="num">change</th><th class="num">95% CI</th>'
         '<th class="num">n now / base</th><th>method</th><th>verdict</th></tr></thead>'
@@ -181,7 +177,7 @@ def turn_taking_section(turns: Sequence[dict[str, Any]]) -> str:
             groups[str(t.get("scenario"))].append(t)
     rows = []
     for name, rows_ in sorted(groups.items()):
-        cells = [f"<td>{_e(name)}</td>", f'<td class="num">{len(rows_)}</td>']
+        cells = [f"<td>{e(name)}</td>", f'<td class="num">{len(rows_)}</td>']
         for key, _, kind in present:
             values = [t.get(key) for t in rows_ if key in t]
             if kind == "flag":
@@ -191,7 +187,7 @@ def turn_taking_section(turns: Sequence[dict[str, Any]]) -> str:
                 s = summary(as_number(v) for v in values)
                 cells.append(f'<td class="num">{format_number(s["p50"])} (n={s["n"]})</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    head = "".join(f'<th class="num">{_e(label)}</th>' for _, label, _ in present)
+    head = "".join(f'<th class="num">{e(label)}</th>' for _, label, _ in present)
     return (
         "<h2>Turn-taking</h2><table><thead><tr><th>scenario</th>"
         f'<th class="num">caller turns</th>{head}</tr></thead>'

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from reports.html import _script_json, verdict, write_report
+from reports.figures import script_json
+from reports.html import verdict, write_report
 from reports.junit import write_junit
 from reports.rundir import RunData, read_jsonl, read_run
 from reports.stats import format_number
@@ -257,7 +258,7 @@ def test_agent_text_is_escaped_everywhere(tmp_path: Path) -> None:
 
 def test_script_json_cannot_close_the_script() -> None:
     text = json.dumps({"t": "</script><!-- x"})
-    safe = _script_json(text)
+    safe = script_json(text)
     assert "</" not in safe and "<!--" not in safe
     assert json.loads(safe) == {"t": "</script><!-- x"}
 
