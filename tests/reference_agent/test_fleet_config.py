@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from reference_agent.fleet import BALANCERS, haproxy_config, instance_flags, subcommand
+from reference_agent.fleet import (
+    BALANCERS,
+    CALL_HEADER,
+    free_port,
+    haproxy_config,
+    instance_flags,
+    subcommand,
+)
 from simulator.cli import build_parser, main
 
 
@@ -51,3 +61,67 @@ def test_bad_fleet_flags_are_one_line_and_exit_2(
         main(["agent", "serve", *argv])
     err = capsys.readouterr().err
     assert done.value.code == 2 and where in err and len(err.strip().splitlines()) == 1
+
+
+async def _named_server(name: str) -> tuple[web.AppRunner, int]:
+    """A stand-in instance: /health, and /ws says its name and closes."""
+
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        await sock.send_str(name)
+        await sock.close()
+        return sock
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ws", ws)
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+@pytest.mark.parametrize("balancer", ["sticky", "round-robin"])
+async def test_sticky_keeps_a_call_on_its_instance_and_round_robin_does_not(
+    balancer: str, tmp_path: Path
+) -> None:
+    servers = [await _named_server(n) for n in ("a1", "a2")]
+    sock = tmp_path / "s"
+    cfg = tmp_path / "haproxy.cfg"
+    port = free_port()
+    backends = [(n, p) for n, (_, p) in zip(("a1", "a2"), servers, strict=True)]
+    cfg.write_text(haproxy_config(balancer, ("127.0.0.1", port), backends, free_port(), sock))
+    proc = await asyncio.create_subprocess_exec("haproxy", "-f", str(cfg), "-db")
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def instance(call_id: str) -> str:
+                deadline = asyncio.get_running_loop().time() + 10
+                while True:  # until HAProxy listens
+                    try:
+                        ws = await http.ws_connect(
+                            f"ws://127.0.0.1:{port}/ws", headers={CALL_HEADER: call_id}
+                        )
+                        break
+                    except aiohttp.ClientError:
+                        assert asyncio.get_running_loop().time() < deadline
+                        await asyncio.sleep(0.05)
+                msg = await ws.receive()
+                await ws.close()
+                return str(msg.data)
+
+            seen = [await instance(c) for c in ("c1", "c1", "c1", "c2", "c2")]
+    finally:
+        proc.terminate()
+        await proc.wait()
+        for runner, _ in servers:
+            await runner.cleanup()
+    if balancer == "sticky":  # a call's reconnections stay; the next call goes elsewhere
+        assert seen[0] == seen[1] == seen[2] != seen[3] == seen[4], seen
+    else:
+        assert seen[:4] in (["a1", "a2", "a1", "a2"], ["a2", "a1", "a2", "a1"]), seen
