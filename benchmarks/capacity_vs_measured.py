@@ -315,8 +315,13 @@ def print_row(row: dict[str, Any]) -> None:
     """K | predicted | measured | error | within target (20 % or one bisection step)."""
     p, m = row["predicted"], row.get("measured")
     line = f"| {row['processes']} | {p['last_passing']} / {p['breakpoint']} |"
-    if m is None or p["breakpoint"] is None or m["breakpoint"] is None:
-        print(line + " (not measured) |")
+    if m is None:
+        print(line + " (not measured) | | |")
+        return
+    if p["breakpoint"] is None or m["breakpoint"] is None:  # one found none up to --max
+        same = p["breakpoint"] == m["breakpoint"]
+        print(line + f" {m['last_passing']} / {m['breakpoint']} | - | {'yes' if same else 'no'} |")
+        row["within_target"] = same
         return
     err = (p["breakpoint"] - m["breakpoint"]) / m["breakpoint"]
     step = abs(p["breakpoint"] - m["breakpoint"]) <= 1 or p["last_passing"] == m["last_passing"]
