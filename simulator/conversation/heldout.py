@@ -2,7 +2,7 @@
 
 What a phone agent says (asking for facts, offering and confirming times,
 order status, wrapping up), in words none of the bundled agent's replies
-(reference_agent/domain.py) contain, numbers written as they are spoken.
+(reference_agent/domain/) contain, numbers written as they are spoken.
 tests/simulator/conversation/test_whisper.py bounds the recognizer's WER on
 them and benchmarks/ears.py measures it per voice and channel (BENCHMARKS.md,
 "Caller ears (goal-driven callers)").

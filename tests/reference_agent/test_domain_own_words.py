@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reference_agent import domain
+from reference_agent.domain.words import spoken_day, spoken_time
 
 
 def _booking(*turns: str) -> dict[str, str] | None:
@@ -63,17 +64,17 @@ def test_normalize_speaks_numbers_as_callers_do(said: str, words: list[str]) -> 
     ],
 )
 def test_times_in_ordinary_words(said: str, time: str) -> None:
-    assert domain._time(domain.normalize(said)) == time
+    assert spoken_time(domain.normalize(said)) == time
 
 
 def test_digits_of_an_order_number_are_not_a_time() -> None:
     for said in ("my order is five oh five two", "two for six eight", "one two three four"):
-        assert domain._time(domain.normalize(said)) is None, said
+        assert spoken_time(domain.normalize(said)) is None, said
 
 
 def test_good_evening_is_a_greeting_not_pm() -> None:
     words = domain.normalize("Good evening, could I come in Monday at ten")
-    assert domain._time(words) == "ten"
+    assert spoken_time(words) == "ten"
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,7 @@ def test_good_evening_is_a_greeting_not_pm() -> None:
     ],
 )
 def test_days_in_ordinary_words(said: str, day: str | None) -> None:
-    assert domain._day(domain.normalize(said)) == day
+    assert spoken_day(domain.normalize(said)) == day
 
 
 def test_a_booking_in_two_natural_turns() -> None:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from reference_agent import domain
+from reference_agent.domain.words import spoken_time
 from reference_agent.pipeline.stt import (
     StreamingRecognizer,
     UtteranceRecognizer,
@@ -121,7 +122,7 @@ def _feed(recognizer: StreamingRecognizer, text: str) -> str:
 
 def test_whisper_hears_a_time_in_ordinary_words() -> None:
     heard = _feed(UtteranceRecognizer(), "could i come in at ten in the morning")
-    assert domain._time(domain.normalize(heard)) == "ten am", heard
+    assert spoken_time(domain.normalize(heard)) == "ten am", heard
 
 
 class _Counted:
