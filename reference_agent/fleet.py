@@ -77,7 +77,8 @@ def haproxy_config(
         "",
         "defaults",
         "    mode http",
-        "    timeout connect 2s",
+        # Also the turn-around before retrying a refused connection (min(this, 1 s)).
+        "    timeout connect 500ms",
         "    timeout client 1h",
         "    timeout server 1h",
         # An upgraded WebSocket is a tunnel: idle caller silence must not cut it.
