@@ -29,11 +29,6 @@ def silence(samples: int) -> Pcm:
     return np.zeros(max(0, samples), dtype=np.int16)
 
 
-def ms_to_samples(ms: float) -> int:
-    """Convert milliseconds to a whole number of samples at 16 kHz."""
-    return int(round(ms * SAMPLE_RATE / 1000))
-
-
 def frames(pcm: Pcm) -> list[Pcm]:
     """Split audio into 20 ms frames, zero-padding the last one."""
     n = -(-len(pcm) // FRAME_SAMPLES)

@@ -12,7 +12,7 @@ The sharing, in two levels, as an OS scheduler would give it:
 - the box's `cores` are split over the instances in proportion to what they
   ask for (min(jobs, threads) each), never more than asked.
 With C single-threaded instances on C cores each instance is an M/G/1-PS
-server (tests/simulator/capacity/test_cpu.py checks the closed form).
+server (tests/simulator/capacity/test_mechanisms.py checks the closed form).
 
 Rates change only when a job arrives or leaves; between those, every job's
 remaining work falls linearly, so one timer (the earliest completion) is

@@ -12,7 +12,6 @@ understands is what a listener on that line could understand.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Literal
 
 import numpy as np
@@ -45,8 +44,3 @@ def transcribe(audio: Pcm) -> str:
     from simulator.conversation.whisper import WhisperRecognizer
 
     return WhisperRecognizer.shared().transcribe(np.asarray(audio, dtype=np.int16))
-
-
-def timed_ms(start: float) -> float:
-    """Milliseconds since `start` (a perf_counter reading)."""
-    return (time.perf_counter() - start) * 1000

@@ -24,7 +24,6 @@ a re-run reads them back, identical, without a request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -273,8 +272,3 @@ async def judge_call(judge: Judge, goal: str, lines: Sequence[Line]) -> dict[str
             {"n": line.n, "who": line.who, "text": line.text, "turn": line.turn} for line in lines
         ],
     }
-
-
-def judge_call_sync(judge: Judge, goal: str, lines: Sequence[Line]) -> dict[str, Any]:
-    """`judge_call` on its own event loop (benchmarks, scripts)."""
-    return asyncio.run(judge_call(judge, goal, lines))

@@ -8,7 +8,7 @@ a plain asyncio child (`engine.py`) that plays the calls with the same
 runs in a process gevent never touched.
 
     controller (voxsim load) -> agent, pre-rendered caller audio, run directory
-      locust master/local: shape.py's Conductor picks each step's concurrency,
+      locust master/local: conductor.py's Conductor picks each step's concurrency,
                            aggregates steps into load.jsonl
         locust worker(s): one User = one caller, one task = one call
           engine (asyncio): run_call(...), turns/calls rows streamed per worker

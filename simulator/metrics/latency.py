@@ -12,12 +12,6 @@ import numpy as np
 
 from simulator.audio import SAMPLE_RATE, SPEECH_THRESHOLD, Pcm, first_above
 
-
-def find_onset(track: Pcm, start: int, threshold: int = SPEECH_THRESHOLD) -> int | None:
-    """Sample index of the first agent speech at or after `start`, or None."""
-    return first_above(track, threshold, max(0, start))
-
-
 #: An agent onset counts as the start of a reply only after this much agent
 #: silence, so the tail of something the agent was already saying (a greeting
 #: the caller talked over) is not mistaken for an instant answer.
