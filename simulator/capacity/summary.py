@@ -15,6 +15,7 @@ from simulator.capacity.config import CapacityConfig
 from simulator.capacity.engine import ANSWERED, HUNG, LOST, Trace
 from simulator.capacity.record import OUTCOMES
 from simulator.capacity.service import mean_ms
+from simulator.metrics.stats import percentile
 
 Row = dict[str, Any]
 
@@ -23,18 +24,13 @@ def _r(x: float | None, nd: int = 1) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def _pct(values: np.ndarray, q: float) -> float | None:
-    """The q-th percentile (linear interpolation, as metrics.stats), None for no values."""
-    return float(np.percentile(values, q)) if values.size else None
-
-
 def _dist(values: np.ndarray) -> Row:
     values = values[~np.isnan(values)]
     return {
         "n": int(values.size),
         "mean": _r(float(values.mean())) if values.size else None,
-        "p50": _r(_pct(values, 50)),
-        "p95": _r(_pct(values, 95)),
+        "p50": _r(percentile(values, 50)),
+        "p95": _r(percentile(values, 95)),
     }
 
 
@@ -54,7 +50,7 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
     answered = outcome == code[ANSWERED]
     hung = int((outcome == code[HUNG]).sum())
     lost = int((outcome == code[LOST]).sum())
-    p95 = _pct(lat, 95)
+    p95 = percentile(lat, 95)
     passed = p95 is not None and p95 <= cfg.slo.latency_p95_ms
     stages: Row = {}
     for name, pool in trace.pools.items():
@@ -86,9 +82,9 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
     row: Row = {
         "concurrency": concurrency,
         "n": int(lat.size),
-        "latency_p50_ms": _r(_pct(lat, 50)),
+        "latency_p50_ms": _r(percentile(lat, 50)),
         "latency_p95_ms": _r(p95),
-        "latency_p99_ms": _r(_pct(lat, 99)),
+        "latency_p99_ms": _r(percentile(lat, 99)),
         "latency_mean_ms": _r(float(lat.mean())) if lat.size else None,
         "error_rate": round((hung + lost) / n_all, 4) if n_all else 0.0,
         "hangups": hung,
