@@ -24,6 +24,7 @@ from typing import Any
 
 from reports.rundir import BASELINE_JSON, RunData, write_atomic
 from simulator.errors import UsageError
+from simulator.metrics.reliability import reliability
 from simulator.metrics.stats import (
     as_number,
     bootstrap_percentile_diff,
@@ -162,14 +163,16 @@ RATES = ("no_reply_rate", "turn_error_rate", "wer")
 
 
 def _failed_calls(calls: list[dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
-    """Per scenario (failed, decided) calls by their verdict: the judged fail rate."""
-    out: dict[str, tuple[int, int]] = {}
+    """Per scenario (failed, decided) calls by their verdict: the judged fail rate, counted
+    by metrics.reliability (calls without a verdict, or undecided, are left out)."""
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
     for call in calls or []:
-        passed = (call.get("verdict") or {}).get("passed")
-        if passed is None:
-            continue  # no verdict (an older run), or the judge could not decide
-        k, n = out.get(str(call.get("scenario")), (0, 0))
-        out[str(call.get("scenario"))] = (k + (not passed), n + 1)
+        by_scenario.setdefault(str(call.get("scenario")), []).append(call)
+    out: dict[str, tuple[int, int]] = {}
+    for name, group in by_scenario.items():
+        figures = reliability(group)
+        if figures is not None:
+            out[name] = (figures["n"] - figures["passed"], figures["n"])
     return out
 
 
