@@ -73,6 +73,41 @@ class PlannedTurn:
         return self.at_ms is not None
 
 
+class _Progress:
+    """Something happened, for the plan's waits: a frame went out or a message came in.
+
+    Each caller waits on it ~twice per 20 ms frame, so it is cheap: one future and one
+    timer per wait (asyncio.wait_for on an Event made a Task per wait, the largest
+    Python-side cost per frame of a call under load; benchmarks/harness_capacity.py).
+    """
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def set(self) -> None:
+        """Wake every current waiter."""
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self, at_most_s: float) -> None:
+        """Until the next `set` or `at_most_s` seconds, whichever comes first."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(fut)
+        timer = loop.call_later(at_most_s, _wake, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     """Timing knobs of the caller's behaviour."""
@@ -144,7 +179,7 @@ class Session:
         self._t0 = 0.0
         self._sent = 0  # caller samples already sent
         self._agent_cursor = 0  # playout position after the last agent frame
-        self._progress = asyncio.Event()
+        self._progress = _Progress()
         self._hung_up = False
         self._max_late = 0.0
         self._current: dict[str, Any] | None = None
@@ -168,9 +203,7 @@ class Session:
 
     async def _wait_progress(self) -> None:
         """Wake on the next sent frame or received message (at most 50 ms)."""
-        self._progress.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), 0.05)
+        await self._progress.wait(0.05)
 
     # -- the call ---------------------------------------------------------
     async def run(self) -> CallRecord:
