@@ -147,10 +147,16 @@ def _voxsim(*args: str) -> subprocess.CompletedProcess[str]:
 def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     tmp_path: Path, pipeline_agent_url: str
 ) -> None:
-    """+150 ms via the scenario's agent.faults.llm.latency_ms is flagged; self-compare is not."""
+    """+400 ms via the scenario's agent.faults.llm.latency_ms is flagged; self-compare is not.
+
+    The claim is detection: two separate runs of 4 turns each on a busy box differ by up
+    to ~100 ms in their medians without any fault (the agent's compute slows in one run),
+    so the injection is well above that and its size is checked roughly; that a delay
+    comes back out to a few ms is checked paired, turn by turn (tests/delay_shift.py).
+    """
     base_file, slow_file = tmp_path / "base.yaml", tmp_path / "slow.yaml"
     base_file.write_text(SCENARIO.format(llm=0))
-    slow_file.write_text(SCENARIO.format(llm=150))
+    slow_file.write_text(SCENARIO.format(llm=400))
     base = run_scenario(base_file, agent=pipeline_agent_url, out=tmp_path / "base")
     slow = run_scenario(
         slow_file, agent=pipeline_agent_url, out=tmp_path / "slow", baseline=tmp_path / "base"
@@ -160,7 +166,7 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     assert slow.comparison is not None
     p50 = _by_metric(slow.comparison.changes)["latency_p50_ms"]
     assert p50.regression, p50.line()
-    assert p50.delta is not None and 120 < p50.delta < 180, p50.line()
+    assert p50.delta is not None and 250 < p50.delta < 550, p50.line()
     assert slow.exit_code == 1  # run --baseline: a regression is exit code 1
     assert slow.slo_results == []  # no SLO is set: the 1 comes from the regression alone
     assert any("regression vs baseline: base latency_p50_ms" in f for f in slow.failures())
