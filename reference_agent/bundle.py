@@ -3,6 +3,8 @@
 In-process (tests, the Python API) it shares the caller's loop; `voxsim run`
 starts it as a child process instead so the agent's CPU work (decoding,
 synthesis) never competes with the harness's audio pacing for the GIL.
+Starting that child and reading its ready line is reference_agent/served.py
+(`AgentProcess`, re-exported here for the runner, `voxsim load` and the fleet).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -25,9 +26,9 @@ from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from reference_agent.pipeline.stt import DEFAULT_STT, whisper_transcriber
 from reference_agent.pipeline.tts import DEFAULT_VOICE
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
+from reference_agent.served import AgentProcess as AgentProcess
 from reference_agent.server import RunningServer, serve
 from reference_agent.state.stores import RedisStore, SqliteArchive
-from simulator.errors import AgentError
 
 
 @dataclass
@@ -182,68 +183,3 @@ async def _wait_stdin_eof(stop: asyncio.Event) -> None:
     """Set `stop` when stdin reaches end of file (the parent process is gone)."""
     await asyncio.to_thread(sys.stdin.buffer.read)
     stop.set()
-
-
-class AgentProcess:
-    """`voxsim agent serve` as a child process on a free loopback port."""
-
-    def __init__(
-        self, kind: str = "pipeline", extra_args: list[str] | None = None, port: int = 0
-    ) -> None:
-        self.kind = kind
-        self.extra_args = extra_args or []
-        self.port = port
-        self.proc: asyncio.subprocess.Process | None = None
-        self.url = ""
-
-    async def start(self, timeout_s: float = 60.0) -> str:
-        """Start the child and wait for its ready line; return its URL."""
-        cmd = [
-            sys.executable,
-            "-m",
-            "simulator.cli",
-            "agent",
-            "serve",
-            "--kind",
-            self.kind,
-            "--port",
-            str(self.port),
-            "--stop-on-stdin-eof",
-            *self.extra_args,
-        ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env
-        )
-        assert self.proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout_s)
-        except TimeoutError:
-            await self.stop()
-            raise AgentError(
-                f"bundled {self.kind} agent did not start in {timeout_s:.0f} s"
-            ) from None
-        try:
-            self.url = json.loads(line)["url"]
-        except (ValueError, KeyError):
-            await self.stop()
-            raise AgentError(
-                f"bundled {self.kind} agent failed to start",
-                where="voxsim agent serve",
-                fix="run it by hand to see its error",
-            ) from None
-        return self.url
-
-    async def stop(self) -> None:
-        """Terminate the child (SIGTERM, then SIGKILL after 5 s)."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.terminate()
-        if self.proc.stdin is not None:
-            # Its stdin watcher's thread would otherwise hold its exit until the SIGKILL.
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()

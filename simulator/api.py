@@ -16,19 +16,16 @@ report.html, optional baseline), so a test and the CLI never disagree.
 from __future__ import annotations
 
 import asyncio
-import json
-import selectors
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reference_agent.served import ServedProcess, serve_argv
 from reports.junit import slo_message
 from reports.rundir import RunData
 from simulator.baseline import Comparison, Tolerance
-from simulator.errors import EXIT_OK, AgentError
+from simulator.errors import EXIT_OK
 
 __all__ = ["BundledAgent", "ScenarioResult", "arun_scenario", "run_scenario"]
 
@@ -139,57 +136,14 @@ def run_scenario(
     )
 
 
-class BundledAgent:
+class BundledAgent(ServedProcess):
     """The bundled pipeline agent as a child process that outlives event loops.
 
     `voxsim run` starts its agent inside its own event loop; a test session
     runs many loops, so this one is a plain subprocess: start once, share the
-    URL, stop at the end.
+    URL (`start()` returns it, idempotent), `stop()` at the end.
     """
 
     def __init__(self, kind: str = "pipeline", timeout_s: float = 60.0) -> None:
+        super().__init__(serve_argv(kind), f"bundled {kind} agent", timeout_s)
         self.kind = kind
-        self.timeout_s = timeout_s
-        self._proc: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        """Start the agent (idempotent) and return its ws:// URL."""
-        if self._proc is not None and self._proc.poll() is None:
-            return self.url
-        cmd = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", self.kind]
-        self._proc = subprocess.Popen([*cmd, "--port", "0"], stdout=subprocess.PIPE, text=True)
-        assert self._proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._proc.stdout, selectors.EVENT_READ)
-            ready = sel.select(self.timeout_s)
-        line = self._proc.stdout.readline() if ready else ""
-        try:
-            self.url = str(json.loads(line)["url"])
-        except (ValueError, KeyError, TypeError):
-            self.stop()
-            raise AgentError(
-                f"bundled {self.kind} agent failed to start",
-                where="voxsim agent serve",
-                fix="run it by hand to see its error",
-            ) from None
-        return self.url
-
-    def stop(self) -> None:
-        """Terminate the agent (SIGTERM, then SIGKILL after 10 s)."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def __enter__(self) -> BundledAgent:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

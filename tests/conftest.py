@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from reference_agent.served import ServedProcess, serve_argv
+
 
 def serve(argv: list[str]) -> Iterator[str]:
     """Run a server process that prints {"url": ...} first; yield the URL, then stop it."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
+    server = ServedProcess(argv, f"server {argv[-1]}", timeout_s=None)
     try:
-        url = json.loads(line)["url"]
-    except (ValueError, KeyError):
-        proc.kill()
-        raise RuntimeError(f"agent did not start: {line!r}") from None
-    try:
-        yield url
+        yield server.start()
     finally:  # also when the caller closes the generator early
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
 
 
 def serve_bundled(kind: str) -> Iterator[str]:
     """`voxsim agent serve --kind KIND --port 0` as a child process; yields its ws:// URL."""
-    argv = [sys.executable, "-m", "simulator.cli", "agent", "serve", "--kind", kind]
-    server = serve([*argv, "--port", "0"])
+    server = serve(serve_argv(kind))
     try:
         url = next(server)
         assert url.startswith("ws://127.0.0.1:")
