@@ -28,29 +28,10 @@ def _content(message: Mapping[str, Any]) -> str:
     return ""
 
 
-def reply(history: Sequence[Mapping[str, Any]]) -> str:
-    """The assistant's next reply to OpenAI-style chat `history` (role/content dicts).
-
-    Every user turn is replayed in order, so slots from earlier turns persist
-    and later turns may change them. With no user turn yet, the greeting.
-    """
-    state = State()
-    text = GREETING
-    for message in history:
-        if message.get("role") == "user":
-            state, text = step(state, _content(message))
-        elif _is_facts(message):
-            state = _from_facts(_content(message))
-    return text
-
-
-def respond(history: Sequence[Mapping[str, Any]]) -> tuple[str, Action | None]:
-    """The next assistant message with tools: (text, None) or ("", the tool call to make).
-
-    Like `reply`, but when the caller's last turn needs a tool and no tool
-    result follows it yet, the answer is that tool call; once results follow,
-    the text is built from them (an order's status comes from the database).
-    """
+def _replay(history: Sequence[Mapping[str, Any]]) -> tuple[State, str, list[dict[str, Any]]]:
+    """Every user turn replayed in order (a facts line resets the state to its facts): the
+    state, the last reply (the greeting before any user turn), and the tool results that
+    followed the last user turn."""
     state = State()
     text = GREETING
     results: list[dict[str, Any]] = []
@@ -63,6 +44,26 @@ def respond(history: Sequence[Mapping[str, Any]]) -> tuple[str, Action | None]:
             results.append(_tool_result(message))
         elif _is_facts(message):
             state = _from_facts(_content(message))
+    return state, text, results
+
+
+def reply(history: Sequence[Mapping[str, Any]]) -> str:
+    """The assistant's next reply to OpenAI-style chat `history` (role/content dicts).
+
+    Every user turn is replayed in order, so slots from earlier turns persist
+    and later turns may change them. With no user turn yet, the greeting.
+    """
+    return _replay(history)[1]
+
+
+def respond(history: Sequence[Mapping[str, Any]]) -> tuple[str, Action | None]:
+    """The next assistant message with tools: (text, None) or ("", the tool call to make).
+
+    Like `reply`, but when the caller's last turn needs a tool and no tool
+    result follows it yet, the answer is that tool call; once results follow,
+    the text is built from them (an order's status comes from the database).
+    """
+    state, text, results = _replay(history)
     action = state.action
     if action is None:
         return text, None
@@ -113,12 +114,7 @@ def facts(history: Sequence[Mapping[str, Any]]) -> str:
     old turns; `reply`/`respond` read it back as their starting state, so a
     fact from turn 2 still drives turn 38 after turn 2 itself is gone.
     """
-    state = State()
-    for message in history:
-        if message.get("role") == "user":
-            state, _ = step(state, _content(message))
-        elif _is_facts(message):
-            state = _from_facts(_content(message))
+    state = _replay(history)[0]
     parts = [
         f"{k}={getattr(state, k)}" for k in _FACT_FIELDS if getattr(state, k) not in (None, False)
     ]

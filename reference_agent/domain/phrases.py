@@ -104,76 +104,80 @@ def _fill(templates: Sequence[str], slots: Mapping[str, Sequence[str]], per: int
     return out
 
 
+#: What callers say, as templates over the slots {day}, {time}, {order} (expanded by
+#: _build_phrases, cycling through the slot values).
+_BOOKING = (
+    "i would like to book an appointment for {day} at {time}",
+    "can i book an appointment on {day} at {time}",
+    "i want to make an appointment for {day}",
+    "book me in for {day} at {time}",
+    "do you have anything on {day} at {time}",
+    "i need an appointment at {time}",
+    "is {day} at {time} free",
+    "{day} at {time} please",
+    "{day} please",
+    "at {time}",
+)
+_CHANGES = (
+    "make it {day} instead",
+    "can we move it to {day} at {time}",
+    "i need to reschedule my appointment to {day}",
+    "actually make it {time}",
+    "can you change it to {day} at {time}",
+    "please cancel my appointment on {day}",
+)
+_ORDERS = (
+    "where is my order {order}",
+    "what is the status of order {order}",
+    "can you check order {order}",
+    "my order number is {order}",
+    "i want a refund for order {order}",
+    "it is {order}",
+)
+#: Said as they are.
+_FIXED = (
+    "i would like to book an appointment for tuesday at three pm",
+    "where is my order one two three four",
+    "can i get a refund for my order",
+    "make it wednesday instead",
+    "thank you goodbye",
+    "hello",
+    "hi",
+    "yes please",
+    "no thanks",
+    "yes",
+    "no",
+    "thank you",
+    "goodbye",
+    "bye",
+    "that is all",
+    "no that is all thank you",
+    "i would like to book an appointment",
+    "i want to reschedule my appointment",
+    "i want to cancel my appointment",
+    "please cancel it",
+    "can i get a refund",
+    "i would like my money back",
+    "where is my order",
+    "has my order shipped yet",
+    "i want to check on an order",
+    "what time is my appointment",
+    "can you say that again",
+    "can i speak to a person",
+    "i want to talk to a human",
+    "let me talk to someone please",
+    "sorry what was that",
+)
+
+
 def _build_phrases() -> list[str]:
-    days = DAYS + RELATIVE_DAYS
     slots: dict[str, Sequence[str]] = {
-        "day": days,
+        "day": DAYS + RELATIVE_DAYS,
         "time": _times(),
         "order": order_numbers(24),
     }
-    booking = [
-        "i would like to book an appointment for {day} at {time}",
-        "can i book an appointment on {day} at {time}",
-        "i want to make an appointment for {day}",
-        "book me in for {day} at {time}",
-        "do you have anything on {day} at {time}",
-        "i need an appointment at {time}",
-        "is {day} at {time} free",
-        "{day} at {time} please",
-        "{day} please",
-        "at {time}",
-    ]
-    changes = [
-        "make it {day} instead",
-        "can we move it to {day} at {time}",
-        "i need to reschedule my appointment to {day}",
-        "actually make it {time}",
-        "can you change it to {day} at {time}",
-        "please cancel my appointment on {day}",
-    ]
-    orders = [
-        "where is my order {order}",
-        "what is the status of order {order}",
-        "can you check order {order}",
-        "my order number is {order}",
-        "i want a refund for order {order}",
-        "it is {order}",
-    ]
-    fixed = [
-        "i would like to book an appointment for tuesday at three pm",
-        "where is my order one two three four",
-        "can i get a refund for my order",
-        "make it wednesday instead",
-        "thank you goodbye",
-        "hello",
-        "hi",
-        "yes please",
-        "no thanks",
-        "yes",
-        "no",
-        "thank you",
-        "goodbye",
-        "bye",
-        "that is all",
-        "no that is all thank you",
-        "i would like to book an appointment",
-        "i want to reschedule my appointment",
-        "i want to cancel my appointment",
-        "please cancel it",
-        "can i get a refund",
-        "i would like my money back",
-        "where is my order",
-        "has my order shipped yet",
-        "i want to check on an order",
-        "what time is my appointment",
-        "can you say that again",
-        "can i speak to a person",
-        "i want to talk to a human",
-        "let me talk to someone please",
-        "sorry what was that",
-    ]
-    phrases = fixed + _fill(booking, slots, 9) + _fill(changes, slots, 7) + _fill(orders, slots, 8)
-    return list(dict.fromkeys(phrases))
+    expanded = _fill(_BOOKING, slots, 9) + _fill(_CHANGES, slots, 7) + _fill(_ORDERS, slots, 8)
+    return list(dict.fromkeys([*_FIXED, *expanded]))
 
 
 CALLER_PHRASES: list[str] = _build_phrases()
