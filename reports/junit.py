@@ -151,19 +151,68 @@ def _verdict_case(suite: ET.Element, props: ET.Element, call: dict[str, Any]) ->
     return outcome
 
 
+def _slo_case(suite: ET.Element, props: ET.Element, result: dict[str, Any], secs: float) -> str:
+    """One SLO check as a testcase, its value, n and limit also as suite properties.
+    Returns the outcome: "pass", "failure" (missed) or "error" (no data)."""
+    scenario = str(result.get("scenario", "unknown"))
+    metric = str(result.get("metric", "unknown"))
+    case = ET.SubElement(
+        suite, "testcase", classname=f"voxsim.{scenario}", name=metric, time=_secs(secs)
+    )
+    measured = []
+    for key in ("value", "n", "limit"):
+        raw = result.get(key)
+        text = "" if raw is None else str(raw)
+        ET.SubElement(props, "property", name=f"{scenario}.{metric}.{key}", value=text)
+        measured.append(f"{key}={text or 'none'}")
+    message = slo_message(result)
+    outcome = "pass"
+    if as_number(result.get("value")) is None:
+        outcome = "error"
+        ET.SubElement(case, "error", message=message, type="NoData").text = message
+    elif not result.get("passed"):
+        outcome = "failure"
+        ET.SubElement(case, "failure", message=message, type="SLOMissed").text = message
+    ET.SubElement(case, "system-out").text = " ".join(measured)
+    return outcome
+
+
+def _run_case(suite: ET.Element, data: RunData, has_results: bool) -> str | None:
+    """A testcase for the run itself when it failed or stopped without SLO results (it must
+    not look green in CI); its outcome, or None when the run needs none."""
+    status = str(data.run.get("status", "unknown"))
+    if has_results and status not in ("failed", "interrupted"):
+        return None
+    case = ET.SubElement(
+        suite, "testcase", classname="voxsim", name="run", time=_secs(_run_seconds(data))
+    )
+    if status == "completed":
+        return "pass"
+    reason = data.run.get("error")
+    if reason:
+        message = f"run {status}: {reason}"
+    elif not has_results:
+        message = f"run {status} without SLO results"
+    else:
+        message = f"run {status}"
+    ET.SubElement(case, "error", message=message, type=f"Run{status.title()}").text = message
+    return "error"
+
+
+def _scenario_seconds(data: RunData, results: list[dict[str, Any]]) -> dict[str, float]:
+    """A testcase's time: its scenario's call time shared evenly across the scenario's SLO
+    checks, so testcase times add up to the time spent calling."""
+    calling: dict[str, float] = defaultdict(float)
+    for call in data.calls:
+        calling[str(call.get("scenario", ""))] += as_number(call.get("duration_s")) or 0.0
+    checks = Counter(str(r.get("scenario", "unknown")) for r in results)
+    return {name: calling.get(name, 0.0) / n for name, n in checks.items()}
+
+
 def build_junit(data: RunData, comparison: dict[str, Any] | None = None) -> ET.Element:
     """Build the <testsuites> element for a loaded run (and its baseline comparison)."""
     run = data.run
-    status = str(run.get("status", "unknown"))
     results = [r for r in run.get("slo_results") or [] if isinstance(r, dict)]
-
-    # A testcase's time is its scenario's call time shared evenly across the
-    # scenario's SLO checks, so testcase times add up to the time spent calling.
-    scenario_secs: dict[str, float] = defaultdict(float)
-    for call in data.calls:
-        scenario_secs[str(call.get("scenario", ""))] += as_number(call.get("duration_s")) or 0.0
-    checks_per_scenario = Counter(str(r.get("scenario", "unknown")) for r in results)
-
     suites = ET.Element("testsuites", name="voxsim")
     suite = ET.SubElement(suites, "testsuite", name="voxsim")
     props = ET.SubElement(suite, "properties")
@@ -171,66 +220,20 @@ def build_junit(data: RunData, comparison: dict[str, Any] | None = None) -> ET.E
         if run.get(key) is not None:
             ET.SubElement(props, "property", name=key, value=str(run[key]))
 
-    tests = failures = errors = 0
-    for result in results:
-        scenario = str(result.get("scenario", "unknown"))
-        metric = str(result.get("metric", "unknown"))
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"voxsim.{scenario}",
-            name=metric,
-            time=_secs(scenario_secs.get(scenario, 0.0) / checks_per_scenario[scenario]),
-        )
-        measured = []
-        for key in ("value", "n", "limit"):
-            raw = result.get(key)
-            text = "" if raw is None else str(raw)
-            ET.SubElement(props, "property", name=f"{scenario}.{metric}.{key}", value=text)
-            measured.append(f"{key}={text or 'none'}")
-        tests += 1
-        message = slo_message(result)
-        if as_number(result.get("value")) is None:
-            errors += 1
-            ET.SubElement(case, "error", message=message, type="NoData").text = message
-        elif not result.get("passed"):
-            failures += 1
-            ET.SubElement(case, "failure", message=message, type="SLOMissed").text = message
-        ET.SubElement(case, "system-out").text = " ".join(measured)
-
+    secs = _scenario_seconds(data, results)
+    outcomes = [
+        _slo_case(suite, props, r, secs[str(r.get("scenario", "unknown"))]) for r in results
+    ]
     for change in _baseline_changes(comparison):
-        tests += 1
-        failures += _baseline_case(suite, props, change)
-
+        outcomes.append("failure" if _baseline_case(suite, props, change) else "pass")
     for call in data.calls:
-        added = _verdict_case(suite, props, call)
-        if added is not None:
-            tests += 1
-            failures += added == "failure"
-            errors += added == "error"
+        outcomes.append(_verdict_case(suite, props, call) or "")
+    outcomes.append(_run_case(suite, data, bool(results)) or "")
+    outcomes = [o for o in outcomes if o]
 
-    # A run that failed or stopped without SLO results must not look green in CI.
-    if not results or status in ("failed", "interrupted"):
-        case = ET.SubElement(
-            suite, "testcase", classname="voxsim", name="run", time=_secs(_run_seconds(data))
-        )
-        tests += 1
-        if status != "completed":
-            reason = run.get("error")
-            if reason:
-                message = f"run {status}: {reason}"
-            elif not results:
-                message = f"run {status} without SLO results"
-            else:
-                message = f"run {status}"
-            errors += 1
-            ET.SubElement(
-                case, "error", message=message, type=f"Run{status.title()}"
-            ).text = message
-
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
+    suite.set("tests", str(len(outcomes)))
+    suite.set("failures", str(outcomes.count("failure")))
+    suite.set("errors", str(outcomes.count("error")))
     suite.set("skipped", "0")
     suite.set("time", _secs(_run_seconds(data)))
     if isinstance(run.get("started_at"), str):
