@@ -99,6 +99,26 @@ def audio_html(
     return " ".join(parts)
 
 
+def _transcript_row(row: dict[str, Any], waterfall: Callable[[dict[str, Any]], str]) -> str:
+    """One turn of a call's transcript: expected vs heard, WER, reply, latency, waterfall."""
+    said, heard = diff_html(row.get("caller_text"), row.get("agent_heard_text"))
+    wer = as_number(row.get("wer"))
+    lat = as_number(row.get("latency_ms"))
+    error = row.get("error")
+    return (
+        f'<tr><td class="num">{html.escape(str(row.get("turn")))}</td>'
+        f"<td>{html.escape(str(row.get('kind', '')))}</td>"
+        f'<td class="text">{said or "<span class=muted>—</span>"}</td>'
+        f'<td class="text">{heard or "<span class=muted>—</span>"}</td>'
+        f'<td class="num">{format_number(None if wer is None else wer * 100)}'
+        f"{'%' if wer is not None else ''}</td>"
+        f'<td class="text">{html.escape(str(row.get("agent_reply_text") or ""))}'
+        + (f'<div class="fail">{html.escape(str(error))}</div>' if error else "")
+        + f'</td><td class="num">{format_number(lat)}</td>'
+        f'<td class="wfcell">{waterfall(row)}</td></tr>' + decision_row(row, 7)
+    )
+
+
 def calls_sections(
     calls: Sequence[dict[str, Any]],
     turns: Sequence[dict[str, Any]],
@@ -120,24 +140,8 @@ def calls_sections(
         status = call.get("status", "no call row (run stopped?)")
         cls = "pass" if status == "ok" else "fail"
         audio = audio_html(run_dir, call, embed_audio, budget) if call else ""
-        rows = []
-        for row in sorted(by_call.get(cid, []), key=lambda r: as_number(r.get("turn")) or 0):
-            said, heard = diff_html(row.get("caller_text"), row.get("agent_heard_text"))
-            wer = as_number(row.get("wer"))
-            lat = as_number(row.get("latency_ms"))
-            error = row.get("error")
-            rows.append(
-                f'<tr><td class="num">{html.escape(str(row.get("turn")))}</td>'
-                f"<td>{html.escape(str(row.get('kind', '')))}</td>"
-                f'<td class="text">{said or "<span class=muted>—</span>"}</td>'
-                f'<td class="text">{heard or "<span class=muted>—</span>"}</td>'
-                f'<td class="num">{format_number(None if wer is None else wer * 100)}'
-                f"{'%' if wer is not None else ''}</td>"
-                f'<td class="text">{html.escape(str(row.get("agent_reply_text") or ""))}'
-                + (f'<div class="fail">{html.escape(str(error))}</div>' if error else "")
-                + f'</td><td class="num">{format_number(lat)}</td>'
-                f'<td class="wfcell">{waterfall(row)}</td></tr>' + decision_row(row, 7)
-            )
+        turns_of_call = sorted(by_call.get(cid, []), key=lambda r: as_number(r.get("turn")) or 0)
+        rows = [_transcript_row(row, waterfall) for row in turns_of_call]
         error = call.get("error")
         out.append(
             f'<section class="call" id="{call_anchor(cid)}"><h3>{html.escape(cid)} '
