@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,7 @@ def _tree(pid: int) -> list[int]:
         return []
 
 
-def test_a_worker_with_another_scenario_is_refused_and_ctrl_c_stops_every_worker(
+def test_another_scenario_is_refused_a_late_worker_joins_at_a_step_ctrl_c_stops_all(
     tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
 ) -> None:
     agent = slow_agent()
@@ -199,36 +200,54 @@ def test_a_worker_with_another_scenario_is_refused_and_ctrl_c_stops_every_worker
     assert bad.stderr.count("\n") == 1 and "differs from the master's" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
 
-    good = subprocess.Popen(
-        voxsim("load-worker", str(scenario_file), "--master", f"127.0.0.1:{port}"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert good.stdout is not None
-        for line in good.stdout:  # connecting, connected, rendering, ready
+    def worker(name: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            voxsim("load-worker", str(scenario_file), "--master", f"127.0.0.1:{port}")
+            + ["--name", name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:  # connecting, connected, rendering, ready
             if line.strip().endswith("ready"):
                 break
-        tree = _tree(good.pid)
-        assert len(tree) >= 3  # load-worker, its locust worker, the call engine
+        return proc
+
+    def wait_until(done: Any) -> None:
         deadline = time.monotonic() + 90
-        while not any(map(read, out.glob("workers/*/calls.jsonl"))):  # first calls landed
-            assert master.poll() is None and good.poll() is None
-            assert time.monotonic() < deadline
+        while not done():
+            assert master.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
+
+    workers: list[subprocess.Popen[str]] = []
+    try:
+        workers.append(worker("first"))
+        wait_until(lambda: read(out / "workers" / "first" / "calls.jsonl"))
+        # A worker joining mid-run gets callers when the next step (window) begins.
+        workers.append(worker("late"))
+        both = lambda: [r for r in read(out / "load.jsonl") if r["workers"] == 2]  # noqa: E731
+        wait_until(lambda: both() and read(out / "workers" / "late" / "calls.jsonl"))
+        trees = [_tree(w.pid) for w in workers]
+        assert all(len(t) >= 3 for t in trees)  # load-worker, its locust worker, its engine
         os.killpg(master.pid, signal.SIGINT)  # Ctrl-C on the master's terminal
         assert master.wait(timeout=90) == 3
-        assert good.wait(timeout=60) == 0, good.communicate()
-        psutil.wait_procs([p for p in map(_proc, tree) if p is not None], timeout=20)
-        assert not [pid for pid in tree if psutil.pid_exists(pid) and _alive(pid)]
+        for w in workers:
+            assert w.wait(timeout=60) == 0, w.communicate()
+        pids = [pid for t in trees for pid in t]
+        psutil.wait_procs([p for p in map(_proc, pids) if p is not None], timeout=20)
+        assert not [pid for pid in pids if psutil.pid_exists(pid) and _alive(pid)]
     finally:
-        if good.poll() is None:
-            os.killpg(good.pid, signal.SIGKILL)
-            good.wait()
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
     run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted" and read(out / "calls.jsonl")
+    assert run["status"] == "interrupted"
+    joined = both()[0]["window"][0]
+    late = [c for c in read(out / "calls.jsonl") if c["load_worker"] == "late"]
+    assert late and min(datetime.fromisoformat(c["started_at"]).timestamp() for c in late) >= joined
 
 
 def _free_port() -> int:
