@@ -154,20 +154,15 @@ def baseline_section(baseline: dict[str, Any] | None) -> str:
     )
 
 
-#: turn-taking fields shown when present in turns.jsonl: key -> (label, kind)
-TURN_TAKING: tuple[tuple[str, str, str], ...] = (
-    ("agent_overlap", "agent still talking when caller spoke", "flag"),
-    ("barge_in", "caller barged in", "flag"),
-    ("agent_stopped_ms", "agent stopped after barge-in (median ms)", "ms"),
-    ("false_takeover", "agent took the turn mid-pause", "flag"),
-    ("backchannel_stopped_agent", "backchannel stopped the agent", "flag"),
-    ("talk_over_ms", "talk-over (median ms)", "ms"),
-    ("reprompt_ms", "re-prompt after silence (median ms)", "ms"),
+#: per-turn turn-taking flags shown when present in turns.jsonl: key -> label (the
+#: session writes `agent_overlap`; rates over calls are metrics.summary.turn_taking's)
+TURN_TAKING: tuple[tuple[str, str], ...] = (
+    ("agent_overlap", "agent still talking when caller spoke"),
 )
 
 
 def turn_taking_section(turns: Sequence[dict[str, Any]]) -> str:
-    """Counts/medians per scenario of the turn-taking fields the run has (else hidden)."""
+    """How many caller turns per scenario had each turn-taking flag the run has (else hidden)."""
     present = [f for f in TURN_TAKING if any(f[0] in t for t in turns)]
     if not present:
         return ""
@@ -178,16 +173,12 @@ def turn_taking_section(turns: Sequence[dict[str, Any]]) -> str:
     rows = []
     for name, rows_ in sorted(groups.items()):
         cells = [f"<td>{e(name)}</td>", f'<td class="num">{len(rows_)}</td>']
-        for key, _, kind in present:
+        for key, _ in present:
             values = [t.get(key) for t in rows_ if key in t]
-            if kind == "flag":
-                hits = sum(1 for v in values if v is True)
-                cells.append(f'<td class="num">{hits} / {len(values)}</td>')
-            else:
-                s = summary(as_number(v) for v in values)
-                cells.append(f'<td class="num">{format_number(s["p50"])} (n={s["n"]})</td>')
+            hits = sum(1 for v in values if v is True)
+            cells.append(f'<td class="num">{hits} / {len(values)}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    head = "".join(f'<th class="num">{e(label)}</th>' for _, label, _ in present)
+    head = "".join(f'<th class="num">{e(label)}</th>' for _, label in present)
     return (
         "<h2>Turn-taking</h2><table><thead><tr><th>scenario</th>"
         f'<th class="num">caller turns</th>{head}</tr></thead>'
