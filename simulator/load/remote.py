@@ -156,7 +156,7 @@ def run_worker(args: argparse.Namespace) -> int:
             start_new_session=True,  # our Ctrl-C reaches it through us, in order
         )
     code = _follow(proc, status)
-    if temp and code == EXIT_OK:
+    if temp and code != EXIT_AGENT_FAILED:  # keep its log only when something failed
         shutil.rmtree(spool, ignore_errors=True)
     return code
 
