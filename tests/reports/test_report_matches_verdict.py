@@ -119,3 +119,28 @@ def test_run_json_junit_and_the_baseline_carry_the_verdicts_numbers(tmp_path: Pa
     for q in (50, 95, 99):
         assert current[f"latency_p{q}_ms"] == verdict[f"latency_p{q}_ms"]["value"]
     assert current["wer"] == verdict["wer_max"]["value"]
+
+
+def test_each_scenarios_row_shows_that_scenarios_verdict(tmp_path: Path) -> None:
+    turns, calls = _rows()
+    other = [
+        {**t, "scenario": "other", "call_id": "o1", "latency_ms": v}
+        for t, v in zip(turns[:5], (300.0, 1500.0, 420.5, 610.0, 980.0), strict=True)
+    ]
+    calls = [*calls, {"call_id": "o1", "scenario": "other", "status": "ok"}]
+    results = [
+        *evaluate("smoke", SLO, turns, calls[:3]),
+        *evaluate("other", SLO, other, calls[3:]),
+    ]
+    run = {"run_id": "r-2", "status": "completed", "exit_code": 0, "slo_results": results}
+    (tmp_path / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    for name, rows in (("turns.jsonl", turns + other), ("calls.jsonl", calls)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    page = render_report(RunData.load(tmp_path), tmp_path)
+    for r in results:
+        if r["metric"] == "latency_p95_ms":
+            p95 = _cells(page, "<h2>Latency", r["scenario"])[2]
+            assert p95 == format_number(r["value"]), r["scenario"]
+        if r["metric"] == "wer_max":
+            wer = _cells(page, "<h2>WER", r["scenario"])[5]
+            assert wer == format_number(r["value"], 3), r["scenario"]
