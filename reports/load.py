@@ -4,9 +4,12 @@ Rendered when the run directory has `load.jsonl` (written by load runs; rows
 documented in docs/metrics.md, "Load runs"): one row per concurrency step,
     {"concurrency": 8, "n": 240, "latency_p50_ms": 410.2, "latency_p95_ms": 690.0,
      "error_rate": 0.004, "breakpoint": false}
-The breakpoint is the first step a row marks with `"breakpoint": true`; when
-no row marks one, the first step whose error rate exceeds 1 % or whose P95
-exceeds `p95_limit_ms` (the run's P95 SLO, when set).
+The breakpoint is what the run judged: the first step a row marks with
+`"breakpoint": true`, or none when the rows carry the field and none is
+marked (simulator/load/result.py, the capacity search). Only rows without
+the field (an older run directory) are judged here: the first step whose
+error rate exceeds 1 % or whose P95 exceeds `p95_limit_ms` (the run's P95
+SLO, when set).
 
 A soak's rows (`"phase": "soak"`, one per time window at one concurrency)
 are also drawn against time (`soak_figure`): latency and the agent's memory
@@ -37,9 +40,8 @@ def breakpoint_step(
 ) -> dict[str, Any] | None:
     """The step where the agent broke (see module doc), or None."""
     ordered = steps(rows)
-    for row in ordered:
-        if row.get("breakpoint") is True:
-            return row
+    if any("breakpoint" in row for row in ordered):  # the run's own verdict
+        return next((row for row in ordered if row.get("breakpoint") is True), None)
     for row in ordered:
         err = as_number(row.get("error_rate"))
         p95 = as_number(row.get("latency_p95_ms"))

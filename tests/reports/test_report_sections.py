@@ -222,6 +222,9 @@ def test_breakpoint_is_the_marked_step_else_the_first_over_limit_or_erroring() -
     marked = [*rows, {"concurrency": 2, "breakpoint": True}]
     assert (load.breakpoint_step(marked, 800) or {})["concurrency"] == 2
     assert load.breakpoint_step(rows[:2], 800) is None
+    # rows the load run judged: its verdict stands, even where 1 % errors would break here
+    judged = [{**r, "breakpoint": False} for r in rows]
+    assert load.breakpoint_step(judged, 800) is None
     fig = load.load_figure(rows, 800)
     assert fig is not None and list(fig.data[0].x) == [1, 4, 8, 16]
 
