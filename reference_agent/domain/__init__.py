@@ -17,35 +17,14 @@ change earlier ones ("make it Wednesday instead").
 
 from __future__ import annotations
 
-from reference_agent.domain.chat import (
-    FACTS_PREFIX,
-    facts,
-    order_status,
-    reply,
-    respond,
-    seeded_orders,
-)
-from reference_agent.domain.phrases import (
-    ANYTHING_ELSE,
-    CALLER_PHRASES,
-    GREETING,
-    REPLIES,
-    SORRY,
-    TRANSFER,
-)
+from reference_agent.domain.chat import facts, order_status, reply, respond, seeded_orders
+from reference_agent.domain.phrases import CALLER_PHRASES, GREETING, SORRY, TRANSFER
 from reference_agent.domain.policy import Action
-from reference_agent.domain.words import DAYS, DIGITS, HOURS, RELATIVE_DAYS, normalize
+from reference_agent.domain.words import normalize
 
 __all__ = [
-    "ANYTHING_ELSE",
     "CALLER_PHRASES",
-    "DAYS",
-    "DIGITS",
-    "FACTS_PREFIX",
     "GREETING",
-    "HOURS",
-    "RELATIVE_DAYS",
-    "REPLIES",
     "SORRY",
     "TRANSFER",
     "Action",
