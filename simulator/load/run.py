@@ -185,13 +185,18 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
                 )
             )
         head = procs[0]
-        while head.returncode is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(head.wait(), 0.5)
+        # asyncio.wait, not wait_for: on Python 3.11 a Ctrl-C (the main task cancelled)
+        # that lands as wait_for's timeout fires can be swallowed, and the run went on
+        # ignoring it (seen on a busy box: SIGINT, then nothing for 90 s).
+        ended = asyncio.ensure_future(head.wait())
+        while not ended.done():
+            await asyncio.wait({ended}, timeout=0.5)
             printer.poll()
-        for proc in procs[1:]:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 30)
+        rest = [asyncio.ensure_future(proc.wait()) for proc in procs[1:]]
+        if rest:
+            await asyncio.wait(rest, timeout=30)
+            for waiting in rest:
+                waiting.cancel()
         return head.returncode or 0
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
