@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import select
+import signal
 import sys
 import tempfile
 import traceback
@@ -289,6 +290,7 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `voxsim` script."""
     args = build_parser().parse_args(argv)
+    _heed_ctrl_c()
     if args.command in ("run", "load") and args.out is None:
         args.out = _default_out(args.command)  # known here: an internal error logs into it
     try:
@@ -309,6 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `voxsim voices | head -1`: the reader has all it wanted
         _stdout_gone()
     sys.exit(code)
+
+
+def _heed_ctrl_c() -> None:
+    """Let Ctrl-C (SIGINT) stop voxsim even when it inherited SIGINT ignored.
+
+    A non-interactive shell starts background jobs (`voxsim load ... &`, a CI script
+    run in the background) with SIGINT ignored, and children inherit that: Python and
+    asyncio then never see the signal, and a load run's own SIGTERM handler (which
+    re-sends SIGINT) could not stop it either, leaving locust and remote workers
+    running. Every voxsim command has a graceful stop, so it takes SIGINT back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _default_out(command: str) -> Path:

@@ -185,9 +185,8 @@ async def _run_locust(cfg: LoadConfig, out: Path, config_path: Path) -> int:
                 )
             )
         head = procs[0]
-        # asyncio.wait, not wait_for: on Python 3.11 a Ctrl-C (the main task cancelled)
-        # that lands as wait_for's timeout fires can be swallowed, and the run went on
-        # ignoring it (seen on a busy box: SIGINT, then nothing for 90 s).
+        # Wait on the master while printing steps; a Ctrl-C cancels this task (asyncio's
+        # handler; cli.main takes SIGINT back when started with it ignored).
         ended = asyncio.ensure_future(head.wait())
         while not ended.done():
             await asyncio.wait({ended}, timeout=0.5)

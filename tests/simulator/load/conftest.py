@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,10 @@ def voxsim_load() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Start `voxsim load SCENARIO --out OUT FLAGS...` as a child in its own process group."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(scenario: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
+    def start(
+        scenario: Path, out: Path, *flags: str, background: bool = False
+    ) -> subprocess.Popen[str]:
+        """`background`: start it as `voxsim load ... &` in a script would, SIGINT ignored."""
         argv = [sys.executable, "-m", "simulator.cli", "load", str(scenario), "--out", str(out)]
         proc = subprocess.Popen(
             [*argv, *flags],
@@ -66,6 +70,7 @@ def voxsim_load() -> Iterator[Callable[..., subprocess.Popen[str]]]:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_ignore_sigint if background else None,
         )
         procs.append(proc)
         return proc
@@ -75,3 +80,8 @@ def voxsim_load() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _ignore_sigint() -> None:
+    """In the child before exec: what a non-interactive shell does to a background job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

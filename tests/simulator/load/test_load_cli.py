@@ -100,13 +100,16 @@ def test_soak_flags_a_drifting_leaking_agent_and_passes_a_flat_one(
     assert len(read(tmp_path / "leaky" / "load.jsonl")) == 3  # 12 s in 4 s windows
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["terminal", "background-job"])
 def test_ctrl_c_leaves_a_valid_run_directory_and_a_report(
-    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
+    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any, background: bool
 ) -> None:
+    """Also when started as a script's background job, which inherits SIGINT ignored."""
     agent = slow_agent()
     out = tmp_path / "run"
     flags = ["--profile", "soak", "--concurrency", "2", "--soak-s", "600", "--window-s", "3"]
-    proc = voxsim_load(scenario_file, out, *flags, "--settle-s", "1", "--agent", agent["url"])
+    flags += ["--settle-s", "1", "--agent", agent["url"]]
+    proc = voxsim_load(scenario_file, out, *flags, background=background)
     deadline = time.monotonic() + 90
     while not list(out.glob("workers/*/calls.jsonl")) or not read(
         next(out.glob("workers/*/calls.jsonl"))
