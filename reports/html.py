@@ -26,6 +26,7 @@ from typing import Any
 from reports import load as load_curve
 from reports import matrix, sections, tables
 from reports.assets import page
+from reports.chaos import chaos_section
 from reports.figures import figure_blocks, latency_figures, stage_figure
 from reports.judge import judge_section
 from reports.markup import e
@@ -178,6 +179,7 @@ def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> st
             heat,
             charts,
             load,
+            chaos_section(data.run),
             sections.turn_taking_section(ordered),
             tables.turns_section(ordered, data.run),
             tables.calls_section(data.calls, run_dir),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reports.html import write_report
 from simulator.cli import main
 from simulator.errors import UsageError
 from simulator.load import chaos
@@ -108,6 +110,14 @@ def test_analysis_counts_lost_reconnected_resumed_calls_recovery_and_rows(tmp_pa
     assert acc["turn_rows"] == acc["turn_rows_expected"] == 64
     lines = chaos.summary_lines(out)
     assert "1 lost (0 elsewhere)" in lines[0] and "recovered after 10.0 s" in lines[0]
+    # The report shows the same figures: a run.json holding the analysis renders them.
+    (tmp_path / "run.json").write_text(json.dumps({"run_id": "c", "load": {"chaos": out}}))
+    page = write_report(tmp_path).read_text()
+    section = page[page.index('<h2 id="chaos">') :]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", section)
+    assert cells[:11] == ["kill", "a1", "20.0", "3", "2", "1", "0", "1", "1", "26", "300.0"]
+    assert cells[11:13] == ["900.0", "10.0"] and cells[13:16] == ["a1", "—", "2.5"]
+    assert "nothing lost" in section and "64 of 64 turn rows" in section
 
 
 def test_a_call_row_with_a_missing_turn_row_is_reported(tmp_path: Path) -> None:
