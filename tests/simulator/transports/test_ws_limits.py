@@ -1,17 +1,16 @@
 """The WebSocket transports' limits: an oversize agent message is named with its limit
-(issue 15, item 14), and `connect_timeout_s` bounds the opening handshake (item 16)."""
+(issue 15, item 14). That `connect_timeout_s` bounds the opening handshake (item 16) is
+part of the transport contract (test_transport_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
-from simulator.errors import ProtocolError, TransportError
+from simulator.errors import ProtocolError
 from simulator.transports.base import StartInfo
 from simulator.transports.registry import transport_for
 from tests.simulator.transports.hostile import serve_app, url
@@ -51,35 +50,3 @@ async def test_an_oversize_agent_message_is_named_with_the_limit(protocol: str) 
     assert "too large" in line and f"{SIZE[protocol]} bytes" in line, line
     assert ("16 MiB" if protocol == "realtime" else "4 MiB") in line, line
     assert "None" not in line
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A TCP server that accepts and never answers the HTTP upgrade."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
-@pytest.mark.parametrize("protocol", ["websocket", "twilio", "realtime"])
-async def test_connect_timeout_bounds_a_handshake_that_never_answers(
-    protocol: str, silent_port: int
-) -> None:
-    transport = transport_for(url(protocol, silent_port), connect_timeout_s=0.5)
-    started = time.monotonic()
-    with pytest.raises(TransportError) as caught:
-        async with asyncio.timeout(15):  # aiohttp's own default would wait 300 s
-            await transport.connect(START)
-    took = time.monotonic() - started
-    assert took < 10, took  # direction: bounded by the setting, not aiohttp's default
-    assert "0.5 s" in caught.value.one_line(), caught.value.one_line()
