@@ -3,22 +3,45 @@
 Per stage (stt, llm, tool, tts): added latency, fixed or drawn from a
 distribution, and an error rate whose errors either make the agent say a
 recovery phrase or fail the call. Plus an LLM timeout and a TTS stall in the
-middle of a sentence. The same shape as a scenario's `agent.faults`; a call's
-start event may carry them (so one agent process serves calls with different
-faults), and `voxsim agent serve` flags set the defaults. All draws come from
-one generator per call, seeded by the scenario's seed, so a run is repeatable.
+middle of a sentence. The schema is the scenario's `agent.faults` model
+(simulator.scenario.Faults): FaultPlan is that model plus a seed, and the
+`voxsim agent serve` fault flags, which set an agent's defaults, are derived
+from its fields here. A call's start event may carry faults (so one agent
+process serves calls with different faults). All draws come from one
+generator per call, seeded by the scenario's seed, so a run is repeatable.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from dataclasses import dataclass, field, fields
+import typing
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-STAGES = ("stt", "llm", "tool", "tts")
-DISTRIBUTIONS = ("fixed", "normal", "uniform", "exponential")
+from simulator.scenario import Faults, StageFault
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "STAGES",
+    "FaultFlag",
+    "FaultInjector",
+    "FaultPlan",
+    "InjectedFault",
+    "StageFault",
+    "add_fault_flags",
+    "fault_flags",
+    "flag_of",
+    "plan_from_flags",
+]
+
+#: The stages that take faults: the scenario model's StageFault fields.
+STAGES = tuple(n for n, f in Faults.model_fields.items() if f.annotation is StageFault)
+DISTRIBUTIONS: tuple[str, ...] = typing.get_args(StageFault.model_fields["distribution"].annotation)
 
 
 class InjectedFault(Exception):
@@ -30,81 +53,114 @@ class InjectedFault(Exception):
         self.fatal = fatal
 
 
-@dataclass(frozen=True)
-class StageFault:
-    """Added latency (ms) and error probability of one stage.
+class FaultPlan(Faults):
+    """The scenario's fault model (every field and default of `Faults`) and the draws' seed."""
 
-    `distribution` says how the added latency is drawn: `fixed` is exactly
-    `latency_ms`; `normal` has mean `latency_ms` and standard deviation
-    `latency_jitter_ms` (cut at 0); `uniform` is `latency_ms +- latency_jitter_ms`;
-    `exponential` has mean `latency_ms`. `on_error` is `recover` (say the
-    recovery phrase, keep the call) or `fail` (report an error and hang up).
-    """
-
-    latency_ms: float = 0.0
-    error_rate: float = 0.0
-    latency_jitter_ms: float = 0.0
-    distribution: str = "fixed"
-    on_error: str = "recover"
-
-    def draw_ms(self, rng: np.random.Generator) -> float:
-        """One added-latency draw in milliseconds (never negative)."""
-        mean, spread = self.latency_ms, self.latency_jitter_ms
-        if self.distribution == "normal":
-            return max(0.0, float(rng.normal(mean, spread)))
-        if self.distribution == "uniform":
-            return max(0.0, float(rng.uniform(mean - spread, mean + spread)))
-        if self.distribution == "exponential":
-            return float(rng.exponential(mean)) if mean > 0 else 0.0
-        return mean
-
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Faults for every stage, the call-level knobs, and the seed of the draws."""
-
-    stages: dict[str, StageFault] = field(default_factory=dict)
     seed: int = 0
-    llm_timeout_ms: float = 0.0  # 0: no timeout
-    tts_stall_ms: float = 0.0
-    tts_stall_after_ms: float = 300.0
+
+    @property
+    def stages(self) -> dict[str, StageFault]:
+        """Each stage's faults, by stage name."""
+        return {name: getattr(self, name) for name in STAGES}
 
     @classmethod
     def from_config(cls, faults: dict[str, Any] | None, seed: int = 0) -> FaultPlan:
-        """Build from the scenario-shaped dict `{stt: {latency_ms, error_rate, ...}, ...}`."""
-        faults = faults or {}
-        known = {f.name for f in fields(StageFault)}
-        stages: dict[str, StageFault] = {}
-        for name in STAGES:
-            raw = faults.get(name) or {}
-            values = {k: v for k, v in raw.items() if k in known and v is not None}
-            for key in ("latency_ms", "error_rate", "latency_jitter_ms"):
-                if key in values:
-                    values[key] = float(values[key])
-            stages[name] = StageFault(**values)
-        return cls(
-            stages=stages,
-            seed=seed,
-            llm_timeout_ms=float(faults.get("llm_timeout_ms") or 0.0),
-            tts_stall_ms=float(faults.get("tts_stall_ms") or 0.0),
-            tts_stall_after_ms=float(faults.get("tts_stall_after_ms") or 300.0),
-        )
+        """Build from the scenario-shaped dict `{stt: {latency_ms, error_rate, ...}, ...}`.
+
+        Unknown keys and None values are left out (their defaults apply), as a
+        start event from an older or newer harness may carry them.
+        """
+        values: dict[str, Any] = {}
+        for name, value in (faults or {}).items():
+            if name not in Faults.model_fields or value is None:
+                continue
+            if name in STAGES:
+                known = StageFault.model_fields
+                value = {k: v for k, v in value.items() if k in known and v is not None}
+            values[name] = value
+        return cls.model_validate({**values, "seed": seed})
 
     def merged_over(self, defaults: FaultPlan) -> FaultPlan:
-        """This plan where it sets something, `defaults` elsewhere."""
-        out = dict(defaults.stages)
-        for name, fault in self.stages.items():
-            if fault != StageFault():
-                out[name] = fault
-        return FaultPlan(
-            stages=out,
-            seed=self.seed,
-            llm_timeout_ms=self.llm_timeout_ms or defaults.llm_timeout_ms,
-            tts_stall_ms=self.tts_stall_ms or defaults.tts_stall_ms,
-            tts_stall_after_ms=(
-                self.tts_stall_after_ms if self.tts_stall_ms else defaults.tts_stall_after_ms
-            ),
-        )
+        """This plan where it sets something (differs from the default), `defaults` elsewhere."""
+        out: dict[str, Any] = {}
+        for name, info in Faults.model_fields.items():
+            mine = getattr(self, name)
+            out[name] = mine if mine != info.get_default() else getattr(defaults, name)
+        # The stall's offset goes with the stall.
+        source = self if self.tts_stall_ms else defaults
+        out["tts_stall_after_ms"] = source.tts_stall_after_ms
+        return FaultPlan(**out, seed=self.seed)
+
+
+# `voxsim agent serve` fault flags: one per FaultPlan field (a stage's fields as
+# `--STAGE-FIELD`), with the model's type, choices, range and default.
+
+#: Flags named otherwise than their field (names users already type).
+_FLAG_NAMES = {"distribution": "latency-distribution", "seed": "fault-seed"}
+
+
+@dataclass(frozen=True)
+class FaultFlag:
+    """One fault flag and the FaultPlan field it sets (`path`: field, or stage and field)."""
+
+    flag: str
+    path: tuple[str, ...]
+    info: FieldInfo
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+def fault_flags() -> list[FaultFlag]:
+    """Every fault flag, derived from FaultPlan's fields."""
+    out: list[FaultFlag] = []
+    for name, info in FaultPlan.model_fields.items():
+        stage = info.annotation
+        if isinstance(stage, type) and issubclass(stage, BaseModel):
+            for sub, sub_info in stage.model_fields.items():
+                flag = f"--{name}-{_FLAG_NAMES.get(sub, sub.replace('_', '-'))}"
+                out.append(FaultFlag(flag, (name, sub), sub_info))
+        else:
+            out.append(
+                FaultFlag(f"--{_FLAG_NAMES.get(name, name.replace('_', '-'))}", (name,), info)
+            )
+    return out
+
+
+def add_fault_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the fault flags to `voxsim agent serve`; defaults are the model's."""
+    for f in fault_flags():
+        kind = f.info.annotation
+        if typing.get_origin(kind) is typing.Literal:
+            parser.add_argument(f.flag, choices=typing.get_args(kind), default=f.info.default)
+        else:
+            parser.add_argument(
+                f.flag,
+                type=typing.cast(type, kind),
+                default=f.info.default,
+                help=f.info.description,
+            )
+
+
+def plan_from_flags(args: argparse.Namespace) -> FaultPlan:
+    """The FaultPlan the fault flags set; a pydantic ValidationError names a flag's
+    field path (`flag_of` turns it back into the flag)."""
+    config: dict[str, Any] = {}
+    for f in fault_flags():
+        target = config
+        for key in f.path[:-1]:
+            target = target.setdefault(key, {})
+        target[f.path[-1]] = getattr(args, f.dest)
+    return FaultPlan.model_validate(config)
+
+
+def flag_of(loc: tuple[int | str, ...]) -> str:
+    """The flag of a validation error's field path, e.g. ('llm', 'error_rate')."""
+    for f in fault_flags():
+        if f.path == tuple(loc):
+            return f.flag
+    return "--" + "-".join(str(p) for p in loc).replace("_", "-")
 
 
 class FaultInjector:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
+from reference_agent.faults import FaultPlan, add_fault_flags, flag_of, plan_from_flags
 from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
 from reference_agent.pipeline.tts import DEFAULT_VOICE
 from reference_agent.pipeline.tts import VOICES as AGENT_VOICES
@@ -114,10 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     _fleet_args(s)
-    for stage in ("stt", "llm", "tts"):
-        s.add_argument(f"--{stage}-latency-ms", type=float, default=0.0)
-        s.add_argument(f"--{stage}-error-rate", type=float, default=0.0)
-    _add_agent_fault_flags(s)
+    add_fault_flags(s)  # derived from the scenario's fault model
+    _add_agent_flags(s)
     return p
 
 
@@ -144,22 +143,8 @@ def _port(text: str) -> int:
     return port
 
 
-def _add_agent_fault_flags(s: argparse.ArgumentParser) -> None:
-    """The pipeline agent's further knobs (issue 5): tools, barge-in, silence, faults."""
-    s.add_argument("--tool-latency-ms", type=float, default=0.0)
-    s.add_argument("--tool-error-rate", type=float, default=0.0)
-    for stage in ("stt", "llm", "tool", "tts"):
-        s.add_argument(f"--{stage}-latency-jitter-ms", type=float, default=0.0)
-        s.add_argument(
-            f"--{stage}-latency-distribution",
-            choices=["fixed", "normal", "uniform", "exponential"],
-            default="fixed",
-        )
-        s.add_argument(f"--{stage}-on-error", choices=["recover", "fail"], default="recover")
-    s.add_argument("--llm-timeout-ms", type=float, default=0.0, help="0: no timeout")
-    s.add_argument("--tts-stall-ms", type=float, default=0.0, help="pause mid-sentence")
-    s.add_argument("--tts-stall-after-ms", type=float, default=300.0)
-    s.add_argument("--fault-seed", type=int, default=0)
+def _add_agent_flags(s: argparse.ArgumentParser) -> None:
+    """The pipeline agent's further knobs (issue 5): tools, barge-in, silence."""
     s.add_argument("--tools-db", type=Path, default=None, help="SQLite file of the tools")
     s.add_argument("--backchannel-ms", type=int, default=600, help="shorter overlap: no barge-in")
     s.add_argument("--silence-reprompt-ms", type=int, default=8000, help="0: never re-prompt")
@@ -487,26 +472,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from reference_agent.bundle import serve_forever, start_e2e, start_pipeline
-    from reference_agent.faults import FaultPlan
 
-    config = _checked_faults(
-        {
-            **{
-                stage: {
-                    "latency_ms": getattr(args, f"{stage}_latency_ms"),
-                    "error_rate": getattr(args, f"{stage}_error_rate"),
-                    "latency_jitter_ms": getattr(args, f"{stage}_latency_jitter_ms"),
-                    "distribution": getattr(args, f"{stage}_latency_distribution"),
-                    "on_error": getattr(args, f"{stage}_on_error"),
-                }
-                for stage in ("stt", "llm", "tool", "tts")
-            },
-            "llm_timeout_ms": args.llm_timeout_ms,
-            "tts_stall_ms": args.tts_stall_ms,
-            "tts_stall_after_ms": args.tts_stall_after_ms,
-        }
-    )
-    faults = FaultPlan.from_config(config, seed=args.fault_seed)
+    faults = _checked_faults(args)
 
     if args.vad == "silero":
         from reference_agent.pipeline import silero
@@ -614,19 +581,16 @@ def _check_llm(args: argparse.Namespace) -> None:
         )
 
 
-def _checked_faults(config: dict[str, object]) -> dict[str, object]:
-    """Fault flags checked against the scenario schema's ranges (one line, exit 2)."""
+def _checked_faults(args: argparse.Namespace) -> FaultPlan:
+    """The fault flags' plan, checked against the scenario schema's ranges (one line, exit 2)."""
     from pydantic import ValidationError
 
-    from simulator.scenario import Faults
-
     try:
-        Faults.model_validate(config)
+        return plan_from_flags(args)
     except ValidationError as exc:
         err = exc.errors()[0]
-        flag = "--" + "-".join(str(p) for p in err["loc"]).replace("_", "-")
-        raise UsageError(f"{err['msg']} (got {err.get('input')!r})", where=flag) from None
-    return config
+        where = flag_of(err["loc"])
+        raise UsageError(f"{err['msg']} (got {err.get('input')!r})", where=where) from None
 
 
 if __name__ == "__main__":

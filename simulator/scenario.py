@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -61,18 +62,34 @@ class StageFault(_Model):
     # An injected error: the agent says a recovery phrase, or the call fails.
     on_error: Literal["recover", "fail"] = "recover"
 
+    def draw_ms(self, rng: np.random.Generator) -> float:
+        """One added-latency draw in milliseconds (never negative); `fixed` draws nothing."""
+        mean, spread = self.latency_ms, self.latency_jitter_ms
+        if self.distribution == "normal":
+            return max(0.0, float(rng.normal(mean, spread)))
+        if self.distribution == "uniform":
+            return max(0.0, float(rng.uniform(mean - spread, mean + spread)))
+        if self.distribution == "exponential":
+            return float(rng.exponential(mean)) if mean > 0 else 0.0
+        return mean
+
 
 class Faults(_Model):
-    """Per-stage faults; honoured by the bundled agents only."""
+    """Per-stage faults; honoured by the bundled agents only.
+
+    The one fault schema: the bundled agents' plan (reference_agent.faults.FaultPlan)
+    and the `voxsim agent serve` fault flags are derived from these fields and
+    their defaults. A field's `description` is its flag's help.
+    """
 
     stt: StageFault = StageFault()
     llm: StageFault = StageFault()
     tts: StageFault = StageFault()
     tool: StageFault = StageFault()
     # The agent gives up on an LLM request with no first token after this long (0: never).
-    llm_timeout_ms: Annotated[float, Field(ge=0, le=120_000)] = 0.0
+    llm_timeout_ms: Annotated[float, Field(ge=0, le=120_000, description="0: no timeout")] = 0.0
     # TTS stalls this long, `tts_stall_after_ms` into the first sentence of each reply.
-    tts_stall_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
+    tts_stall_ms: Annotated[float, Field(ge=0, le=60_000, description="pause mid-sentence")] = 0.0
     tts_stall_after_ms: Annotated[float, Field(ge=0, le=60_000)] = 300.0
 
 
