@@ -16,17 +16,8 @@ from reference_agent.pipeline.stt import (
 )
 from simulator.audio import FRAME_SAMPLES, SAMPLE_RATE, frames
 from simulator.caller.tts import synthesize
+from tests.reference_agent.smoke_phrases import SMOKE
 
-SMOKE = [
-    "i would like to book an appointment for tuesday at three pm",
-    "where is my order one two three four",
-    "can i get a refund for my order",
-    "make it wednesday instead",
-    "thank you goodbye",
-    "hello",
-    "yes please",
-    "no thanks",
-]
 #: In the domain but not in CALLER_PHRASES: the LM has to generalise.
 UNSEEN = [
     "please book me for monday at nine am",
