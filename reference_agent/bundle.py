@@ -29,13 +29,14 @@ from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
 from reference_agent.served import AgentProcess as AgentProcess
 from reference_agent.server import RunningServer, serve
 from reference_agent.state.stores import RedisStore, SqliteArchive
+from simulator.transports.base import Agent
 
 
 @dataclass
 class BundledAgent:
-    """A running pipeline agent: its WebSocket URL and the parts to stop."""
+    """A running bundled agent (pipeline or e2e): its WebSocket URL and the parts to stop."""
 
-    agent: PipelineAgent | E2EAgent
+    agent: Agent
     server: RunningServer
     llm: LlmServer | None
 

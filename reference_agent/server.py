@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,10 @@ from reference_agent.realtime_link import RealtimeServerLink
 from reference_agent.webrtc_link import webrtc_routes
 from simulator.audio import Pcm, from_bytes, to_bytes
 from simulator.errors import ProtocolError
-from simulator.transports.base import AgentLink
+from simulator.transports.base import AgentHandler
 from simulator.transports.twilio import TwilioAgentCodec
 
 log = logging.getLogger("voxsim.agent")
-Handler = Callable[[AgentLink], Awaitable[None]]
 
 
 class _WsLink:
@@ -101,7 +100,7 @@ class _TwilioLink:
 
 
 async def _run_link(
-    handler: Handler, link: Any, pump: Coroutine[Any, Any, None], name: str
+    handler: AgentHandler, link: Any, pump: Coroutine[Any, Any, None], name: str
 ) -> None:
     task = asyncio.create_task(pump, name=f"{name}-pump")
     try:
@@ -116,7 +115,7 @@ async def _run_link(
             await task
 
 
-def make_app(handler: Handler) -> web.Application:
+def make_app(handler: AgentHandler) -> web.Application:
     """An aiohttp app serving `handler` once per call on every transport's route."""
 
     async def ws_route(request: web.Request) -> web.WebSocketResponse:
@@ -191,7 +190,7 @@ def route_urls(ws_url: str) -> dict[str, str]:
     }
 
 
-async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+async def serve(handler: AgentHandler, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving `handler` on ws://host:port/ws; port 0 picks a free port."""
     runner = web.AppRunner(make_app(handler), handle_signals=False)
     await runner.setup()

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from simulator.audio import Pcm
 from simulator.errors import ProtocolError
-from simulator.transports.base import AgentLink
+from simulator.transports.base import AgentHandler
 from simulator.transports.webrtc import (
     PcmTrack,
     TrackReader,
@@ -31,7 +30,6 @@ from simulator.transports.webrtc import (
 )
 
 log = logging.getLogger("voxsim.agent.webrtc")
-Handler = Callable[[AgentLink], Awaitable[None]]
 
 
 class WebRtcAgentLink:
@@ -93,7 +91,7 @@ class WebRtcAgentLink:
         await self.pc.close()
 
 
-def webrtc_routes(app: web.Application, handler: Handler) -> None:
+def webrtc_routes(app: web.Application, handler: AgentHandler) -> None:
     """Add `POST /offer` to `app`, running `handler` once per peer connection."""
     calls: set[asyncio.Task[None]] = set()
 

@@ -8,9 +8,9 @@ it drives: `connect / send_audio / send_event / receive / close` (STYLE.md 2).
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from simulator.audio import Pcm
 
@@ -92,4 +92,24 @@ class AgentLink(Protocol):
 
     async def send_event(self, event: dict[str, Any]) -> None:
         """Send a control event (transcript, metrics, clear, error)."""
+        ...
+
+
+#: What serves one call on an AgentLink: an agent's `handle`, or a plain coroutine function.
+AgentHandler = Callable[[AgentLink], Awaitable[None]]
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent under test, as servers and the in-process transport see it: one call per
+    `handle(link)`, every transport alike (the pipeline and the e2e agent both are one;
+    their contract: tests/reference_agent/test_agent_contract.py)."""
+
+    async def handle(self, link: AgentLink) -> None:
+        """Run one call: `start` first on `link`, until the caller hangs up (`recv` None)
+        or the agent ends the call."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the agent holds across calls (clients, exporters)."""
         ...

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from simulator.audio import Pcm
 from simulator.errors import TransportError
-from simulator.transports.base import AgentLink, AudioIn, EventIn, Incoming, StartInfo, Transport
+from simulator.transports.base import (
+    AgentHandler,
+    AgentLink,
+    AudioIn,
+    EventIn,
+    Incoming,
+    StartInfo,
+    Transport,
+)
 
-AgentHandler = Callable[[AgentLink], Awaitable[None]]
 _HANGUP = None
 
 
