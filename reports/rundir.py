@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.metrics.stats import as_number
+from simulator.rows import check_schema_version
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,9 @@ class RunData:
         """Read run.json, calls.jsonl and turns.jsonl from `run_dir`.
 
         Raises FileNotFoundError when `run_dir` holds none of them, so a typo
-        in a path is reported instead of rendering an empty report.
+        in a path is reported instead of rendering an empty report, and
+        `simulator.rows.RunDirectoryError` when run.json names a schema version
+        this voxsim does not read (a run without one is read as it is).
         """
         base = Path(run_dir)
         if not any((base / name).is_file() for name in (RUN_JSON, CALLS_JSONL, TURNS_JSONL)):
@@ -98,8 +101,10 @@ class RunData:
                 f"{base}: not a voxsim run directory (no {RUN_JSON}, {CALLS_JSONL} "
                 f"or {TURNS_JSONL})"
             )
+        run = read_run(base)
+        check_schema_version(run, base / RUN_JSON)
         return cls(
-            run=read_run(base),
+            run=run,
             calls=read_jsonl(base / CALLS_JSONL),
             turns=read_jsonl(base / TURNS_JSONL),
             spans=read_jsonl(base / SPANS_JSONL),

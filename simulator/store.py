@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from simulator.audio import Pcm, write_wav
+from simulator.rows import SCHEMA_VERSION
 
 
 def now_iso() -> str:
@@ -59,6 +60,7 @@ class RunStore:
     def start(self, run_id: str, scenarios: list[dict[str, Any]], agent: dict[str, Any]) -> None:
         """Write run.json with status `running`."""
         self.run = {
+            "schema_version": SCHEMA_VERSION,
             "run_id": run_id,
             "status": "running",
             "started_at": now_iso(),
