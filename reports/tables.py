@@ -19,6 +19,7 @@ from reports.markup import as_dict, e, num_td, table
 from reports.rundir import RunData, scenario_limits
 from reports.stats import format_metric, format_number
 from reports.transcripts import call_anchor
+from simulator.audio import recording_files
 from simulator.metrics.stats import Summary, as_number, summary
 from simulator.metrics.summary import reply_latencies
 from simulator.metrics.wer import aggregate
@@ -249,10 +250,9 @@ def _audio_links(run_dir: Path, call: dict[str, Any]) -> str:
     if rel.is_absolute() or ".." in rel.parts or ":" in audio_dir:
         return ""
     links = []
-    for name in ("mix.wav", "caller.wav", "agent.wav"):
-        if (run_dir / rel / name).is_file():
-            href = quote(str(rel / name), safe="/")
-            links.append(f'<a href="{e(href)}">{name.removesuffix(".wav")}</a>')
+    for path in recording_files(run_dir / rel):
+        href = quote(str(rel / path.name), safe="/")
+        links.append(f'<a href="{e(href)}">{path.stem}</a>')
     return " ".join(links)
 
 

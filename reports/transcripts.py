@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from reports.conversation import conversation_summary, decision_row
 from reports.stats import format_number
+from simulator.audio import recording_files
 from simulator.metrics.stats import as_number
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -74,23 +75,20 @@ class AudioBudget:
 def audio_html(
     run_dir: Path, call: dict[str, Any], embed: bool, budget: AudioBudget | None = None
 ) -> str:
-    """Players (embedded) or links for the call's mix/caller/agent WAVs that exist."""
+    """Players (embedded) or links for the call's mix/caller/agent recordings that exist."""
     rel = _safe_rel(call.get("audio_dir"))
     if rel is None:
         return ""
     parts = []
-    for name in ("mix.wav", "caller.wav", "agent.wav"):
-        path = run_dir / rel / name
-        if not path.is_file():
-            continue
-        label = name.removesuffix(".wav")
+    for path in recording_files(run_dir / rel):
+        name, label, mime = path.name, path.stem, f"audio/{path.suffix[1:]}"
         size = path.stat().st_size
         if embed and budget is not None and size <= budget.left:
             budget.left -= size
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             parts.append(
                 f'<figure class="player"><figcaption>{label}</figcaption>'
-                f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio>'
+                f'<audio controls preload="none" src="data:{mime};base64,{data}"></audio>'
                 "</figure>"
             )
         else:

@@ -72,6 +72,29 @@ def write_wav(path: Path, pcm: npt.NDArray[np.int16], channels: int = 1) -> None
         w.writeframes(to_bytes(pcm))
 
 
+#: Formats a run's recordings can be written in (`voxsim run --audio-format`).
+RECORDING_FORMATS = ("wav", "flac")
+
+
+def recording_files(folder: Path) -> list[Path]:
+    """A call's recordings that exist in `folder`: mix, caller, agent, in either format."""
+    names = (f"{track}.{ext}" for track in ("mix", "caller", "agent") for ext in RECORDING_FORMATS)
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def write_recording(path: Path, pcm: npt.NDArray[np.int16], channels: int = 1) -> None:
+    """Write int16 audio as the file's suffix says: `.wav` (`write_wav`) or `.flac`
+    (lossless 16-bit, through soundfile: the same samples, about half the bytes)."""
+    if path.suffix != ".flac":
+        write_wav(path, pcm, channels)
+        return
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = pcm.reshape(-1, channels)
+    soundfile.write(str(path), frames, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+
+
 def read_wav(path: Path) -> Pcm:
     """Read a 16 kHz mono int16 WAV file written by `write_wav`."""
     with wave.open(str(path), "rb") as w:

@@ -25,6 +25,7 @@ from reference_agent.pipeline.stt import DEFAULT_STT, STT_CHOICES
 from reference_agent.pipeline.tts import DEFAULT_VOICE
 from reference_agent.pipeline.tts import VOICES as AGENT_VOICES
 from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD
+from simulator.audio import RECORDING_FORMATS
 from simulator.baseline import Tolerance
 from simulator.errors import (
     EXIT_AGENT_FAILED,
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--only", default=None, metavar="CALL_ID", help="run one call, e.g. NAME-003")
     r.add_argument("--baseline", type=Path, default=None, help="run directory to compare with")
+    r.add_argument(
+        "--audio-format", choices=RECORDING_FORMATS, default="wav", help="of the recordings"
+    )
     r.add_argument(
         "--replay",
         type=Path,
@@ -424,6 +428,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 baseline=args.baseline,
                 tolerance=_tolerance(args),
                 replay=args.replay,
+                audio_format=args.audio_format,
             )
         )
         for r in outcome.slo_results:

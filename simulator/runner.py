@@ -208,12 +208,14 @@ async def run_files(
     tolerance: Tolerance | None = None,
     replay: Path | None = None,
     options: SessionOptions | None = None,
+    audio_format: str = "wav",
 ) -> RunOutcome:
     """Run every scenario in `paths`; bad files raise ScenarioError before any call.
 
     With `only`, just that call (e.g. NAME-003) is run. With `baseline`, the run
     is compared with that run directory (baseline.json, shown in the report and
-    junit.xml); a regression makes the exit code 1.
+    junit.xml); a regression makes the exit code 1. `audio_format` (wav, flac)
+    is the format of the calls' recordings.
     """
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
@@ -229,7 +231,7 @@ async def run_files(
         plans = [calls for calls in plans if calls]
         if not scenarios:
             raise UsageError(f"no call {only!r}", where="--only", fix="use an id like NAME-003")
-    store = RunStore(out_dir)
+    store = RunStore(out_dir, audio_format)
     agent_desc = {"kind": agent or scenarios[0].agent.kind, "url": None}
     store.start(out_dir.name, [s.model_dump() for s in scenarios], agent_desc)
     bundled: AgentProcess | None = None

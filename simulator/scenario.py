@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -260,11 +261,16 @@ class Turn(_Model):
     """One step of the caller's plan.
 
     `say` speaks a sentence, then (unless `wait: false`) waits for the agent's
-    reply; `wait: true` alone waits for the agent to speak (e.g. a greeting);
-    `silence_ms` keeps the line silent for that long.
+    reply; `audio` plays a recorded line instead of synthesizing one (its
+    `say`, if given, is what it says: the WER reference); `wait: true` alone
+    waits for the agent to speak (e.g. a greeting); `silence_ms` keeps the
+    line silent for that long.
     """
 
     say: Annotated[str, Field(min_length=1, max_length=MAX_SAY_CHARS)] | None = None
+    #: A recorded caller line (any format libsndfile reads), path relative to the
+    #: scenario file; resolved to an absolute path when the scenario is loaded.
+    audio: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
     wait: bool | None = None
     silence_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None
     reply_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
@@ -287,23 +293,35 @@ class Turn(_Model):
             raise ValueError(f"a say line has at most {MAX_SAY_WORDS} words (got {words:,})")
         return say
 
+    @field_validator("audio")
+    @classmethod
+    def _audio_file(cls, audio: str | None, info: ValidationInfo) -> str | None:
+        if audio is None:
+            return None
+        base = (info.context or {}).get("scenario_dir") or "."
+        path = Path(base) / audio
+        if not _is_file(str(path)):
+            raise ValueError(
+                f"audio file not found: {path} (WAV, FLAC, OGG...; path from the scenario file)"
+            )
+        return str(path.resolve())
+
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
+        speaks = self.say if self.say is not None else self.audio
         actions = [
-            a
-            for a in (self.say, self.silence_ms, self.backchannel, self.hangup_ms)
-            if a is not None
+            a for a in (speaks, self.silence_ms, self.backchannel, self.hangup_ms) if a is not None
         ]
-        if self.say is not None and self.silence_ms is not None:
+        if speaks is not None and self.silence_ms is not None:
             raise ValueError("a turn has either say or silence_ms, not both")
         if len(actions) > 1:
             raise ValueError("a turn has one of say, silence_ms, backchannel, hangup_ms")
         if not actions and self.wait is not True:
             raise ValueError("a turn needs say, silence_ms, backchannel, hangup_ms or wait: true")
-        if self.barge_in_ms is not None and self.say is None:
+        if self.barge_in_ms is not None and speaks is None:
             raise ValueError("barge_in_ms needs say: the words to barge in with")
         if (self.pause_ms is None) != (self.pause_after_word is None) or (
-            self.pause_ms is not None and self.say is None
+            self.pause_ms is not None and (self.say is None or self.audio is not None)
         ):
             raise ValueError("pause_ms and pause_after_word go together, on a say turn")
         return self
@@ -313,7 +331,7 @@ class Turn(_Model):
         """True when the caller waits for the agent to answer after this turn."""
         if self.wait is not None:
             return self.wait
-        return self.say is not None
+        return self.say is not None or self.audio is not None
 
 
 class Gap(_Model):
@@ -564,16 +582,19 @@ class Scenario(_Model):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError with file and line."""
     p = Path(path)
-    return parse_scenario(read_config(p, "voxsim validate FILE"), source=str(p))
+    return parse_scenario(read_config(p, "voxsim validate FILE"), source=str(p), base=p.parent)
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    """Validate YAML text as a Scenario; errors name `source`, the line and the field."""
+def parse_scenario(text: str, source: str = "<scenario>", base: Path | None = None) -> Scenario:
+    """Validate YAML text as a Scenario; errors name `source`, the line and the field.
+
+    `base` is the scenario file's folder, which a turn's `audio:` path is relative to
+    (default: the current directory)."""
     data, root = load_mapping(
         text, source, "a scenario must be a mapping with name, turns, ...", "scenarios/smoke.yaml"
     )
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"scenario_dir": base})
         if scenario.matrix:
             from simulator.matrix import expand
 

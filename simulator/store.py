@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.audio import Pcm, write_wav
+from simulator.audio import Pcm, write_recording
 from simulator.rows import SCHEMA_VERSION
 
 
@@ -48,8 +48,9 @@ def _machine() -> dict[str, Any]:
 class RunStore:
     """Writes one run directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, audio_format: str = "wav") -> None:
         self.root = root
+        self.audio_format = audio_format  # of the recordings: RECORDING_FORMATS
         root.mkdir(parents=True, exist_ok=True)
         (root / "audio").mkdir(exist_ok=True)
         self.run: dict[str, Any] = {}
@@ -124,16 +125,18 @@ class RunStore:
         self._append(self._calls, row)
 
     def write_audio(self, call_id: str, caller: Pcm, agent: Pcm) -> str:
-        """caller.wav, agent.wav and a stereo mix.wav (left caller, right agent)."""
+        """caller.wav, agent.wav and a stereo mix.wav (left caller, right agent); .flac
+        files instead with `audio_format` flac."""
         folder = self.root / "audio" / call_id
         n = max(len(caller), len(agent))
         c = np.zeros(n, dtype=np.int16)
         a = np.zeros(n, dtype=np.int16)
         c[: len(caller)] = caller
         a[: len(agent)] = agent
-        write_wav(folder / "caller.wav", c)
-        write_wav(folder / "agent.wav", a)
-        write_wav(folder / "mix.wav", np.column_stack([c, a]).reshape(-1), channels=2)
+        ext = self.audio_format
+        write_recording(folder / f"caller.{ext}", c)
+        write_recording(folder / f"agent.{ext}", a)
+        write_recording(folder / f"mix.{ext}", np.column_stack([c, a]).reshape(-1), channels=2)
         return f"audio/{call_id}"
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.audio import Pcm
+from simulator.caller.audiofile import recorded_line
 from simulator.caller.channel import ChannelStage
 from simulator.caller.disfluency import plan_segments
 from simulator.caller.noise import NoiseStage
@@ -49,6 +50,20 @@ def render_utterance(
         text, caller.disfluency if disfluent else None, rng, pause_ms, pause_after_word
     )
     audio, truth = speak(text, segments, caller, seed + 7919 * index)
+    return _through_line(audio, truth, caller, seed, index)
+
+
+def render_recorded(
+    path: str, text: str | None, caller: Caller, seed: int, index: int
+) -> tuple[Pcm, Truth]:
+    """Turn `index`'s recorded line (`audio:`) through the caller's room, noise and line."""
+    audio, truth = recorded_line(path, text, f"turns[{index}].audio")
+    return _through_line(audio, truth, caller, seed, index)
+
+
+def _through_line(
+    audio: Pcm, truth: Truth, caller: Caller, seed: int, index: int
+) -> tuple[Pcm, Truth]:
     for stream, stage in stages(caller, seed):
         audio, truth = stage.render(audio, truth, np.random.default_rng([seed, index, stream]))
     return audio, truth

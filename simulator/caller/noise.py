@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-import soundfile
-from scipy.signal import resample_poly
 
 from simulator.audio import SAMPLE_RATE, Pcm
+from simulator.caller.audiofile import read_audio_file
 from simulator.caller.truth import Truth, to_int16
-from simulator.errors import ScenarioError
 from simulator.scenario import Noise
 
 _FRAME = SAMPLE_RATE // 50
@@ -108,30 +105,9 @@ def _looped(source: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.tile(source, reps)[offset : offset + n]
 
 
-@lru_cache(maxsize=8)
 def read_noise_file(path: str) -> np.ndarray:
-    """A user noise file as 16 kHz mono float samples (int16 scale).
-
-    Any format libsndfile reads (WAV of any sample width or float, FLAC, OGG,
-    AIFF...), through soundfile; a 16-bit WAV gives exactly its sample values.
-    """
-    try:
-        data, rate = soundfile.read(str(Path(path)), dtype="float64", always_2d=True)
-    except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
-        raise ScenarioError(
-            f"cannot read noise file: {exc}",
-            where="caller.noise.file",
-            fix="an audio file libsndfile reads (WAV, FLAC, OGG, AIFF)",
-        ) from None
-    if not data.size:
-        raise ScenarioError(
-            "noise file has no samples", where="caller.noise.file", fix="use another"
-        )
-    x = data.mean(axis=1) * 32768.0
-    if rate != SAMPLE_RATE:
-        g = np.gcd(SAMPLE_RATE, rate)
-        x = resample_poly(x, SAMPLE_RATE // g, rate // g)
-    return x
+    """A user noise file as 16 kHz mono float samples (int16 scale), any format."""
+    return read_audio_file(path, "caller.noise.file", "noise")
 
 
 def make_noise(cfg: Noise, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from simulator.audio import Pcm
 from simulator.caller.cache import cache_dir
-from simulator.caller.chain import render_background, render_utterance
+from simulator.caller.chain import render_background, render_recorded, render_utterance
 from simulator.scenario import Caller, Scenario, Turn
 from simulator.session import PlannedTurn
 
@@ -41,7 +41,22 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
             "waits_for_reply": turn.waits_for_reply,
             "reply_timeout_ms": turn.reply_timeout_ms,
         }
-        if text is not None:
+        if turn.audio is not None:
+            pcm, truth = render_recorded(turn.audio, turn.say, caller, seed, i)
+            planned.append(
+                PlannedTurn(
+                    kind="say",
+                    text=turn.say,
+                    pcm=pcm,
+                    speech_start=truth.speech_start,
+                    speech_end=truth.speech_end,
+                    spoken_text=turn.say,
+                    notes=dict(truth.notes),
+                    at_ms=turn.barge_in_ms,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+        elif text is not None:
             pcm, truth = render_utterance(
                 text,
                 caller,
@@ -116,10 +131,9 @@ def render_isolated(turns: list[Turn], caller: Caller, seed: int) -> list[Planne
 def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
     """Hash of everything that determines a call's rendered audio."""
     noise_file = caller.noise.file if caller.noise is not None else None
-    stamp = None
-    if noise_file:
-        st = Path(noise_file).stat()
-        stamp = [st.st_size, st.st_mtime_ns]
+    stamp = _stamp(noise_file) if noise_file else None
+    # A user file changed in place renders again; keys without recorded lines are as before.
+    recorded = [_stamp(t.audio) for t in turns if t.audio]
     blob = json.dumps(
         [
             CHAIN_VERSION,
@@ -127,11 +141,17 @@ def cache_key(turns: list[Turn], caller: Caller, seed: int) -> str:
             caller.model_dump(exclude={"reconnect"}),
             seed,
             stamp,
+            *([recorded] if recorded else []),
         ],
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def _stamp(path: str) -> list[int]:
+    st = Path(path).stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def render_cached(turns: list[Turn], caller: Caller, seed: int) -> Rendered:
