@@ -18,12 +18,14 @@ import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from simulator.audio import Pcm
 from simulator.caller.cache import cache_dir
 from simulator.caller.chain import render_background, render_recorded, render_utterance
+from simulator.caller.truth import Truth
 from simulator.scenario import Caller, Scenario, Turn
 from simulator.session import PlannedTurn
 
@@ -43,19 +45,7 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
         }
         if turn.audio is not None:
             pcm, truth = render_recorded(turn.audio, turn.say, caller, seed, i)
-            planned.append(
-                PlannedTurn(
-                    kind="say",
-                    text=turn.say,
-                    pcm=pcm,
-                    speech_start=truth.speech_start,
-                    speech_end=truth.speech_end,
-                    spoken_text=turn.say,
-                    notes=dict(truth.notes),
-                    at_ms=turn.barge_in_ms,
-                    **common,  # type: ignore[arg-type]
-                )
-            )
+            planned.append(_spoken("say", turn.say, pcm, truth, at_ms=turn.barge_in_ms, **common))
         elif text is not None:
             pcm, truth = render_utterance(
                 text,
@@ -66,19 +56,16 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
                 pause_after_word=turn.pause_after_word,
                 disfluent=turn.backchannel is None,
             )
+            said = turn.say is not None
             planned.append(
-                PlannedTurn(
-                    kind="say" if turn.say is not None else "backchannel",
-                    text=text,
-                    pcm=pcm,
-                    speech_start=truth.speech_start,
-                    speech_end=truth.speech_end,
-                    spoken_text=truth.spoken_text,
-                    pauses=truth.pauses,
-                    notes=dict(truth.notes),
-                    at_ms=turn.barge_in_ms if turn.say is not None else turn.at_ms,
+                _spoken(
+                    "say" if said else "backchannel",
+                    text,
+                    pcm,
+                    truth,
+                    at_ms=turn.barge_in_ms if said else turn.at_ms,
                     fillers=tuple(caller.disfluency.fillers) if caller.disfluency else (),
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
         elif turn.hangup_ms is not None:
@@ -95,6 +82,21 @@ def render_turns(turns: list[Turn], caller: Caller, seed: int) -> list[PlannedTu
                 )
             )
     return planned
+
+
+def _spoken(kind: str, text: str | None, pcm: Pcm, truth: Truth, **rest: Any) -> PlannedTurn:
+    """A turn that speaks `pcm`, with the chain's ground truth (`text` None: words unknown)."""
+    return PlannedTurn(
+        kind=kind,  # type: ignore[arg-type]
+        text=text,
+        pcm=pcm,
+        speech_start=truth.speech_start,
+        speech_end=truth.speech_end,
+        spoken_text=truth.spoken_text if text is not None else None,
+        pauses=truth.pauses,
+        notes=dict(truth.notes),
+        **rest,
+    )
 
 
 Rendered = tuple[list[PlannedTurn], Pcm | None]
