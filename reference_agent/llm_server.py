@@ -26,7 +26,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -36,7 +36,27 @@ MODEL = "voxsim-domain"
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 #: What answers: the deterministic domain model, or SmolLM2 on llama.cpp (`make llm`).
 BACKENDS = ("domain", "smollm2")
-_REAL = web.AppKey("real_model", smollm2.Smollm2)
+
+
+class Backend(Protocol):
+    """What answers the server's chat completions, once the request is read and its
+    `messages` checked (tests/reference_agent/test_llm_backend_contract.py)."""
+
+    #: The model's name in `/v1/models` and in every reply.
+    model: str
+
+    async def complete(
+        self, request: web.Request, body: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> web.StreamResponse:
+        """The reply: one JSON completion, or SSE chunks when `body["stream"]`."""
+        ...
+
+    def close(self) -> None:
+        """Release the model."""
+        ...
+
+
+_BACKEND = web.AppKey("backend", Backend)
 
 
 def tokens(text: str) -> list[str]:
@@ -86,9 +106,27 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return _error(400, "'messages' must be a list of objects")
-    if _REAL in request.app:
-        return await _real_completion(request, request.app[_REAL], body, messages)
+    return await request.app[_BACKEND].complete(request, body, messages)
 
+
+class DomainBackend:
+    """The deterministic domain model (`reference_agent.domain`), with its tool calls,
+    streamed one word per chunk with no artificial delay."""
+
+    model = MODEL
+
+    async def complete(
+        self, request: web.Request, body: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> web.StreamResponse:
+        return await _domain_completion(request, body, messages)
+
+    def close(self) -> None:
+        return None
+
+
+async def _domain_completion(
+    request: web.Request, body: dict[str, Any], messages: list[dict[str, Any]]
+) -> web.StreamResponse:
     offered = _offered_tools(body.get("tools"))
     text, action = domain.respond(messages) if offered else (domain.reply(messages), None)
     if action is not None and action.name not in offered:
@@ -184,6 +222,33 @@ async def _stream_tool_call(
     await response.write_eof()
 
 
+class Smollm2Backend:
+    """SmolLM2 on llama.cpp (reference_agent/smollm2.py): real tokens, no tool calls."""
+
+    model = smollm2.MODEL
+
+    def __init__(self, real: smollm2.Smollm2) -> None:
+        self.real = real
+
+    async def complete(
+        self, request: web.Request, body: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> web.StreamResponse:
+        return await _real_completion(request, self.real, body, messages)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+async def load_backend(name: str) -> Backend:
+    """The backend called `name` (one of BACKENDS), loaded; "smollm2" loads and warms up
+    the model first (~0.5 s) and raises RuntimeError when it is not installed."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown LLM backend {name!r}: one of {', '.join(BACKENDS)}")
+    if name == "smollm2":
+        return Smollm2Backend(await smollm2.Smollm2.load())
+    return DomainBackend()
+
+
 async def _real_completion(
     request: web.Request, model: smollm2.Smollm2, body: dict[str, Any], messages: list[Any]
 ) -> web.StreamResponse:
@@ -249,19 +314,16 @@ async def _real_completion(
 
 
 async def _models(request: web.Request) -> web.Response:
-    name = smollm2.MODEL if _REAL in request.app else MODEL
+    name = request.app[_BACKEND].model
     model = {"id": name, "object": "model", "created": 0, "owned_by": "voxsim"}
     return web.json_response({"object": "list", "data": [model]})
 
 
-def make_app(real_model: smollm2.Smollm2 | None = None) -> web.Application:
-    """The aiohttp application, for embedding in another server.
-
-    With `real_model` it answers with that model instead of the domain model.
-    """
+def make_app(backend: Backend | None = None) -> web.Application:
+    """The aiohttp application, for embedding in another server; `backend` answers
+    (the domain model when None)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    if real_model is not None:
-        app[_REAL] = real_model
+    app[_BACKEND] = backend if backend is not None else DomainBackend()
     app.router.add_post("/v1/chat/completions", _chat_completions)
     app.router.add_get("/v1/models", _models)
     return app
@@ -275,7 +337,7 @@ class LlmServer:
     port: int
     _runner: web.AppRunner
     model: str = MODEL
-    _real: smollm2.Smollm2 | None = None
+    _backend: Backend | None = None
 
     @property
     def base_url(self) -> str:
@@ -283,8 +345,8 @@ class LlmServer:
 
     async def close(self) -> None:
         await self._runner.cleanup()
-        if self._real is not None:
-            self._real.close()
+        if self._backend is not None:
+            self._backend.close()
 
 
 async def start_llm_server(
@@ -295,22 +357,20 @@ async def start_llm_server(
     `backend` is one of BACKENDS; "smollm2" loads and warms up the model first (~0.5 s)
     and raises RuntimeError when it is not installed (`smollm2.available()`).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown LLM backend {backend!r}: one of {', '.join(BACKENDS)}")
-    real = await smollm2.Smollm2.load() if backend == "smollm2" else None
-    runner = web.AppRunner(make_app(real), access_log=None)
+    answering = await load_backend(backend)
+    runner = web.AppRunner(make_app(answering), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
-        if real is not None:
-            real.close()
+        answering.close()
         raise
     real_port = int(runner.addresses[0][1])  # the port the OS picked when `port` is 0
-    name = smollm2.MODEL if real is not None else MODEL
-    return LlmServer(host=host, port=real_port, _runner=runner, model=name, _real=real)
+    return LlmServer(
+        host=host, port=real_port, _runner=runner, model=answering.model, _backend=answering
+    )
 
 
 async def _serve(host: str, port: int, backend: str = "domain") -> None:
