@@ -37,6 +37,9 @@ call as a caller error. The whole decision is bounded by (retries + 1) *
 timeout_s. The model's raw reply, the attempts and the time taken go into
 `Decision.notes`.
 
+The brief the model gets (prompt, answer schema, `end_call` tool) and the lines
+composed from facts are in simulator/conversation/caller_prompt.py.
+
 One `AsyncOpenAI` client per (event loop, base_url, key) (simulator/llm_client.py,
 shared with the call judge) is shared by every
 call, and by the driver's speculative copies of a policy (`copy.deepcopy`
@@ -50,10 +53,31 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import re
 from typing import Any
 
+from simulator.conversation.caller_prompt import (
+    ANYTHING_ELSE,
+    BYE,
+    CANNOT,
+    DONE,
+    END_CALL_TOOL,
+    GOODBYE,
+    HELP,
+    MOVES,
+    REPEAT,
+    SAY_MAX,
+    SHAPE_HINT,
+    YES_NO,
+    answer_schema,
+    content_words,
+    fact_readings,
+    facts_line,
+    invented_message,
+    phrase,
+    system_prompt,
+    words,
+)
 from simulator.conversation.policy import Decision, Heard, Outcome, PolicyError, invented_values
 from simulator.conversation.rules import DONE as CONFIRMED
 from simulator.conversation.rules import first_person
@@ -62,46 +86,11 @@ from simulator.llm_client import loads as _loads
 from simulator.llm_client import short as _short
 from simulator.scenario import Conversation
 
-#: Readings of the agent's turn that are moves of the call (besides facts and unknowns).
-HELP = "help"
-DONE = "done"
-ANYTHING_ELSE = "anything else"
-YES_NO = "yes or no"
-REPEAT = "repeat"
-GOODBYE = "goodbye"
-CANNOT = "cannot"
-OTHER = "other"
-MOVES = [HELP, DONE, ANYTHING_ELSE, YES_NO, REPEAT, GOODBYE, CANNOT, OTHER]
-SAY_MAX = 160
-REASON_MAX = 60
-BYE = "No, that's all. Thank you, goodbye."
-
-END_CALL_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "end_call",
-        "description": "Hang up: the goal is done, cannot be done, or the agent said goodbye.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "success": {"type": "boolean", "description": "true if the goal was done"},
-                "reason": {"type": "string", "description": "why the call ends"},
-            },
-            "required": ["success", "reason"],
-            "additionalProperties": False,
-        },
-    },
-}
-
 _DATES = set(
     "monday tuesday wednesday thursday friday saturday sunday january february march april "
     "june july august september october november december".split()
 )
 _background: set[asyncio.Task[Any]] = set()
-_STOP = set(
-    "a an and the to of for in on at my i im id would like want need please hi hello with "
-    "is are be it this that you your me".split()
-)
 
 
 class LlmPolicy:
@@ -114,9 +103,9 @@ class LlmPolicy:
         self.cfg = conversation.llm
         self.opening_line = conversation.opening or first_person(conversation.goal)
         #: reading -> the fact keys it asks for
-        self.fact_readings = _fact_readings(list(conversation.facts))
+        self.fact_readings = fact_readings(list(conversation.facts))
         #: reading -> the unknown key it asks for
-        self.unknown_readings = {_phrase(k): k for k in conversation.unknown}
+        self.unknown_readings = {phrase(k): k for k in conversation.unknown}
         taken = set(self.fact_readings) | set(self.unknown_readings)
         self.readings = [
             *self.fact_readings,
@@ -223,17 +212,17 @@ class LlmPolicy:
         if getattr(message, "refusal", None):
             return f"refusal: {message.refusal}", None, f"refused: {_short(message.refusal)}", None
         if not content:
-            return "", None, "empty content", _SHAPE
+            return "", None, "empty content", SHAPE_HINT
         value = _loads(content)
         if value is None:
-            return content, None, f"not JSON: {_short(content)}", _SHAPE
+            return content, None, f"not JSON: {_short(content)}", SHAPE_HINT
         wrong = self._shape(value)
         if wrong:
-            return content, None, wrong, _SHAPE
+            return content, None, wrong, SHAPE_HINT
         answer = dict(value)
         invented = self._invented(answer["say"])
         if invented and answer.get("about") is None:
-            return content, None, f"invented {', '.join(invented)}", _invented(invented)
+            return content, None, f"invented {', '.join(invented)}", invented_message(invented)
         if invented:  # the reading stands: the line is composed from it
             answer["invented"] = invented
             answer["say"] = ""
@@ -245,7 +234,7 @@ class LlmPolicy:
         raw = f"end_call({arguments})" + (f" {content}" if content else "")
         args = _loads(arguments)
         if not isinstance(args, dict) or not isinstance(args.get("success"), bool):
-            return raw, None, "end_call without a boolean success", _SHAPE
+            return raw, None, "end_call without a boolean success", SHAPE_HINT
         said = _loads(content)
         say = said.get("say") if isinstance(said, dict) else None
         say = say if isinstance(say, str) and not self._invented(say) else ""
@@ -324,14 +313,14 @@ class LlmPolicy:
         if move in self.unknown_readings:
             key = self.unknown_readings[move]
             fits = re.search(r"\b(know|sure|remember|have)\b", say.lower()) is not None
-            line = f"Sorry, I don't know my {_phrase(key)}."
+            line = f"Sorry, I don't know my {phrase(key)}."
             why = f"the agent asked for {key}, which the caller does not know"
             return self._answer(say if fits else "", line, why, notes)
         if move == YES_NO:
             fits = re.search(r"\b(yes|yeah|no|correct|right|sure)\b", say.lower()) is not None
             return self._answer(say if fits else "", "Yes, please.", "asked to confirm", notes)
         if move == HELP or (move == ANYTHING_ELSE and not self.done):
-            fits = bool(set(_content(say)) & set(_content(self.opening_line)))
+            fits = bool(set(content_words(say)) & set(content_words(self.opening_line)))
             why = "the agent asked how it can help: state the goal"
             return self._answer(say if fits else "", self.opening_line, why, notes)
         if move in (DONE, ANYTHING_ELSE):
@@ -412,165 +401,11 @@ class LlmPolicy:
         return [w for w in self._invented(text) if w in _DATES]
 
     def _fits_leaving(self, say: str) -> bool:
-        return len(_words(say)) >= 2 and say.lower().strip(" .") not in self.readings
+        return len(words(say)) >= 2 and say.lower().strip(" .") not in self.readings
 
     def _has_values(self, say: str, keys: list[str]) -> bool:
         """True when `say` has every (significant) word of the facts `keys`' values."""
-        words = set(_words(say))
+        said = set(words(say))
         return all(
-            w in words for k in keys for w in _words(self.c.facts[k]) if len(w) > 2 or w.isdigit()
+            w in said for k in keys for w in words(self.c.facts[k]) if len(w) > 2 or w.isdigit()
         )
-
-
-# ---------------------------------------------------------------- lines from facts
-
-
-def facts_line(c: Conversation, keys: list[str]) -> str:
-    """The facts `keys` in the persona's verbosity ("Wednesday at ten am, please.")."""
-    facts = c.facts
-    rest = list(keys)
-    parts: list[str] = []
-    if "day" in rest and "time" in rest:
-        parts.append(f"{facts['day']} at {facts['time']}")
-        rest = [k for k in rest if k not in ("day", "time")]
-    terse = c.persona.verbosity == "terse"
-    for key in rest:
-        if terse or key in ("day", "time"):
-            parts.append(facts[key])
-        else:
-            parts.append(f"my {_phrase(key)} is {facts[key]}")
-    text = _sentence(_join(parts))
-    return text + ("." if terse else ", please.")
-
-
-# ---------------------------------------------------------------- the prompt
-
-
-def _fact_readings(keys: list[str]) -> dict[str, list[str]]:
-    """Readings that ask for facts: all of them, each pair (up to 5 facts), each one."""
-    out: dict[str, list[str]] = {}
-    if len(keys) > 1:
-        out[_join([_phrase(k) for k in keys])] = list(keys)
-    if 2 < len(keys) <= 5:
-        for i, a in enumerate(keys):
-            for b in keys[i + 1 :]:
-                out[f"{_phrase(a)} and {_phrase(b)}"] = [a, b]
-    for k in keys:
-        out[_phrase(k)] = [k]
-    return out
-
-
-def answer_schema(readings: list[str]) -> dict[str, Any]:
-    """The JSON the model answers with (`about` first: the reading guides the line)."""
-    return {
-        "type": "object",
-        "properties": {
-            "about": {"type": "string", "enum": readings},
-            "say": {"type": "string", "maxLength": SAY_MAX},
-            "end_call": {"type": "boolean"},
-            "success": {"type": "boolean"},
-            "reason": {"type": "string", "maxLength": REASON_MAX},
-        },
-        "required": ["about", "say", "end_call", "success", "reason"],
-        "additionalProperties": False,
-    }
-
-
-_VERBOSITY = {
-    "terse": "You say only what was asked, in as few words as you can.",
-    "normal": "You answer what was asked, politely.",
-    "chatty": "You are talkative, but you still give only your facts.",
-}
-_SHAPE = (
-    'Answer again with one JSON object only: {"about": ..., "say": ..., "end_call": ..., '
-    '"success": ..., "reason": ...}.'
-)
-
-
-def _invented(values: list[str]) -> str:
-    return (
-        f"You said {', '.join(values)}, which is not one of your facts. Never invent a value: "
-        "answer again with only your facts, or say you don't know."
-    )
-
-
-def system_prompt(c: Conversation, opening: str, readings: list[str]) -> str:
-    """The caller's brief: persona, goal, facts, unknowns, rules of conduct, examples.
-
-    Kept short (every token is read before the first decision) and its examples
-    are JSON built from the scenario's own facts: a small model copies them.
-    """
-    facts = "\n".join(f"- {_phrase(k)}: {v}" for k, v in c.facts.items()) or "- (none)"
-    lines = [
-        "You are a CALLER on a phone call to a business. The user is the business's AGENT. "
-        "You are not the agent.",
-        f"Your goal: {c.goal.strip().rstrip('.')}.",
-        f"Your facts:\n{facts}",
-    ]
-    if c.unknown:
-        unknown = ", ".join(_phrase(k) for k in c.unknown)
-        lines.append(f"You do not know: {unknown}. If the agent asks, say you don't know.")
-    lines += [
-        f"{_VERBOSITY[c.persona.verbosity]} You give up after {c.persona.patience} failed "
-        "attempts.",
-        "Rules: speak one short sentence. Give only your facts. Never invent a day, time, "
-        "number or name. End the call (end_call) when the goal is done, when it cannot be "
-        "done, or after the agent says goodbye.",
-        'Reply with JSON. "about" is what the agent\'s last words are about, one of: '
-        + "; ".join(readings)
-        + '. "say" is your reply. "end_call": you hang up; "success": your goal is done; '
-        '"reason": why.',
-        "Examples:",
-        *_examples(c, opening),
-    ]
-    return "\n".join(lines)
-
-
-def _examples(c: Conversation, opening: str) -> list[str]:
-    """Agent lines -> the caller's reading and line, from the scenario's own facts."""
-    keys = list(c.facts)
-    pairs = [
-        ("How can I help you?", HELP, opening),
-        ("What can I do for you today?", HELP, opening),
-    ]
-    if len(keys) > 1:
-        every = _join([_phrase(k) for k in keys])
-        pairs.append((f"Can I have the {every}?", every, facts_line(c, keys)))
-    for k in keys:
-        pairs.append((f"What {_phrase(k)} would you like?", _phrase(k), facts_line(c, [k])))
-    for k in c.unknown:
-        pairs.append(
-            (f"What is your {_phrase(k)}?", _phrase(k), f"Sorry, I don't know my {_phrase(k)}.")
-        )
-    values = _join(list(c.facts.values())) if c.facts else "you"
-    pairs += [
-        ("Sorry, could you say that again?", REPEAT, opening),
-        ("Shall I go ahead?", YES_NO, "Yes, please."),
-        (f"Okay, that is all done for {values}. Is there anything else?", DONE, BYE),
-        ("Thanks for calling, goodbye.", GOODBYE, "Goodbye."),
-    ]
-    return [f'"{agent}" -> ' + json.dumps({"about": a, "say": s}) for agent, a, s in pairs]
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _phrase(key: str) -> str:
-    return key.replace("_", " ")
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower().replace("'", ""))
-
-
-def _content(text: str) -> list[str]:
-    return [w for w in _words(text) if w not in _STOP and len(w) > 2]
-
-
-def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text[0].upper() + text[1:] if text else text
