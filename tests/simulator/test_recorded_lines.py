@@ -17,9 +17,9 @@ from scipy.signal import resample_poly
 
 from simulator.caller.render import render_all
 from simulator.caller.tts import synthesize
+from simulator.cli import main
 from simulator.errors import ScenarioError
 from simulator.metrics.wer import score_corpus
-from simulator.runner import run_files
 from simulator.scenario import load_scenario, parse_scenario
 from simulator.store import RunStore
 
@@ -93,17 +93,17 @@ def test_a_flac_recording_has_the_samples_of_the_wav_one(tmp_path: Path) -> None
     assert not list((tmp_path / "flac").rglob("*.wav"))
 
 
-async def test_recorded_lines_in_flac_ogg_and_24_bit_wav_reach_the_agent(
+def test_recorded_lines_in_flac_ogg_and_24_bit_wav_reach_the_agent(
     tmp_path: Path, pipeline_agent_url: str
 ) -> None:
     for name, (text, rate, subtype) in LINES.items():
         write_line(tmp_path / name, text, rate, subtype)
     (tmp_path / "s.yaml").write_text(scenario_text(list(LINES)), encoding="utf-8")
     out = tmp_path / "run"
-    outcome = await run_files(
-        [str(tmp_path / "s.yaml")], out, agent=pipeline_agent_url, audio_format="flac"
-    )
-    assert outcome.exit_code == 0
+    argv = ["run", str(tmp_path / "s.yaml"), "--agent", pipeline_agent_url, "--out", str(out)]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--audio-format", "flac"])
+    assert exited.value.code == 0
     turns = [json.loads(line) for line in (out / "turns.jsonl").read_text().splitlines()]
     said = [t for t in turns if t["kind"] == "say"]
     assert [t["caller_text"] for t in said] == [text for text, _, _ in LINES.values()]
