@@ -21,171 +21,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
 import shutil
-import signal
-import socket
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from reference_agent.bundle import AgentProcess, until_stopped
+from reference_agent.bundle import until_stopped
+from reference_agent.fleet_processes import (
+    Instance,
+    die_with_parent,
+    free_port,
+    redis_pong,
+    terminate,
+    wait_until,
+)
+from reference_agent.haproxy import BALANCERS, haproxy_config, server_stats
 from simulator.errors import AgentError, UsageError
 
-#: `--balancer` -> HAProxy's `balance` algorithm. `sticky` places a call like
-#: round-robin, then keeps its reconnections on the instance that has it
-#: (a stick table on the call id header) while that instance is up.
-BALANCERS = {"least-conn": "leastconn", "round-robin": "roundrobin", "sticky": "roundrobin"}
-#: The header the native WebSocket transport names its call in (sticky sessions).
-CALL_HEADER = "X-Voxsim-Call-Id"
 MAX_INSTANCES = 16
 #: `voxsim agent serve` flags that describe the fleet, not its instances.
 FLEET_FLAGS = {"instances", "balancer", "redis_url", "host", "port", "stop_on_stdin_eof"}
 #: Flags a fleet sets on each instance itself.
 INSTANCE_FLAGS = {"tools_db", "sessions_db", "instance_name", "kind"}
-START_TIMEOUT_S = 60.0
-
-
-def haproxy_config(
-    balancer: str,
-    bind: tuple[str, int],
-    servers: list[tuple[str, int]],
-    control_port: int,
-    stats_socket: Path,
-) -> str:
-    """HAProxy's configuration for a fleet (WebSocket-aware: `mode http` + tunnel timeouts)."""
-    algo = BALANCERS[balancer]
-    sticky = (
-        [
-            "    stick-table type string len 128 size 100k expire 2h",
-            f"    stick on req.hdr({CALL_HEADER})",
-        ]
-        if balancer == "sticky"
-        else []
-    )
-    lines = [
-        "global",
-        "    maxconn 4000",
-        f"    stats socket {stats_socket} mode 600 level admin",
-        "",
-        "defaults",
-        "    mode http",
-        # Also the turn-around before retrying a refused connection (min(this, 1 s)).
-        "    timeout connect 500ms",
-        "    timeout client 1h",
-        "    timeout server 1h",
-        # An upgraded WebSocket is a tunnel: idle caller silence must not cut it.
-        "    timeout tunnel 1h",
-        "    timeout client-fin 2s",
-        "    timeout server-fin 2s",
-        "    timeout queue 30s",
-        # A connection refused by a dead instance is retried on another one.
-        "    retries 3",
-        "    option redispatch 1",
-        "",
-        "frontend voxsim",
-        f"    bind {bind[0]}:{bind[1]}",
-        "    use_backend fleet_control if { path_beg /fleet }",
-        "    default_backend agents",
-        "",
-        "backend agents",
-        f"    balance {algo}",
-        *sticky,
-        "    option httpchk GET /health",
-        "    default-server check inter 500ms fastinter 250ms downinter 500ms rise 1 fall 1"
-        " observe layer4 error-limit 1 on-error mark-down",
-        *(f"    server {name} 127.0.0.1:{port}" for name, port in servers),
-        "",
-        "backend fleet_control",
-        f"    server control 127.0.0.1:{control_port}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In a child before exec: SIGTERM when the fleet's process dies (Linux prctl)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-async def _wait_until(check: Callable[[], Any], proc: Any, what: str, timeout_s: float) -> None:
-    """Poll `check()` (an awaitable returning truthy) until it holds; AgentError otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(OSError, ConnectionError):
-            if await check():
-                return
-        if proc.returncode is not None:
-            raise AgentError(f"{what} exited with code {proc.returncode}", fix="run it by hand")
-        if time.monotonic() > deadline:
-            raise AgentError(f"{what} did not start in {timeout_s:.0f} s")
-        await asyncio.sleep(0.05)
-
-
-async def _redis_pong(port: int) -> bool:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(b"PING\r\n")
-        await writer.drain()
-        return (await reader.read(16)).startswith(b"+PONG")
-    finally:
-        writer.close()
-
-
-@dataclass
-class Instance:
-    """One agent process of the fleet; its port stays the same across restarts."""
-
-    name: str
-    port: int
-    args: list[str]
-    proc: AgentProcess | None = None
-    up: bool = False
-    started_at: float = 0.0
-    #: wall clock of each kill / restart (the fleet's log of what chaos did)
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def pid(self) -> int | None:
-        """The running process's id."""
-        p = self.proc.proc if self.proc is not None else None
-        return p.pid if p is not None and p.returncode is None else None
-
-    async def start(self) -> None:
-        """Start (or start again) the process and wait for its ready line."""
-        self.proc = AgentProcess("pipeline", [*self.args, "--instance-name", self.name], self.port)
-        await self.proc.start(START_TIMEOUT_S)
-        self.up = True
-        self.started_at = time.time()
-
-    async def kill(self) -> None:
-        """SIGKILL: a crash, no goodbye to its callers (their links drop)."""
-        self.up = False
-        proc = self.proc.proc if self.proc is not None else None
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-    async def stop(self) -> None:
-        """A clean stop (SIGTERM)."""
-        self.up = False
-        if self.proc is not None:
-            await self.proc.stop()
 
 
 class Fleet:
@@ -272,7 +133,7 @@ class Fleet:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             out.close()
@@ -293,7 +154,7 @@ class Fleet:
             "no",
             log="redis.log",
         )
-        await _wait_until(lambda: _redis_pong(port), self._redis, "redis-server", 10)
+        await wait_until(lambda: redis_pong(port), self._redis, "redis-server", 10)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
 
     async def _start_control(self) -> int:
@@ -324,43 +185,22 @@ class Fleet:
             writer.close()
             return len(up) == len(self.instances)
 
-        await _wait_until(ready, self._haproxy, "haproxy", 15)
+        await wait_until(ready, self._haproxy, "haproxy", 15)
 
     async def close(self) -> None:
         """Stop HAProxy, the instances, the control API and Redis; remove the temp dir."""
         for proc in (self._haproxy,):
-            await _terminate(proc)
+            await terminate(proc)
         await asyncio.gather(*(i.stop() for i in self.instances), return_exceptions=True)
         if self._control is not None:
             await self._control.cleanup()
-        await _terminate(self._redis)
+        await terminate(self._redis)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- what HAProxy sees ----------------------------------------------------
     async def haproxy_servers(self) -> list[dict[str, Any]]:
         """Each agent server's status (UP/DOWN...) and current connections, from HAProxy."""
-        reader, writer = await asyncio.open_unix_connection(str(self.stats_socket))
-        try:
-            writer.write(b"show stat\n")
-            await writer.drain()
-            text = (await reader.read()).decode("utf-8", "replace")
-        finally:
-            writer.close()
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if not lines or not lines[0].startswith("# "):
-            return []
-        head = lines[0][2:].split(",")
-        rows = [dict(zip(head, ln.split(","), strict=False)) for ln in lines[1:]]
-        return [
-            {
-                "name": r["svname"],
-                "status": r.get("status", ""),
-                "live_calls": int(r.get("scur") or 0),
-                "calls": int(r.get("stot") or 0),
-            }
-            for r in rows
-            if r.get("pxname") == "agents" and r.get("svname") not in ("FRONTEND", "BACKEND")
-        ]
+        return await server_stats(self.stats_socket)
 
     async def wait_live_calls(self, n: int, timeout_s: float = 20.0) -> None:
         """Return once HAProxy counts exactly `n` open calls on the instances (AgentError
@@ -473,19 +313,6 @@ class Fleet:
             return web.json_response({"error": exc.one_line()}, status=400)
         except AgentError as exc:
             return web.json_response({"error": exc.one_line()}, status=500)
-
-
-async def _terminate(proc: asyncio.subprocess.Process | None) -> None:
-    if proc is None or proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 5)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
 
 
 def subcommand(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:

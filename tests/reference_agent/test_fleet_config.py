@@ -11,14 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from reference_agent.fleet import (
-    BALANCERS,
-    CALL_HEADER,
-    free_port,
-    haproxy_config,
-    instance_flags,
-    subcommand,
-)
+from reference_agent.fleet import instance_flags, subcommand
+from reference_agent.fleet_processes import free_port
+from reference_agent.haproxy import BALANCERS, CALL_HEADER, haproxy_config
 from simulator.cli import build_parser, main
 
 
