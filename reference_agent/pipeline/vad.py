@@ -18,6 +18,7 @@ exactly measurable. webrtcvad-wheels costs ~2.5 us per frame (STACK.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -26,7 +27,21 @@ import webrtcvad
 from simulator.audio import FRAME_MS, SAMPLE_RATE, Pcm, to_bytes
 
 DEFAULT_VAD = "webrtc"
+#: The VAD engines (`voxsim agent serve --vad`); their contract is
+#: tests/reference_agent/pipeline/test_engine_contracts.py.
+VADS = ("webrtc", "silero")
 DEFAULT_HANGOVER_MS = 140
+
+
+def vad_engine(name: str = DEFAULT_VAD, mode: int = 2) -> Callable[[Pcm], bool]:
+    """A fresh VAD engine `name` (one of VADS): one 20 ms frame (320 samples at 16 kHz)
+    in, speech or not out; `mode` is webrtcvad's aggressiveness."""
+    if name == "silero":
+        from reference_agent.pipeline.silero import SileroVad
+
+        return SileroVad().is_speech
+    webrtc = webrtcvad.Vad(mode)
+    return lambda frame: bool(webrtc.is_speech(to_bytes(frame), SAMPLE_RATE))
 
 
 class VadEvent(Enum):
@@ -47,13 +62,7 @@ class Endpointer:
     vad: str = DEFAULT_VAD  # or "silero" (benchmarks/vad_choice.py compares them)
 
     def __post_init__(self) -> None:
-        if self.vad == "silero":
-            from reference_agent.pipeline.silero import SileroVad
-
-            self._is_speech = SileroVad().is_speech
-        else:
-            webrtc = webrtcvad.Vad(self.mode)
-            self._is_speech = lambda frame: webrtc.is_speech(to_bytes(frame), SAMPLE_RATE)
+        self._is_speech = vad_engine(self.vad, self.mode)
         self.in_speech = False
         self._voiced_run = 0
         self._silent_ms = 0
