@@ -12,8 +12,8 @@ agent. Each implementation, on every behaviour:
   agent's echo of it comes back to the caller with its pitch intact (through
   mu-law at 8 kHz, 24 kHz PCM, Opus);
 - end on hang-up: the caller's `close` ends the agent's call (a `stop`, then
-  `recv` None), and the agent returning ends the caller's `receive` without
-  an error;
+  `recv` None; the agent may still speak then without an error), and the
+  agent returning ends the caller's `receive` without an error;
 - close twice: the second `close` is a no-op;
 - send after close: never reaches the agent and never raises anything but
   TransportError;
@@ -87,11 +87,19 @@ class EchoAgent:
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # some caller audio came
     ended: asyncio.Event = field(default_factory=asyncio.Event)  # recv gave None
     frames: int = 0
+    late_send_error: BaseException | None = None  # from speaking after the caller hung up
 
     async def __call__(self, link: AgentLink) -> None:
         while True:
             item = await link.recv()
             if item is None:
+                try:  # an agent finishing its sentence after the hang-up is not an error
+                    await link.send_audio(tone(FRAME_SECONDS))
+                    await link.send_event(
+                        {"type": "transcript", "role": "assistant", "text": "bye"}
+                    )
+                except Exception as exc:  # noqa: BLE001 - recorded for the test to show
+                    self.late_send_error = exc
                 self.ended.set()
                 return
             self.items.append(item)
@@ -228,6 +236,7 @@ async def test_the_callers_close_ends_the_agents_call(
         await listener.task  # receive ends, without an error
     stops = [i for i in agent.items if isinstance(i, dict) and i.get("type") == "stop"]
     assert len(stops) <= 1
+    assert agent.late_send_error is None, repr(agent.late_send_error)
 
 
 #: WebRTC has no hang-up message: the agent closing its peer connection reaches the
