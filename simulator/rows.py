@@ -79,6 +79,7 @@ class TurnRow(TypedDict, total=False):
     error: str | None
     actions: list[dict[str, Any]]  # executed actions: kind, start_s, end_s (metrics/call.py)
     decision: dict[str, Any]  # a goal-driven caller's decision (simulator/conversation)
+    caller_late: bool  # a goal-driven caller's line started later than it meant to
     # -- WER (b), simulator/metrics/spoken.py: the agent's speech as the harness heard it
     spoken_text: str
     spoken_wer: float | None
@@ -144,8 +145,8 @@ class SpanRow(TypedDict, total=False):
     span_id: str  # 16 hex digits
     parent_span_id: str | None
     name: str
-    start_ns: int | None  # Unix nanoseconds
-    end_ns: int | None
+    start_ns: int  # Unix nanoseconds
+    end_ns: int
     attrs: dict[str, Any]
 
 

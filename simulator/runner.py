@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ from simulator.matrix import CallPlan, expand
 from simulator.metrics.call import measure_call
 from simulator.metrics.reliability import reliability
 from simulator.metrics.summary import summarize_run
+from simulator.rows import TurnRow
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
@@ -113,7 +115,7 @@ async def run_call(
         config["otlp_url"] = otlp_url
     start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
 
-    def on_turn(row: dict[str, Any]) -> None:
+    def on_turn(row: TurnRow) -> None:
         if store is not None:
             store.add_turn(row)
         lat = row["latency_ms"]
@@ -412,7 +414,7 @@ def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def caller_notes(turns: list[dict[str, Any]]) -> dict[str, float]:
+def caller_notes(turns: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Per-call means of the caller chain's measurements (e.g. the measured SNR)."""
     values: dict[str, list[float]] = {}
     for row in turns:

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from simulator.metrics.latency import (
     latency_ms,
 )
 from simulator.metrics.wer import score, score_intended
+from simulator.rows import TurnRow
 from simulator.track import Track
 from simulator.transports.base import AudioIn, StartInfo, Transport
 
@@ -129,7 +130,7 @@ class CallRecord:
     """Everything one call produced, measured at the caller side."""
 
     call_id: str
-    turns: list[dict[str, Any]]
+    turns: list[TurnRow]
     caller: Pcm
     agent: Pcm
     events: list[dict[str, Any]]
@@ -157,7 +158,7 @@ class Session:
         *,
         scenario: str = "",
         options: SessionOptions | None = None,
-        on_turn: Callable[[dict[str, Any]], None] | None = None,
+        on_turn: Callable[[TurnRow], None] | None = None,
         background: Pcm | None = None,
         conversation: GoalCaller | None = None,
     ) -> None:
@@ -182,8 +183,8 @@ class Session:
         self._progress = _Progress()
         self._hung_up = False
         self._max_late = 0.0
-        self._current: dict[str, Any] | None = None
-        self._rows: list[dict[str, Any]] = []
+        self._current: TurnRow | None = None
+        self._rows: list[TurnRow] = []
         self._pending: list[dict[str, Any]] = []
         self._last_turn_end = 0  # caller-timeline sample where the previous turn finished
         self._reply_onset: int | None = None  # onset of the agent reply last waited for
@@ -198,6 +199,10 @@ class Session:
     def _now_samples(self) -> int:
         return int((asyncio.get_running_loop().time() - self._t0) * SAMPLE_RATE)
 
+    @overload
+    def _s(self, samples: int) -> float: ...
+    @overload
+    def _s(self, samples: int | None) -> float | None: ...
     def _s(self, samples: int | None) -> float | None:
         return None if samples is None else samples / SAMPLE_RATE
 
@@ -356,7 +361,9 @@ class Session:
             return
         kind = event.get("type")
         if kind == "transcript" and event.get("final", True):
-            key = "agent_heard_text" if event.get("role") == "user" else "agent_reply_text"
+            key: Literal["agent_heard_text", "agent_reply_text"] = (
+                "agent_heard_text" if event.get("role") == "user" else "agent_reply_text"
+            )
             text = str(event.get("text", "")).strip()
             row[key] = f"{row[key]} {text}".strip() if row.get(key) else text
         elif kind == "metrics" and isinstance(event.get("stages"), dict):
@@ -424,7 +431,7 @@ class Session:
 
     # -- the surface a goal-driven caller drives (simulator/conversation/driver.py) --
     @property
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[TurnRow]:
         """Turn rows finished so far, in order."""
         return self._rows
 
@@ -456,7 +463,7 @@ class Session:
         while self._sent < sample:
             await self._wait_progress()
 
-    def begin_row(self, kind: TurnKind, turn: PlannedTurn | None = None) -> dict[str, Any]:
+    def begin_row(self, kind: TurnKind, turn: PlannedTurn | None = None) -> TurnRow:
         """Open the next turn row (it receives the agent's events until finished)."""
         index = len(self._rows)
         turn = PlannedTurn(index=index, kind=kind) if turn is None else turn
@@ -482,13 +489,13 @@ class Session:
             row["pauses_s"] = [[self._s(pos + a), self._s(pos + b)] for a, b in turn.pauses]
         return pos
 
-    def finish_turn(self, row: dict[str, Any]) -> None:
+    def finish_turn(self, row: TurnRow) -> None:
         """Close a row opened with `begin_row`: WER, then streamed to the run directory."""
         self._finish_row(row)
         self._last_turn_end = max(self.caller.length, self._sent)
 
     # -- conversation dynamics -------------------------------------------
-    def _action_target(self, row: dict[str, Any], turn: PlannedTurn) -> int:
+    def _action_target(self, row: TurnRow, turn: PlannedTurn) -> int:
         """The caller-timeline sample `turn.at_ms` into the agent's last reply."""
         at = int(round((turn.at_ms or 0) * SAMPLE_RATE / 1000))
         if self._reply_onset is None:
@@ -496,7 +503,7 @@ class Session:
             return max(self.caller.length, self._sent)
         return self._reply_onset + at
 
-    def _place_in_reply(self, row: dict[str, Any], turn: PlannedTurn) -> int:
+    def _place_in_reply(self, row: TurnRow, turn: PlannedTurn) -> int:
         """Where to write a barge-in or backchannel so its speech starts at the target."""
         target = self._action_target(row, turn)
         pos = max(target - turn.speech_start, self._sent, self.caller.length)
@@ -505,7 +512,7 @@ class Session:
         row["action_at_s"] = self._s(pos + turn.speech_start)
         return pos
 
-    async def _hang_up(self, row: dict[str, Any], turn: PlannedTurn) -> None:
+    async def _hang_up(self, row: TurnRow, turn: PlannedTurn) -> None:
         """Stay on the line until the target sample has been sent, then end the call."""
         target = self._action_target(row, turn)
         while self._sent < target:
@@ -527,7 +534,7 @@ class Session:
                 return True
         return False
 
-    async def _await_reply_end(self, row: dict[str, Any], turn: PlannedTurn) -> None:
+    async def _await_reply_end(self, row: TurnRow, turn: PlannedTurn) -> None:
         """Keep listening until the reply a backchannel was said over has ended."""
         gap = int(self.opt.reply_gap_ms * SAMPLE_RATE / 1000)
         timeout = int(turn.reply_timeout_ms * SAMPLE_RATE / 1000)
@@ -550,7 +557,7 @@ class Session:
             await self._wait_progress()
 
     async def _await_reply(
-        self, row: dict[str, Any], reference: int, turn: PlannedTurn, onset_only: bool = False
+        self, row: TurnRow, reference: int, turn: PlannedTurn, onset_only: bool = False
     ) -> None:
         """Wait for the agent's reply after sample `reference`; measure its onset and end.
 
@@ -594,7 +601,7 @@ class Session:
         row["agent_end_s"] = self._s(last_voice) if ended else None
         row["latency_ms"] = latency_ms(reference, onset)
 
-    def _new_row(self, turn: PlannedTurn) -> dict[str, Any]:
+    def _new_row(self, turn: PlannedTurn) -> TurnRow:
         self._fillers[turn.index] = turn.fillers
         return {
             "call_id": self.start.call_id,
@@ -629,7 +636,7 @@ class Session:
             "error": None,
         }
 
-    def _finish_row(self, row: dict[str, Any]) -> None:
+    def _finish_row(self, row: TurnRow) -> None:
         if row["kind"] == "say" and row["caller_text"]:
             fillers = self._fillers.get(row["turn"], ())
             heard = row["agent_heard_text"] or ""
@@ -639,11 +646,13 @@ class Session:
                 else score(row["caller_text"], heard)
             )
             row.update(
-                wer=result.wer,
-                wer_ref_words=result.ref_words,
-                wer_subs=result.substitutions,
-                wer_dels=result.deletions,
-                wer_ins=result.insertions,
+                {
+                    "wer": result.wer,
+                    "wer_ref_words": result.ref_words,
+                    "wer_subs": result.substitutions,
+                    "wer_dels": result.deletions,
+                    "wer_ins": result.insertions,
+                }
             )
         self._current = None
         if self.on_turn is not None:

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulator.audio import Pcm, write_recording
-from simulator.rows import SCHEMA_VERSION
+from simulator.rows import SCHEMA_VERSION, TurnRow
 
 
 def now_iso() -> str:
@@ -56,7 +57,7 @@ class RunStore:
         self.run: dict[str, Any] = {}
         self._calls = open(root / "calls.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._turns = open(root / "turns.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self._live: list[dict[str, Any]] | None = None  # rows streamed since turns_mark()
+        self._live: list[TurnRow] | None = None  # rows streamed since turns_mark()
 
     def start(self, run_id: str, scenarios: list[dict[str, Any]], agent: dict[str, Any]) -> None:
         """Write run.json with status `running`."""
@@ -87,7 +88,7 @@ class RunStore:
         self.run.update(status=status, ended_at=now_iso(), exit_code=exit_code, **extra)
         self.write_run()
 
-    def add_turn(self, row: dict[str, Any]) -> None:
+    def add_turn(self, row: TurnRow) -> None:
         """Append one measured turn and flush it to disk."""
         self._append(self._turns, row)
         if self._live is not None:
@@ -101,11 +102,11 @@ class RunStore:
         return os.fstat(self._turns.fileno()).st_size
 
     @property
-    def live_turns(self) -> list[dict[str, Any]]:
+    def live_turns(self) -> list[TurnRow]:
         """Rows added since the last `turns_mark` and not settled yet (a call in progress)."""
         return list(self._live or [])
 
-    def settle_turns(self, mark: int, rows: list[dict[str, Any]]) -> None:
+    def settle_turns(self, mark: int, rows: Sequence[TurnRow]) -> None:
         """Replace the rows written since `mark` (one call's, streamed as measured) with
         their final form, in place: one positioned write, then the file is cut to its
         new end. Rows before `mark` are not touched, so the cost is that call's rows,
@@ -120,7 +121,7 @@ class RunStore:
             os.close(fd)
         self._live = None
 
-    def add_call(self, row: dict[str, Any]) -> None:
+    def add_call(self, row: Mapping[str, Any]) -> None:
         """Append one finished call and flush it to disk."""
         self._append(self._calls, row)
 
@@ -140,11 +141,11 @@ class RunStore:
         return f"audio/{call_id}"
 
     @staticmethod
-    def _append(fh: Any, row: dict[str, Any]) -> None:
+    def _append(fh: Any, row: Mapping[str, Any]) -> None:
         fh.write(json.dumps(row, default=str) + "\n")
         fh.flush()
 
-    def rewrite_turns(self, rows: list[dict[str, Any]]) -> None:
+    def rewrite_turns(self, rows: Sequence[TurnRow]) -> None:
         """Replace turns.jsonl with `rows` (atomically), once at the end of a run (the
         agents' spans joined to every turn); per call, `settle_turns`."""
         self._turns.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from simulator.rows import SpanRow, TurnRow
 
 #: Largest accepted OTLP request body (after decompression too): generous for
 #: span batches, small enough that a runaway exporter cannot exhaust memory.
@@ -77,7 +79,7 @@ def _hex_ids_to_base64(node: Any) -> Any:
     return node
 
 
-def parse_request(body: bytes, content_type: str) -> list[dict[str, Any]]:
+def parse_request(body: bytes, content_type: str) -> list[SpanRow]:
     """Spans of one OTLP/HTTP trace export, as flat dicts; OtlpError on anything else.
 
     `body` is already inflated: aiohttp decodes gzip/deflate request bodies
@@ -100,7 +102,7 @@ def parse_request(body: bytes, content_type: str) -> list[dict[str, Any]]:
     return list(_flatten(req))
 
 
-def _flatten(req: ExportTraceServiceRequest) -> Iterable[dict[str, Any]]:
+def _flatten(req: ExportTraceServiceRequest) -> Iterable[SpanRow]:
     for rs in req.resource_spans:
         resource = _attrs(rs.resource.attributes)
         for ss in rs.scope_spans:
@@ -128,10 +130,10 @@ class SpanSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.spans: list[dict[str, Any]] = []
+        self.spans: list[SpanRow] = []
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
-    def add(self, spans: Sequence[dict[str, Any]]) -> None:
+    def add(self, spans: Sequence[SpanRow]) -> None:
         """Record spans (from the agent or the harness)."""
         for s in spans:
             self._fh.write(json.dumps(s) + "\n")
@@ -201,8 +203,8 @@ class OtlpReceiver:
 
 
 def harness_spans(
-    call: dict[str, Any], rows: Sequence[dict[str, Any]], wall_t0_ns: int, traceparent: str
-) -> list[dict[str, Any]]:
+    call: Mapping[str, Any], rows: Sequence[TurnRow], wall_t0_ns: int, traceparent: str
+) -> list[SpanRow]:
     """The call's root span (the traceparent's span id) and one span per caller turn.
 
     A turn span runs from the caller's speech start (a wait turn: from where
@@ -211,10 +213,10 @@ def harness_spans(
     """
     _, trace_id, root_id, _ = traceparent.split("-")
 
-    def ns(s: float | None) -> int | None:
-        return None if s is None else wall_t0_ns + int(round(s * 1e9))
+    def ns(s: float) -> int:
+        return wall_t0_ns + int(round(s * 1e9))
 
-    out = [
+    out: list[SpanRow] = [
         {
             "source": "harness",
             "service": "voxsim",
@@ -229,12 +231,13 @@ def harness_spans(
     ]
     for row in rows:
         start = row.get("speech_start_s")
-        if start is None and row.get("agent_onset_s") is not None and row.get("latency_ms"):
+        onset, latency = row.get("agent_onset_s"), row.get("latency_ms")
+        if start is None and onset is not None and latency:
             # A wait turn starts where its latency is measured from.
-            start = row["agent_onset_s"] - row["latency_ms"] / 1000
-        end = row.get("agent_end_s") or row.get("agent_onset_s") or row.get("speech_end_s") or start
+            start = onset - latency / 1000
         if start is None:
             continue
+        end = row.get("agent_end_s") or onset or row.get("speech_end_s") or start
         out.append(
             {
                 "source": "harness",
@@ -273,9 +276,7 @@ def _union_ms(intervals: list[tuple[int, int]]) -> float:
     return total / 1e6
 
 
-def join_turns(
-    rows: list[dict[str, Any]], spans: Sequence[dict[str, Any]], wall_t0_ns: int
-) -> None:
+def join_turns(rows: list[TurnRow], spans: Sequence[SpanRow], wall_t0_ns: int) -> None:
     """Attach the agent's stage spans to each turn row, in place.
 
     A span belongs to a turn when it has the turn's trace id and starts at or

@@ -31,6 +31,7 @@ from simulator.conversation.ears import Ears
 from simulator.conversation.policy import Decision, Heard, Outcome, Policy, PolicyError
 from simulator.conversation.voice import CallerVoice, pcm_digest
 from simulator.metrics.latency import MIN_PRECEDING_SILENCE, find_reply_onset, latency_ms
+from simulator.rows import TurnRow
 from simulator.scenario import Conversation, Gap
 
 if TYPE_CHECKING:
@@ -149,7 +150,9 @@ class GoalCaller:
                 row["latency_ms"] = None
                 s.finish_turn(row)
                 return
-            reference = int(row["speech_end_s"] * SAMPLE_RATE)
+            speech_end = row["speech_end_s"]
+            assert speech_end is not None  # a placed line has its ground truth
+            reference = int(speech_end * SAMPLE_RATE)
             reply = await self._listen(s, row, reference, allow_barge=True)
             self._finish_line(s, row, reference, reply)
             heard = reply.heard
@@ -216,7 +219,7 @@ class GoalCaller:
             self.ended_by = "caller_error"
         return decision, (time.perf_counter() - t) * 1000
 
-    async def _prepare(self, s: Session, row: dict[str, Any], onset: int, last_voice: int) -> Any:
+    async def _prepare(self, s: Session, row: TurnRow, onset: int, last_voice: int) -> Any:
         """Speculate during a pause: understand and decide on a copy of the policy."""
         t = time.perf_counter()
         heard = await self.ears.hear(_transcripts(row), s.agent.view()[onset:last_voice].copy())
@@ -225,7 +228,7 @@ class GoalCaller:
         decision, brain_ms = await self._decide(fork, heard)
         return decision, ears_ms, brain_ms, fork, heard
 
-    async def _heard_from_row(self, s: Session, row: dict[str, Any]) -> Heard:
+    async def _heard_from_row(self, s: Session, row: TurnRow) -> Heard:
         onset, end = _idx(row.get("agent_onset_s")), _idx(row.get("agent_end_s"))
         audio = s.agent.view()[onset:end].copy() if onset is not None and end else np.zeros(0)
         return await self.ears.hear(_transcripts(row), audio.astype(np.int16))
@@ -239,7 +242,7 @@ class GoalCaller:
         reply: Reply,
         ears_ms: float,
         brain_ms: float,
-    ) -> dict[str, Any]:
+    ) -> TurnRow:
         """Render the line and start it the response gap after the agent's last sound."""
         assert decision.say is not None
         turn, render_ms = await self.voice.render(decision.say)
@@ -297,7 +300,7 @@ class GoalCaller:
         row["decision"] = self._decision_row(decision, heard, ears_ms, brain_ms)
         s.finish_turn(row)
 
-    def _finish_line(self, s: Session, row: dict[str, Any], reference: int, reply: Reply) -> None:
+    def _finish_line(self, s: Session, row: TurnRow, reference: int, reply: Reply) -> None:
         row["agent_onset_s"] = None if reply.onset is None else reply.onset / SAMPLE_RATE
         row["agent_end_s"] = None if reply.end is None else reply.end / SAMPLE_RATE
         row["latency_ms"] = latency_ms(reference, reply.onset)
@@ -307,7 +310,7 @@ class GoalCaller:
 
     # ------------------------------------------------------------ listening
     async def _listen(
-        self, s: Session, row: dict[str, Any], reference: int, *, allow_barge: bool
+        self, s: Session, row: TurnRow, reference: int, *, allow_barge: bool
     ) -> Reply:
         """Wait for the agent's turn after `reference` and until it has ended.
 
@@ -409,7 +412,7 @@ class GoalCaller:
             if task is not None:
                 task.cancel()
 
-    def _barge_rule(self, row: dict[str, Any]) -> Decision | None:
+    def _barge_rule(self, row: TurnRow) -> Decision | None:
         """A `do: barge_in` rule matching the agent's words so far (rules policy only)."""
         rule = getattr(self.policy, "barge_in_rule", None)
         text = " ".join(_transcripts(row))
@@ -419,7 +422,7 @@ class GoalCaller:
         return None if line is None else Decision(say=line, why="a barge_in rule matched")
 
 
-def _transcripts(row: dict[str, Any]) -> list[str]:
+def _transcripts(row: TurnRow) -> list[str]:
     text = row.get("agent_reply_text")
     return [str(text)] if text else []
 

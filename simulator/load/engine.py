@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -37,6 +38,7 @@ from simulator.conversation.voice import shared_voice_pool
 from simulator.load.cluster import render_digest, wall_clock
 from simulator.load.config import CONFIG_ENV, WORKER_ENV, LoadConfig
 from simulator.matrix import CallPlan, expand
+from simulator.rows import TurnRow
 from simulator.scenario import load_scenario
 from simulator.store import RunStore
 from simulator.transports.registry import transport_for
@@ -70,7 +72,7 @@ class LoadStore(RunStore):
         self.out.write(json.dumps(message, default=str) + "\n")
         self.out.flush()
 
-    def add_turn(self, row: dict[str, Any]) -> None:
+    def add_turn(self, row: TurnRow) -> None:
         # A turn belongs to the moment its latency began: the caller's speech end
         # (wall clock of the call's start + its timeline offset); else its row's end.
         began = self.call_started.get(row["call_id"])
@@ -89,7 +91,7 @@ class LoadStore(RunStore):
         }
         self.emit({"type": "event", "event": event})
 
-    def add_call(self, row: dict[str, Any]) -> None:
+    def add_call(self, row: Mapping[str, Any]) -> None:
         at = wall_clock()
         self.call_started.pop(str(row.get("call_id")), None)
         event = call_event(row, self.worker, at)
@@ -106,7 +108,7 @@ class LoadStore(RunStore):
         """Nothing to close: rows went out as events."""
 
 
-def call_event(row: dict[str, Any], worker: str, at: float) -> dict[str, Any]:
+def call_event(row: Mapping[str, Any], worker: str, at: float) -> dict[str, Any]:
     """The compact `call` event of a call row."""
     return {
         "kind": "call",

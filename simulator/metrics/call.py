@@ -8,7 +8,7 @@ call, off the event loop (pocketsphinx is CPU work).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from simulator.audio import SAMPLE_RATE, Pcm, first_above
 from simulator.metrics.spoken import score_turns
 from simulator.metrics.task import evaluate_call
 from simulator.metrics.turntaking import Action, call_turn_taking
+from simulator.rows import TurnRow
 from simulator.scenario import Scenario
 
 
@@ -23,7 +24,7 @@ def _s(sec: float) -> int:
     return int(round(sec * SAMPLE_RATE))
 
 
-def actions_from_rows(rows: Sequence[dict[str, Any]], scenario: Scenario) -> list[Action]:
+def actions_from_rows(rows: Sequence[Mapping[str, Any]], scenario: Scenario) -> list[Action]:
     """The plan's executed actions on the call timeline, from the turn rows.
 
     A row may carry `actions: [{"kind", "start_s", "end_s"}, ...]` (recorded by
@@ -45,7 +46,7 @@ def actions_from_rows(rows: Sequence[dict[str, Any]], scenario: Scenario) -> lis
     return sorted(out, key=lambda a: a.start)
 
 
-def _plan_actions(row: dict[str, Any]) -> list[dict[str, Any]]:
+def _plan_actions(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Actions from the session's plan fields: planned pauses (`pauses_s`), a
     barge-in or backchannel placed in the agent's reply (`action`, `action_at_s`
     to the speech end), and a silent turn (`silence_s`)."""
@@ -70,7 +71,7 @@ def time_to_first_audio_ms(agent: Pcm) -> float | None:
 def measure_call(
     scenario: Scenario,
     call_id: str,
-    rows: list[dict[str, Any]],
+    rows: list[TurnRow],
     events: Sequence[dict[str, Any]],
     caller: Pcm,
     agent: Pcm,

@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pocketsphinx
@@ -29,6 +28,7 @@ import pocketsphinx
 from reference_agent.pipeline.stt import StreamingRecognizer, build_domain_model
 from simulator.audio import SAMPLE_RATE, Pcm
 from simulator.metrics.wer import normalize, score
+from simulator.rows import TurnRow
 
 #: Agent audio kept either side of the measured reply, so a clipped onset
 #: measurement never cuts the first phone off.
@@ -70,14 +70,14 @@ class HarnessTranscriber:
         return self._recognizer.transcribe(pcm)
 
 
-def score_turns(rows: list[dict[str, Any]], agent: Pcm, cache: Path | None = None) -> None:
+def score_turns(rows: list[TurnRow], agent: Pcm, cache: Path | None = None) -> None:
     """Add WER (b) fields to every turn row with agent reply text, in place.
 
     Fields: `spoken_text` (harness transcript of the agent's reply audio
     between `agent_onset_s` and `agent_end_s`, padded), `spoken_wer`,
     `spoken_wer_ref_words`, `spoken_wer_subs/_dels/_ins`.
     """
-    texts = [r["agent_reply_text"] for r in rows if r.get("agent_reply_text")]
+    texts = [text for r in rows if (text := r.get("agent_reply_text"))]
     if cache is None:
         # One LM per call: build it in a scratch directory, not the shared cache.
         with tempfile.TemporaryDirectory(prefix="voxsim-lm-") as tmp:
@@ -86,7 +86,7 @@ def score_turns(rows: list[dict[str, Any]], agent: Pcm, cache: Path | None = Non
         _score_with(HarnessTranscriber(texts, cache), rows, agent)
 
 
-def _score_with(stt: HarnessTranscriber, rows: list[dict[str, Any]], agent: Pcm) -> None:
+def _score_with(stt: HarnessTranscriber, rows: list[TurnRow], agent: Pcm) -> None:
     for row in rows:
         ref = row.get("agent_reply_text")
         onset, end = row.get("agent_onset_s"), row.get("agent_end_s")
@@ -97,10 +97,12 @@ def _score_with(stt: HarnessTranscriber, rows: list[dict[str, Any]], agent: Pcm)
         heard = stt.transcribe(np.asarray(agent[a:b], dtype=np.int16))
         result = score(ref, heard)
         row.update(
-            spoken_text=heard,
-            spoken_wer=result.wer,
-            spoken_wer_ref_words=result.ref_words,
-            spoken_wer_subs=result.substitutions,
-            spoken_wer_dels=result.deletions,
-            spoken_wer_ins=result.insertions,
+            {
+                "spoken_text": heard,
+                "spoken_wer": result.wer,
+                "spoken_wer_ref_words": result.ref_words,
+                "spoken_wer_subs": result.substitutions,
+                "spoken_wer_dels": result.deletions,
+                "spoken_wer_ins": result.insertions,
+            }
         )

@@ -16,7 +16,7 @@ The rate over calls carries n and a Wilson 95% interval (metrics/stats.py).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,10 @@ def _check_says(phrase: str, heard: str) -> dict[str, Any]:
 
 
 def evaluate_call(
-    expect: Expect, call_id: str, events: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]
+    expect: Expect,
+    call_id: str,
+    events: Sequence[dict[str, Any]],
+    turns: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """{"passed": bool, "checks": [{check, passed, reason}, ...]} for one call."""
     calls = tool_calls(events)
