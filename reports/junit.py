@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from simulator.metrics.stats import as_number
 JUNIT_XML = "junit.xml"
 
 
-def slo_message(result: dict[str, Any]) -> str:
+def slo_message(result: Mapping[str, Any]) -> str:
     """One line for an SLO result, e.g. "latency_p95_ms = 912.3 ms (n=30) exceeds limit 800 ms"."""
     metric = str(result.get("metric", "?"))
     value = as_number(result.get("value"))

@@ -26,6 +26,7 @@ from reports.junit import slo_message
 from reports.rundir import RunData
 from simulator.baseline import Comparison, Tolerance
 from simulator.errors import EXIT_OK
+from simulator.rows import SloResultRow
 
 __all__ = ["BundledAgent", "ScenarioResult", "arun_scenario", "run_scenario"]
 
@@ -36,7 +37,7 @@ class ScenarioResult:
 
     out_dir: Path
     exit_code: int
-    slo_results: list[dict[str, Any]]
+    slo_results: list[SloResultRow]
     run: dict[str, Any] = field(default_factory=dict)
     turns: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)

@@ -43,7 +43,7 @@ from simulator.matrix import CallPlan, expand
 from simulator.metrics.call import measure_call
 from simulator.metrics.reliability import reliability
 from simulator.metrics.summary import summarize_run
-from simulator.rows import TurnRow
+from simulator.rows import SloResultRow, TurnRow
 from simulator.scenario import Scenario, load_scenario
 from simulator.session import Session, SessionOptions
 from simulator.slo import evaluate
@@ -62,7 +62,7 @@ class RunOutcome:
 
     out_dir: Path
     exit_code: int
-    slo_results: list[dict[str, Any]]
+    slo_results: list[SloResultRow]
     report: Path | None
     comparison: Comparison | None = None
 
@@ -238,7 +238,7 @@ async def run_files(
     store.start(out_dir.name, [s.model_dump() for s in scenarios], agent_desc)
     bundled: AgentProcess | None = None
     bundled_flags: list[str] = []
-    results: list[dict[str, Any]] = []
+    results: list[SloResultRow] = []
     failed_calls = 0
     status = "completed"
     sink = SpanSink(out_dir / "spans.jsonl")

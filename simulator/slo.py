@@ -14,6 +14,7 @@ from simulator.metrics.stats import percentile
 from simulator.metrics.summary import first_audio_ms, reply_latencies, turn_taking
 from simulator.metrics.task import success_rate
 from simulator.metrics.wer import aggregate
+from simulator.rows import SloResultRow
 from simulator.scenario import Slo
 
 Row = dict[str, Any]
@@ -71,9 +72,9 @@ def _metrics(
 
 def evaluate(
     scenario: str, slo: Slo, turns: list[Row], calls: list[Row] | None = None
-) -> list[Row]:
+) -> list[SloResultRow]:
     """One result per SLO the scenario sets: metric, limit, value, n, passed."""
-    results: list[Row] = []
+    results: list[SloResultRow] = []
     for metric, compute in _metrics(turns, calls or []).items():
         limit = getattr(slo, metric)
         if limit is None:

@@ -26,6 +26,7 @@ from simulator.load import drift
 from simulator.load.conductor import AGENT_STATS_JSONL, LOAD_JSONL
 from simulator.load.config import LoadConfig
 from simulator.load.profiles import breakpoint_bounds
+from simulator.rows import SloResultRow
 
 Row = dict[str, Any]
 
@@ -49,9 +50,9 @@ def mark_breakpoint(run_dir: Path, rows: list[Row]) -> tuple[int | None, int | N
     return last_pass, first_fail
 
 
-def slo_results(scenario: str, rows: list[Row], cfg: LoadConfig) -> list[Row]:
+def slo_results(scenario: str, rows: list[Row], cfg: LoadConfig) -> list[SloResultRow]:
     """One latency and one error-rate result per counted step."""
-    out: list[Row] = []
+    out: list[SloResultRow] = []
     for row in rows:
         if not row.get("counted"):
             continue
