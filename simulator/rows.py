@@ -180,6 +180,10 @@ class LoadStepRow(TypedDict, total=False):
     started_s: float
     measure_s: float
     counted: Any
+    truncated: bool  # the run ended inside the step's window
+    workers_lost: list[str]
+    agent_rss_mb: float | None  # the bundled agent's memory at the step's end
+    agent_fds: int | None
 
 
 class SloResultRow(TypedDict):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from simulator.load import agentstat
 from simulator.load.config import LoadConfig
 from simulator.load.profiles import Step, build_profile
 from simulator.load.steps import Event, Limits, Row, aggregate, in_window
+from simulator.rows import LoadStepRow
 
 LOAD_JSONL = "load.jsonl"
 AGENT_STATS_JSONL = "agent_stats.jsonl"
@@ -79,7 +81,7 @@ class Conductor:
         #: the admitted workers changed: the shape spreads the level over them again
         self.redispatch = False
         self.events: list[Event] = []
-        self.rows: list[Row] = []
+        self.rows: list[LoadStepRow] = []
         self.calls_done = 0
         #: calls in a row that failed before their first turn, and the last one's error
         self.unplaced = 0
@@ -250,7 +252,7 @@ class Conductor:
             return
         assert self.t0 is not None
         window = in_window(self.events, cur.measure_from, until)
-        row: Row = {
+        row: LoadStepRow = {
             "concurrency": cur.step.concurrency,
             **aggregate(window, self.limits),
             "breakpoint": False,
@@ -305,7 +307,7 @@ class Conductor:
         return [s for s in self._agent_samples if start <= s["at"] <= end + 1]
 
     # -- files -----------------------------------------------------------
-    def _append(self, name: str, row: dict[str, Any]) -> None:
+    def _append(self, name: str, row: Mapping[str, Any]) -> None:
         with (self.out / name).open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()

@@ -16,13 +16,13 @@ test that feeds it rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.load.config import LoadConfig, soak_level
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]  # a load step (simulator.rows.LoadStepRow) as read back
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ near saturation, even before frames leave late).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.metrics.stats import percentile
+from simulator.rows import LoadStepRow
 
 Event = dict[str, Any]
 Row = dict[str, Any]
@@ -58,14 +59,14 @@ def in_window(events: Sequence[Event], start: float, end: float) -> list[Event]:
     return [e for e in events if start <= float(e["at"]) < end]
 
 
-def aggregate(events: Sequence[Event], limits: Limits) -> Row:
+def aggregate(events: Sequence[Event], limits: Limits) -> LoadStepRow:
     """The measured part of a row: latency over `say` turns with a reply, errors over calls."""
     turns = [e for e in events if e.get("kind") == "turn" and e.get("type") == "say"]
     lat = [float(e["latency_ms"]) for e in turns if e.get("latency_ms") is not None]
     calls = [e for e in events if e.get("kind") == "call"]
     failed = sum(1 for c in calls if c.get("status") != "ok")
     late = [float(c.get("lateness_ms") or 0.0) for c in calls]
-    row: Row = {
+    row: LoadStepRow = {
         "n": len(lat),
         "latency_p50_ms": _r(percentile(lat, 50)),
         "latency_p95_ms": _r(percentile(lat, 95)),
@@ -88,7 +89,7 @@ def aggregate(events: Sequence[Event], limits: Limits) -> Row:
     return row
 
 
-def generator_cpu(events: Sequence[Event]) -> Row:
+def generator_cpu(events: Sequence[Event]) -> LoadStepRow:
     """Per worker, the mean of its `cpu` samples in the window (see module doc)."""
     samples: dict[str, list[Event]] = {}
     for e in events:
@@ -105,7 +106,7 @@ def generator_cpu(events: Sequence[Event]) -> Row:
     }
 
 
-def judge(row: Row, limits: Limits) -> tuple[bool, str]:
+def judge(row: Mapping[str, Any], limits: Limits) -> tuple[bool, str]:
     """Did the step hold its SLO? A step with no measured turn fails (no data)."""
     if not row["n"]:
         return False, "no caller turn got a reply"
