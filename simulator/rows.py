@@ -5,8 +5,10 @@ A run directory (DESIGN.md, "The run directory") is written by
 (spans.jsonl) and the load conductor (load.jsonl), and read back by
 `reports.rundir.RunData` (reports, baselines, `simulator.load_run`). The
 TypedDicts below are the contract between them: a producer that fills a field
-not named here, or with the wrong type, fails mypy. docs/metrics.md explains
-what each figure means; this module says which table carries it.
+not named here, or with the wrong type, fails mypy (call rows, still assembled
+as dicts in `runner.run_call`, are held to it by tests/simulator/test_rows.py,
+which checks every field of a real run). docs/metrics.md explains what each
+figure means; this module says which table carries it.
 
 Every row type is `total=False`: a row is filled in stages (the session, then
 the WER (b) scorer, then the span join) and a run stopped part-way leaves rows

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +15,19 @@ from reports.rundir import RunData
 from simulator.cli import main
 from simulator.errors import EXIT_BAD_INPUT
 from simulator.frames import load_run
-from simulator.rows import SCHEMA_VERSION, CallRow, RunDirectoryError, SloResultRow, TurnRow
+from simulator.rows import (
+    SCHEMA_VERSION,
+    CallRow,
+    RunDirectoryError,
+    SloResultRow,
+    SpanRow,
+    TurnRow,
+)
+from simulator.runner import run_files
 from simulator.store import RunStore
+from tests.conftest import serve
+
+HERE = Path(__file__).resolve().parent
 
 TURN: TurnRow = {
     "call_id": "c0",
@@ -112,3 +126,38 @@ def test_voxsim_report_on_a_newer_run_prints_one_line_and_exits_2(
     assert err.startswith("voxsim: ") and "schema_version" in err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.fixture(scope="module")
+def otlp_agent_url() -> Iterator[str]:
+    """tests/simulator/otlp_agent.py in its own process: it answers and exports spans."""
+    yield from serve([sys.executable, str(HERE / "otlp_agent.py")])
+
+
+def _fields(row_type: Any) -> set[str]:
+    return set(row_type.__required_keys__ | row_type.__optional_keys__)
+
+
+async def test_every_field_a_real_run_writes_is_named_in_the_schema(
+    tmp_path: Path, otlp_agent_url: str
+) -> None:
+    scenario = tmp_path / "schema.yaml"
+    scenario.write_text(
+        "name: schema\nagent: {kind: websocket, url: " + otlp_agent_url + "}\n"
+        "turns:\n  - say: I would like to book an appointment\n  - say: Thank you goodbye\n"
+        "slo: {latency_p99_ms: 5000, wer_max: 1.0}\n"
+    )
+    out = tmp_path / "run"
+    await run_files([str(scenario)], out, agent=otlp_agent_url)
+    data = RunData.load(out)
+    assert data.run["schema_version"] == SCHEMA_VERSION
+    tables = [
+        (data.turns, TurnRow),
+        (data.calls, CallRow),
+        (data.spans, SpanRow),
+        (data.run["slo_results"], SloResultRow),
+    ]
+    for rows, row_type in tables:
+        assert rows, row_type.__name__
+        for row in rows:
+            assert set(row) <= _fields(row_type), (row_type.__name__, set(row) - _fields(row_type))
