@@ -234,8 +234,13 @@ class WebRtcTransport(Transport):
                     self._inbox.put_nowait(AudioIn(pcm, loop.time()))
 
     async def _on_state(self) -> None:
-        if self._pc is not None and self._pc.connectionState in {"failed", "closed"}:
+        """`closed`: a hang-up (the agent closed DTLS, aiortc then closes our side, or we
+        closed); `failed`: ICE or DTLS broke (an agent killed, a dead path) - an error."""
+        state = self._pc.connectionState if self._pc is not None else "closed"
+        if state == "closed":
             self._inbox.put_nowait(_HANGUP)
+        elif state == "failed":
+            self._inbox.put_nowait(TransportError("peer connection failed", where=self.url))
 
     async def send_audio(self, pcm: Pcm) -> None:
         if self._closed:
@@ -251,9 +256,7 @@ class WebRtcTransport(Transport):
         while True:
             item = await self._inbox.get()
             if item is _HANGUP:
-                if self._closed:
-                    return
-                raise TransportError("peer connection closed by the agent", where=self.url)
+                return
             if isinstance(item, BaseException):
                 raise item
             yield item

@@ -242,17 +242,7 @@ async def test_the_callers_close_ends_the_agents_call(
 
 #: WebRTC has no hang-up message: the agent closing its peer connection reaches the
 #: caller as a closed connection, which `WebRtcTransport.receive` raises as a TransportError.
-WEBRTC_HANGUP_IS_AN_ERROR = pytest.mark.xfail(
-    reason="WebRtcTransport reports the agent closing the peer connection as an error",
-    raises=TransportError,
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [pytest.param(k, marks=WEBRTC_HANGUP_IS_AN_ERROR) if k == "webrtc" else k for k in KINDS],
-)
+@pytest.mark.parametrize("kind", KINDS)
 async def test_the_agent_hanging_up_ends_the_callers_receive(
     kind: str, echo: tuple[EchoAgent, RunningServer]
 ) -> None:
