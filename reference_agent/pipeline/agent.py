@@ -9,19 +9,20 @@ its reply is spoken sentence by sentence while later sentences are still
 streaming. Tool calls the LLM streams are run against the SQLite tools store
 and fed back before it answers. Audio out is paced at real time, 20 ms per
 frame, like a phone line, by a `Player` that barge-in can pause and cut.
+
+This module is the listening half of a call (VAD, STT, barge-in, silence, resuming
+a moved call) and the state both halves share; the reply (LLM rounds, tools,
+speech) is reply.py's `Replying`, the settings settings.py's `AgentSettings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from functools import partial
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -29,67 +30,28 @@ from opentelemetry.trace import Span
 
 from reference_agent.domain import GREETING
 from reference_agent.faults import FaultInjector, FaultPlan, InjectedFault
-from reference_agent.pipeline.llm import LlmClient, ToolCallRequest
+from reference_agent.pipeline.llm import LlmClient
 from reference_agent.pipeline.player import Player
+from reference_agent.pipeline.reply import RECOVERY, CallFailed, Replying
+from reference_agent.pipeline.settings import AgentSettings
 from reference_agent.pipeline.stt import (
-    DEFAULT_STT,
     STT_CHOICES,
     StreamingRecognizer,
     make_recognizer,
 )
 from reference_agent.pipeline.tracing import Tracing
-from reference_agent.pipeline.tts import DEFAULT_VOICE, speak
-from reference_agent.pipeline.vad import DEFAULT_HANGOVER_MS, DEFAULT_VAD, Endpointer, VadEvent
-from reference_agent.state.context import ContextPolicy, build_context, count_tokens
+from reference_agent.pipeline.vad import Endpointer, VadEvent
 from reference_agent.state.stores import MemoryStore, SessionStore, SqliteArchive
-from reference_agent.tools.specs import TOOLS
-from reference_agent.tools.store import ToolError, ToolStore
+from reference_agent.tools.store import ToolStore
 from simulator.audio import FRAME_MS, FRAME_SAMPLES, Pcm
 from simulator.transports.base import AgentLink
 
 SYSTEM_PROMPT = (
     "You are the phone agent of a clinic and shop: book appointments, check orders, refunds."
 )
-RECOVERY = "Sorry, I had a problem there. Could you say that again?"
 REPROMPT = "Are you still there?"
 FAREWELL = "I have not heard from you, so I will end the call now. Goodbye."
-MAX_TOOL_ROUNDS = 3
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class AgentSettings:
-    """Process-wide settings of the pipeline agent (CLI flags of `voxsim agent serve`).
-
-    `backchannel_ms`: caller speech over the agent shorter than this ("uh-huh")
-    only pauses the agent, which then carries on; longer speech is a barge-in.
-    `silence_reprompt_ms`: caller silence before "Are you still there?"; the
-    same silence again ends the call. 0 turns it off.
-    `stt`: "domain" (pocketsphinx + the domain LM) or "whisper" (pocketsphinx
-    partials, Whisper on the whole utterance at the endpoint).
-    """
-
-    llm_base_url: str
-    llm_model: str = "voxsim-domain"
-    hangover_ms: int = DEFAULT_HANGOVER_MS
-    greeting: bool = True
-    faults: FaultPlan = field(default_factory=FaultPlan)
-    tools_db: Path | None = None
-    backchannel_ms: int = 600
-    silence_reprompt_ms: int = 8000
-    context: ContextPolicy = field(default_factory=ContextPolicy)
-    otlp_url: str | None = None
-    vad: str = DEFAULT_VAD
-    stt: str = DEFAULT_STT
-    #: The agent's voice: "espeak" (default) or "piper" (pipeline/tts.py).
-    voice: str = DEFAULT_VOICE
-    #: This process's name in a fleet (docs/fleet.md): told to the caller in a
-    #: `session` event at the start of every call, so a moved call is visible.
-    instance: str = ""
-    #: At most this many LLM requests of this process at once (an inference
-    #: server with N slots; the injected llm latency is spent inside a slot);
-    #: the others wait in arrival order. 0: no limit.
-    llm_concurrency: int = 0
 
 
 class PipelineAgent:
@@ -122,11 +84,9 @@ class PipelineAgent:
         await asyncio.to_thread(self.tracing.shutdown)
 
 
-class _CallFailed(Exception):
-    """The call must end with an error (an injected fatal fault)."""
+class _Call(Replying):
+    """One call: listening, endpointing and turn-taking (the reply: reply.py)."""
 
-
-class _Call:
     def __init__(self, agent: PipelineAgent, link: AgentLink) -> None:
         self.agent = agent
         self.link = link
@@ -358,11 +318,11 @@ class _Call:
         self._ended.set()
 
     async def _stt_now(self, work: Callable[[], T]) -> T:
-        """Run `work` on the STT thread and wait; a failure ends the call (_CallFailed)."""
+        """Run `work` on the STT thread and wait; a failure ends the call (CallFailed)."""
         try:
             return await asyncio.get_running_loop().run_in_executor(self._stt_pool, work)
         except Exception as exc:  # noqa: BLE001 - a broken recognizer, surfaced to the caller
-            raise _CallFailed(f"stt failed: {exc!r}") from exc
+            raise CallFailed(f"stt failed: {exc!r}") from exc
 
     async def _barge_in(self) -> None:
         """The caller took the turn: drop the reply and the audio the caller has not heard."""
@@ -398,7 +358,7 @@ class _Call:
                 await self._respond(endpoint_ms)
             await self.player.drain()
             await self._save()
-        except _CallFailed as exc:
+        except CallFailed as exc:
             self._failure = str(exc)
             self._ended.set()
         except asyncio.CancelledError:
@@ -408,16 +368,6 @@ class _Call:
         finally:
             if turn is not None:
                 turn.end()
-
-    async def _guard(self, stage: str, work: Callable[[], Awaitable[T]] | None = None) -> T | None:
-        """Apply one stage's injected faults, then run `work`; a fatal fault fails the call."""
-        try:
-            await self.faults.apply(stage)
-        except InjectedFault as exc:
-            if exc.fatal:
-                raise _CallFailed(f"injected {stage} error") from None
-            raise
-        return await work() if work is not None else None
 
     async def _respond(self, endpoint_ms: float) -> None:
         assert self._recognizer is not None
@@ -453,153 +403,6 @@ class _Call:
         await self._save()  # another instance answers this turn if this one dies now
         await self._answer(stages)
 
-    async def _answer(self, stages: dict[str, float]) -> None:
-        """The LLM's reply (with tools) to the history, spoken; a slot of the instance's
-        LLM first, when `llm_concurrency` limits them (its wait is `llm_queue_ms`)."""
-        message: dict[str, Any] | None = None
-        try:
-            async with self._llm_slot(stages), self._llm_deadline():
-                message = await self._generate(stages)
-        except (InjectedFault, TimeoutError):
-            message = message or self._assistant_message()
-            await self._say(RECOVERY, message)
-
-    @contextlib.asynccontextmanager
-    async def _llm_slot(self, stages: dict[str, float]) -> AsyncIterator[None]:
-        slots = self.agent.llm_slots
-        if slots is None:
-            yield
-            return
-        t = time.perf_counter()
-        async with slots:
-            stages["llm_queue_ms"] = (time.perf_counter() - t) * 1000
-            yield
-
-    @contextlib.asynccontextmanager
-    async def _llm_deadline(self) -> AsyncIterator[None]:
-        """A deadline that `_arm_deadline` starts per LLM request and its first token stops."""
-        async with asyncio.timeout(None) as deadline:
-            self._deadline = deadline
-            try:
-                yield
-            finally:
-                self._deadline = None
-
-    def _arm_deadline(self) -> None:
-        """`llm_timeout_ms` bounds each LLM request's wait for its first token."""
-        timeout = self.faults.plan.llm_timeout_ms
-        if timeout > 0 and self._deadline is not None:
-            self._deadline.reschedule(asyncio.get_running_loop().time() + timeout / 1000)
-
-    async def _generate(self, stages: dict[str, float]) -> dict[str, Any]:
-        """LLM rounds until it answers in words; tool calls in between are executed."""
-        message: dict[str, Any] | None = None
-        t, cpu = time.perf_counter(), time.process_time()
-        tools = TOOLS if self.agent.tools is not None else None
-        for round_ in range(MAX_TOOL_ROUNDS):
-            calls: list[ToolCallRequest] = []
-
-            llm = self.tracer.start("llm", parent=self._span, attributes={"llm.round": round_})
-            t_round = time.perf_counter()
-
-            def first_token(llm: Span = llm, t_round: float = t_round) -> None:
-                stages.setdefault("llm_ttft_ms", (time.perf_counter() - t) * 1000)
-                stages.setdefault("llm_cpu_ms", (time.process_time() - cpu) * 1000)
-                llm.set_attribute("llm.ttft_ms", (time.perf_counter() - t_round) * 1000)
-                llm.add_event("first_token")
-                self._disarm_deadline()
-
-            self._arm_deadline()
-            if round_ == 0:  # the knob delays the turn's LLM stage once, tools or not
-                await self._guard("llm")
-            context = build_context(self.history, self.settings.context)
-            stages["context_tokens"] = float(count_tokens(context))
-            try:
-                async for item in self.agent.llm.stream(context, tools, first_token):
-                    if isinstance(item, ToolCallRequest):
-                        calls.append(item)
-                        continue
-                    if message is None:
-                        message = self._assistant_message()
-                        t_tts, cpu_tts = time.perf_counter(), time.process_time()
-                        # TTS waits for a whole sentence: with a real model that is
-                        # TTFT plus the sentence's sampling time.
-                        stages["llm_sentence_ms"] = (t_tts - t) * 1000
-                        llm.set_attribute("llm.first_sentence_ms", (t_tts - t_round) * 1000)
-                        await self._guard("tts", partial(self._say, item, message))
-                        stages["tts_ms"] = (time.perf_counter() - t_tts) * 1000
-                        stages["tts_cpu_ms"] = (time.process_time() - cpu_tts) * 1000
-                        stages.update(self.faults.take_latency())
-                        await self.link.send_event({"type": "metrics", "stages": stages})
-                    else:
-                        await self._say(item, message)
-            finally:
-                llm.end()
-            if not calls:
-                break
-            t_tool, cpu_tool = time.perf_counter(), time.process_time()
-            await self._run_tools(calls)
-            stages["tool_ms"] = stages.get("tool_ms", 0.0) + (time.perf_counter() - t_tool) * 1000
-            used = (time.process_time() - cpu_tool) * 1000
-            stages["tool_cpu_ms"] = stages.get("tool_cpu_ms", 0.0) + used
-        return message or self._assistant_message()
-
-    def _disarm_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.reschedule(None)
-
-    async def _run_tools(self, calls: list[ToolCallRequest]) -> None:
-        store = self.agent.tools
-        assert store is not None
-        self.history.append(
-            {"role": "assistant", "content": None, "tool_calls": [c.message() for c in calls]}
-        )
-        for call in calls:
-            args = call.parsed()
-            t = time.perf_counter()
-            span = self.tracer.start("tool", parent=self._span, attributes={"tool.name": call.name})
-            try:
-                result = await self._guard(
-                    "tool", partial(store.execute, call.name, args, self.call_id)
-                ) or {"ok": False}
-            except ToolError as exc:
-                result = {"ok": False, "error": str(exc)}
-            except InjectedFault:
-                result = {"ok": False, "error": "injected tool error"}
-            record = {
-                "type": "tool_call",
-                "id": call.id,
-                "name": call.name,
-                "arguments": args,
-                "result": result,
-                "duration_ms": round((time.perf_counter() - t) * 1000, 3),
-            }
-            span.set_attribute("tool.ok", bool(result.get("ok")))
-            span.end()
-            self.tool_log.append(record)
-            await self.link.send_event(record)
-            self.history.append(
-                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
-            )
-
-    # -- output -------------------------------------------------------------
-    def _assistant_message(self) -> dict[str, Any]:
-        """A new assistant turn in the history; the player fills in what gets heard."""
-        message: dict[str, Any] = {"role": "assistant", "content": ""}
-        self.history.append(message)
-        return message
-
-    async def _say(self, sentence: str, message: dict[str, Any]) -> None:
-        span = self.tracer.start("tts", parent=self._span, attributes={"tts.chars": len(sentence)})
-        try:
-            pcm = await speak(sentence, self.settings.voice)
-            span.set_attribute(
-                "tts.time_to_first_audio_ms", (time.time_ns() - _start_ns(span)) / 1e6
-            )
-        finally:
-            span.end()
-        await self.player.enqueue(pcm, sentence, message, parent=self._span)
-
     async def _silence_watchdog(self) -> None:
         """Re-prompt after `silence_reprompt_ms` of mutual silence; end the call after two."""
         limit = self.settings.silence_reprompt_ms / 1000
@@ -629,9 +432,3 @@ class _Call:
             await self.player.drain()
             self._ended.set()
             return
-
-
-def _start_ns(span: Span) -> int:
-    """When a span started (now for a no-op span)."""
-    start = getattr(span, "start_time", None)
-    return int(start) if start else time.time_ns()
