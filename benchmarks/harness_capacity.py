@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from reference_agent.server import route_urls
-from simulator import runner
+from simulator import call as one_call
 from simulator.audio import Pcm
 from simulator.caller.render import render_call_full
 from simulator.scenario import parse_scenario
@@ -127,7 +127,7 @@ async def level(
         n = 0
         while time.monotonic() < stop_at:
             timed = Timed(transport_for(url), lateness)
-            row = await runner.run_call(
+            row = await one_call.run_call(
                 scenario, timed, f"c{i}-{n}", rendered=rendered, measure=False
             )
             n += 1
@@ -182,7 +182,7 @@ def main() -> None:
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.harness_cpu})
-    runner.console.quiet = True
+    one_call.console.quiet = True
     agents = [start_agent(0.0, args.agent_cpu), start_agent(args.delay_ms, args.agent_cpu)]
     urls = (agents[0][1], agents[1][1])
     rows: list[dict[str, Any]] = []

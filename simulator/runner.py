@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
 from reference_agent.bundle import AgentProcess
@@ -27,8 +21,9 @@ from simulator.baseline import (
     render_table,
     write_comparison,
 )
+from simulator.call import console, run_call
 from simulator.caller.render import Rendered, render_call_full
-from simulator.conversation import Recording, goal_caller
+from simulator.conversation import Recording
 from simulator.errors import (
     EXIT_AGENT_FAILED,
     EXIT_OK,
@@ -37,23 +32,18 @@ from simulator.errors import (
     UsageError,
     VoxsimError,
 )
-from simulator.impairments import ImpairedTransport, impair, link_spec
-from simulator.judge import assess_call, drop_runs, summary_line
-from simulator.matrix import CallPlan, expand
-from simulator.metrics.call import measure_call
+from simulator.judge import summary_line
+from simulator.matrix import expand
 from simulator.metrics.reliability import reliability
 from simulator.metrics.summary import summarize_run
-from simulator.rows import SloResultRow, TurnRow
-from simulator.scenario import Scenario, load_scenario
-from simulator.session import Session, SessionOptions
+from simulator.rows import SloResultRow
+from simulator.scenario import load_scenario
+from simulator.session import SessionOptions
 from simulator.slo import evaluate
 from simulator.store import RunStore
-from simulator.tracing import OtlpReceiver, SpanSink, harness_spans, join_turns
-from simulator.transports.base import StartInfo, Transport
-from simulator.transports.reconnect import link_fields, reconnecting
-from simulator.transports.registry import transport_for, url_problem
-
-console = Console(stderr=True, highlight=False)
+from simulator.targets import BUNDLED_KINDS, agent_target, bundled_args
+from simulator.tracing import OtlpReceiver, SpanSink, join_turns
+from simulator.transports.registry import transport_for
 
 
 @dataclass
@@ -81,126 +71,6 @@ def collect_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def new_traceparent() -> str:
-    """A fresh W3C traceparent (sampled) for one call."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-
-
-async def run_call(
-    scenario: Scenario,
-    transport: Transport,
-    call_id: str,
-    store: RunStore | None = None,
-    options: SessionOptions | None = None,
-    plan: CallPlan | None = None,
-    rendered: Rendered | None = None,
-    otlp_url: str | None = None,
-    spans: SpanSink | None = None,
-    measure: bool = True,
-    replay: Recording | None = None,
-    voices: ProcessPoolExecutor | None = None,
-) -> dict[str, Any]:
-    """Render and play one call; stream its turns to `store`; return the call row.
-
-    After the call, the whole-recording metrics (metrics/call.py) are added to
-    the turn rows and the call row; the harness's call and turn spans go to
-    `spans`. `otlp_url` is passed to the agent in the start config. A load
-    generator passes `measure=False` to skip that CPU work (latency, errors
-    and WER (a) are measured during the call either way).
-    """
-    seed = plan.seed if plan is not None else scenario.seed
-    turns, bed = rendered if rendered is not None else await render_call_full(scenario, seed)
-    config: dict[str, Any] = {"faults": scenario.agent.faults.model_dump(), "seed": seed}
-    if otlp_url is not None:
-        config["otlp_url"] = otlp_url
-    start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
-
-    def on_turn(row: TurnRow) -> None:
-        if store is not None:
-            store.add_turn(row)
-        lat = row["latency_ms"]
-        shown = (
-            f"{lat:7.1f} ms"
-            if lat is not None
-            else "   no reply"
-            if row["kind"] != "silence"
-            else ""
-        )
-        said = f"says: {row['caller_text']}  " if row.get("decision") and row["caller_text"] else ""
-        console.print(
-            f"  [dim]{call_id}[/] turn {row['turn']:>2} {row['kind']:<7} {shown}  "
-            f"{said}heard: {row.get('agent_heard_text') or '-'}"
-        )
-
-    net = scenario.network
-    transport = reconnecting(transport, scenario.caller.reconnect)
-    transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
-    goal = goal_caller(scenario, seed, replay, call_id, voices) if scenario.conversation else None
-    session = Session(
-        transport,
-        turns,
-        start,
-        scenario=scenario.name,
-        options=options,
-        on_turn=on_turn,
-        background=bed,
-        conversation=goal,
-    )
-    try:
-        if goal is not None:
-            await goal.warm()  # the caller's voice worker starts before the call's clock
-        record = await session.run()
-    finally:
-        if goal is not None:
-            goal.voice.close()
-    # Wall clock of sample 0, the clock agents stamp their spans with.
-    wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
-    measured: dict[str, Any] = {}
-    if measure:
-        measured = await asyncio.to_thread(
-            measure_call,
-            scenario,
-            call_id,
-            record.turns,
-            record.events,
-            record.caller,
-            record.agent,
-            conversation=record.conversation,
-        )
-    audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
-    row: dict[str, Any] = {
-        "call_id": call_id,
-        "scenario": scenario.name,
-        "matrix": plan.matrix if plan is not None else {},
-        "seed": seed,
-        "caller_notes": caller_notes(record.turns),
-        "status": "ok" if record.ok else "failed",
-        "error": record.error,
-        "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
-        "duration_s": round(record.duration_s, 3),
-        "n_turns": len(record.turns),
-        "audio_dir": audio_dir,
-        "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
-        "trace_id": start.traceparent.split("-")[1],
-        "wall_t0_ns": wall_t0_ns,
-        "conversation": record.conversation,
-        **link_fields(record.events),
-        **measured,
-        "turns": record.turns,
-    }
-    if isinstance(transport, ImpairedTransport):
-        row["network"] = transport.stats()
-        for direction, fates in transport.fates.items():
-            row["network"][direction]["drops_s"] = drop_runs(fates, session.t0)
-    if measure:
-        await assess_call(scenario, row, record.events, record.agent)  # judge, verdict, cause
-    if spans is not None:
-        spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
-    if store is not None:
-        store.add_call({k: v for k, v in row.items() if k != "turns"})
-    return row
-
-
 async def run_files(
     paths: list[str],
     out_dir: Path,
@@ -222,7 +92,7 @@ async def run_files(
     files = collect_files(paths)
     scenarios = [load_scenario(p) for p in files]
     for scenario in scenarios:
-        _agent_url(scenario, agent)  # a malformed --agent is a usage error before anything starts
+        agent_target(scenario, agent)  # a malformed --agent is a usage error before anything starts
     if baseline is not None:
         check_run_dir(baseline, "--baseline")
     recording = Recording(replay) if replay is not None else None
@@ -249,7 +119,7 @@ async def run_files(
     fatal: BaseException | None = None  # what stopped the run, if not an agent
     try:
         for scenario, call_plans in zip(scenarios, plans, strict=True):
-            url = _agent_url(scenario, agent)
+            url = agent_target(scenario, agent)
             if url in BUNDLED_KINDS:
                 flags = bundled_args(url, scenario)
                 if bundled is not None and (bundled.kind, bundled_flags) != (url, flags):
@@ -414,15 +284,6 @@ def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def caller_notes(turns: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Per-call means of the caller chain's measurements (e.g. the measured SNR)."""
-    values: dict[str, list[float]] = {}
-    for row in turns:
-        for key, value in (row.get("caller_notes") or {}).items():
-            values.setdefault(key, []).append(float(value))
-    return {k: round(sum(v) / len(v), 3) for k, v in values.items()}
-
-
 async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) -> None:
     """Give agents that export in batches a moment: wait until no span arrived for
     `quiet_s` (at most `limit_s`); no wait when no agent span ever came."""
@@ -436,40 +297,3 @@ async def _settle(sink: SpanSink, quiet_s: float = 0.5, limit_s: float = 3.0) ->
         if len(sink.spans) == seen:
             return
         seen = len(sink.spans)
-
-
-#: Agents voxsim starts itself; `voxsim run --agent pipeline|e2e`.
-BUNDLED_KINDS = ("pipeline", "e2e")
-
-
-def bundled_args(kind: str, scenario: Scenario | None = None) -> list[str]:
-    """`voxsim agent serve` flags for a bundled kind (e2e is served behind Realtime)
-    and for the scenario's `agent.stt` / `agent.voice` when they are not the defaults."""
-    flags = ["--transport", "realtime"] if kind == "e2e" else []
-    if scenario is not None:
-        if scenario.agent.stt != "domain":
-            flags += ["--stt", scenario.agent.stt]
-        if scenario.agent.voice != "espeak":
-            flags += ["--voice", scenario.agent.voice]
-    return flags
-
-
-def _agent_url(scenario: Scenario, override: str | None) -> str:
-    """URL to call, or the name of a bundled agent kind to start."""
-    target = override or scenario.agent.url or scenario.agent.kind
-    if scenario.agent.kind in BUNDLED_KINDS and not override:
-        target = scenario.agent.kind
-    problem = url_problem(target) if target not in BUNDLED_KINDS else None
-    if problem is None:
-        return target
-    raise UsageError(
-        f"not an agent: {problem}",
-        where="--agent" if override else "agent.url",
-        fix="pass 'pipeline', 'e2e' (bundled) or your agent's URL",
-    )
-
-
-def agent_target(scenario: Scenario, override: str | None) -> str:
-    """'pipeline'/'e2e' to start, or the URL to call: the rules of `voxsim run` (also
-    used by `voxsim load`)."""
-    return _agent_url(scenario, override)

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
-from simulator import runner
+from simulator import call as one_call
 from simulator.caller.render import Rendered, render_call_full
 from simulator.conversation.voice import shared_voice_pool
 from simulator.load.cluster import render_digest, wall_clock
@@ -159,7 +159,7 @@ class Engine:
         start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": now}
         self.store.emit({"type": "event", "event": start})
         try:
-            row = await runner.run_call(
+            row = await one_call.run_call(
                 plan.scenario,
                 transport_for(self.cfg.agent_url),
                 call_id,
@@ -222,7 +222,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker above decides when to stop
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    runner.console.quiet = True
+    one_call.console.quiet = True
     asyncio.run(amain(out))
 
 

@@ -47,9 +47,9 @@ from simulator.load.engine import MAX_PLANS
 from simulator.load.merge import merge_rows
 from simulator.matrix import expand
 from simulator.metrics.summary import summarize_run
-from simulator.runner import BUNDLED_KINDS, agent_target, bundled_args
 from simulator.scenario import Scenario, load_scenario
 from simulator.store import RunStore
+from simulator.targets import BUNDLED_KINDS, agent_target, bundled_args
 
 console = Console(stderr=True, highlight=False)
 

@@ -12,8 +12,8 @@ from openai import AsyncOpenAI
 from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer, start_llm_server
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
+from simulator.call import new_traceparent
 from simulator.caller.render import render_call
-from simulator.runner import new_traceparent
 from simulator.scenario import parse_scenario
 from simulator.session import CallRecord, Session
 from simulator.transports.base import StartInfo

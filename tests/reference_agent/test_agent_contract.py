@@ -30,7 +30,7 @@ from reference_agent.faults import FaultPlan
 from reference_agent.llm_server import LlmServer
 from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from simulator.audio import FRAME_SAMPLES, Pcm
-from simulator.runner import new_traceparent, run_call
+from simulator.call import new_traceparent, run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.base import Agent, StartInfo
 from simulator.transports.inprocess import InProcessTransport

@@ -18,8 +18,8 @@ import asyncio
 from typing import Any
 
 from reference_agent.fleet import Fleet
+from simulator.call import new_traceparent, run_call
 from simulator.metrics.stats import percentile
-from simulator.runner import new_traceparent, run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.base import StartInfo
 from simulator.transports.registry import transport_for

@@ -26,9 +26,9 @@ from reference_agent.pipeline.stt import (
     whisper_transcriber,
 )
 from simulator.audio import SAMPLE_RATE, frames
+from simulator.call import new_traceparent
 from simulator.caller.piper_tts import synthesize_piper
 from simulator.caller.render import render_call
-from simulator.runner import new_traceparent
 from simulator.scenario import parse_scenario
 from simulator.session import CallRecord, Session
 from simulator.transports.base import StartInfo

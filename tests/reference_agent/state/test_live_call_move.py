@@ -14,8 +14,8 @@ from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from reference_agent.state.stores import RedisStore, SqliteArchive
 from reference_agent.tools.store import ToolStore
 from simulator.audio import Pcm
+from simulator.call import new_traceparent
 from simulator.caller.render import render_call
-from simulator.runner import new_traceparent
 from simulator.scenario import parse_scenario
 from simulator.session import Session
 from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport

@@ -27,7 +27,7 @@ async def test_a_call_cancelled_at_the_end_of_the_run_gets_its_row(
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    monkeypatch.setattr(engine_mod.runner, "run_call", endless_call)
+    monkeypatch.setattr(engine_mod.one_call, "run_call", endless_call)
     cfg = LoadConfig(
         scenario="s.yaml",
         out_dir=str(tmp_path),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from simulator.errors import ScenarioError, UsageError
-from simulator.runner import _agent_url
 from simulator.scenario import parse_scenario
+from simulator.targets import agent_target
 from simulator.transports.realtime import RealtimeTransport
 from simulator.transports.registry import transport_for
 from simulator.transports.twilio import TwilioTransport
@@ -34,12 +34,12 @@ def test_unknown_scheme_is_a_usage_error_that_says_which_schemes_work() -> None:
 
 def test_scenario_agent_kinds_and_overrides() -> None:
     e2e = parse_scenario("name: a\nagent: {kind: e2e}\nturns: [{say: hi}]\n")
-    assert _agent_url(e2e, None) == "e2e"
-    assert _agent_url(e2e, "twilio+ws://127.0.0.1:1/twilio").startswith("twilio+")
+    assert agent_target(e2e, None) == "e2e"
+    assert agent_target(e2e, "twilio+ws://127.0.0.1:1/twilio").startswith("twilio+")
     remote = parse_scenario(
         "name: b\nagent: {kind: realtime, url: 'realtime+ws://127.0.0.1:1/v1/realtime'}\n"
         "turns: [{say: hi}]\n"
     )
-    assert _agent_url(remote, None) == "realtime+ws://127.0.0.1:1/v1/realtime"
+    assert agent_target(remote, None) == "realtime+ws://127.0.0.1:1/v1/realtime"
     with pytest.raises(ScenarioError, match="webrtc\\+http://HOST:PORT/offer"):
         parse_scenario("name: c\nagent: {kind: webrtc}\nturns: [{say: hi}]\n")
