@@ -91,6 +91,7 @@ async def arun_scenario(
     out: str | Path | None = None,
     baseline: str | Path | None = None,
     tolerance: Tolerance | None = None,
+    audio_format: str = "wav",
 ) -> ScenarioResult:
     """Async form of `run_scenario`, for tests that already run an event loop."""
     from simulator.runner import run_files
@@ -102,6 +103,7 @@ async def arun_scenario(
         agent=agent,
         baseline=Path(baseline) if baseline is not None else None,
         tolerance=tolerance,
+        audio_format=audio_format,
     )
     data = RunData.load(out_dir)
     return ScenarioResult(
@@ -123,6 +125,7 @@ def run_scenario(
     out: str | Path | None = None,
     baseline: str | Path | None = None,
     tolerance: Tolerance | None = None,
+    audio_format: str = "wav",
 ) -> ScenarioResult:
     """Run one scenario file (or a directory of them) and return what it measured.
 
@@ -130,10 +133,18 @@ def run_scenario(
     `BundledAgent().url` to share one across tests), or a ws://HOST:PORT/PATH
     URL of your agent. `out`: run directory (default: a new temp dir).
     `baseline`: a run directory to compare with (`tolerance` sets what counts
-    as a regression). Bad input raises ScenarioError/UsageError.
+    as a regression). `audio_format`: "wav" or "flac", of the calls' recordings.
+    Bad input raises ScenarioError/UsageError.
     """
     return asyncio.run(
-        arun_scenario(scenario, agent=agent, out=out, baseline=baseline, tolerance=tolerance)
+        arun_scenario(
+            scenario,
+            agent=agent,
+            out=out,
+            baseline=baseline,
+            tolerance=tolerance,
+            audio_format=audio_format,
+        )
     )
 
 

@@ -197,7 +197,10 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-duration-s", type=float, default=1800.0, help="stop after this long")
     p.add_argument("--pause-s", type=float, default=1.0, help="max random gap between calls")
     p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
-    p.add_argument("--keep-audio", action="store_true", help="write every call's WAVs")
+    p.add_argument("--keep-audio", action="store_true", help="write every call's recordings")
+    p.add_argument(
+        "--audio-format", choices=RECORDING_FORMATS, default="wav", help="of kept recordings"
+    )
     p.add_argument(
         "--chaos",
         action="append",

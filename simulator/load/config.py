@@ -76,6 +76,8 @@ class LoadConfig:
     #: WER (b), turn-taking and task success per call: CPU work in the generator
     measure: bool = False
     keep_audio: bool = False
+    #: of the kept recordings: "wav" or "flac" (simulator/audio.py RECORDING_FORMATS)
+    audio_format: str = "wav"
     #: instance failures against a fleet, e.g. ["kill-instance@20"] (load/chaos.py)
     chaos: list[str] = field(default_factory=list)
     #: the sliding window the P95 recovery after a kill is judged on

@@ -57,9 +57,12 @@ def worker_name() -> str:
 class LoadStore(RunStore):
     """A worker's calls: every row becomes an event (with the row) for the master."""
 
-    def __init__(self, root: Path, worker: str, out: TextIO, keep_audio: bool) -> None:
-        # Not RunStore.__init__: the master writes the rows; only WAVs land in `root`.
+    def __init__(
+        self, root: Path, worker: str, out: TextIO, keep_audio: bool, audio_format: str = "wav"
+    ) -> None:
+        # Not RunStore.__init__: the master writes the rows; only recordings land in `root`.
         self.root = root
+        self.audio_format = audio_format
         self.run = {}
         self.worker = worker
         self.out = out
@@ -131,7 +134,7 @@ class Engine:
         self.cfg = cfg
         self.worker = worker
         root = Path(os.environ.get(AUDIO_DIR_ENV) or Path(cfg.out_dir) / "workers" / worker)
-        self.store = LoadStore(root, worker, out, cfg.keep_audio)
+        self.store = LoadStore(root, worker, out, cfg.keep_audio, cfg.audio_format)
         self.plans: list[CallPlan] = []
         self.rendered: list[Rendered] = []
         #: Goal-driven callers' lines, rendered in one process all this worker's calls share.

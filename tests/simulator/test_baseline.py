@@ -157,7 +157,10 @@ def test_injected_llm_latency_is_flagged_and_self_compare_is_clean(
     base_file, slow_file = tmp_path / "base.yaml", tmp_path / "slow.yaml"
     base_file.write_text(SCENARIO.format(llm=0))
     slow_file.write_text(SCENARIO.format(llm=400))
-    base = run_scenario(base_file, agent=pipeline_agent_url, out=tmp_path / "base")
+    base = run_scenario(
+        base_file, agent=pipeline_agent_url, out=tmp_path / "base", audio_format="flac"
+    )
+    assert {p.suffix for p in (tmp_path / "base" / "audio").rglob("*.*")} == {".flac"}
     slow = run_scenario(
         slow_file, agent=pipeline_agent_url, out=tmp_path / "slow", baseline=tmp_path / "base"
     )
