@@ -17,7 +17,7 @@ measurement adds, which is the claim these tests check.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simulator.runner import run_call
@@ -49,7 +49,7 @@ def paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
     return statistics.median(y - x for x, y in zip(a, b, strict=True))
 
 
-def agent_work_ms(turn: dict[str, Any]) -> float:
+def agent_work_ms(turn: Mapping[str, Any]) -> float:
     """The agent's own serial compute to its first audio: stage times minus what was injected."""
     stages = turn.get("stages") or {}
     missing = [k for k in WORK_STAGES if k not in stages]
@@ -58,15 +58,22 @@ def agent_work_ms(turn: dict[str, Any]) -> float:
     return sum(float(stages[k]) for k in WORK_STAGES) - float(injected)
 
 
-def net_paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
-    """Median over turns of the latency change net of the change in the agent's own work."""
-    a = [t for t in base["turns"] if t["kind"] == "say"]
-    b = [t for t in slow["turns"] if t["kind"] == "say"]
-    assert len(a) == len(b) == 5, (len(a), len(b))
+def net_shift_ms(base: Sequence[Mapping[str, Any]], slow: Sequence[Mapping[str, Any]]) -> float:
+    """Median over paired `say` turns (same audio in both calls) of the latency change
+    net of the change in the agent's own work; both calls must have said every turn."""
+    a = [t for t in base if t["kind"] == "say"]
+    b = [t for t in slow if t["kind"] == "say"]
+    assert len(a) == len(b) and None not in [t["latency_ms"] for t in a + b], (a, b)
     return statistics.median(
         (y["latency_ms"] - x["latency_ms"]) - (agent_work_ms(y) - agent_work_ms(x))
         for x, y in zip(a, b, strict=True)
     )
+
+
+def net_paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
+    """`net_shift_ms` of two five-turn calls."""
+    assert len([t for t in base["turns"] if t["kind"] == "say"]) == 5
+    return net_shift_ms(base["turns"], slow["turns"])
 
 
 async def measure_shift(

@@ -111,7 +111,7 @@ def attribute(scenario: Scenario, call: dict[str, Any]) -> dict[str, Any] | None
         return None
     turns: list[dict[str, Any]] = sorted(call.get("turns") or [], key=lambda t: t["turn"])
     findings = [
-        *_harness(call),
+        *_harness(scenario, call, turns),
         *_network(scenario, call, turns),
         *_caller(scenario, call, turns),
         *_agent(scenario, call, turns),
@@ -126,17 +126,40 @@ def attribute(scenario: Scenario, call: dict[str, Any]) -> dict[str, Any] | None
 # ---------------------------------------------------------------- the rules
 
 
-def _harness(call: dict[str, Any]) -> list[dict[str, Any]]:
+def _harness(
+    scenario: Scenario, call: dict[str, Any], turns: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
     out = []
     error = str(call.get("error") or "")
     if call.get("status") != "ok" and _HARNESS_ERROR.match(error):
         out.append(_finding("harness", f"voxsim failed: {error[:200]}"))
     late = float(call.get("max_send_lateness_ms") or 0.0)
-    if late > LATE_FRAME_MS:
+    explained = _timing_failure(scenario, turns, late) if late > LATE_FRAME_MS else None
+    if explained is not None:
         out.append(
-            _finding("harness", f"the caller's audio was sent up to {late:.0f} ms late (busy box)")
+            _finding(
+                "harness",
+                f"the caller's audio was sent up to {late:.0f} ms late (busy box): {explained}",
+            )
         )
     return out
+
+
+def _timing_failure(scenario: Scenario, turns: Sequence[dict[str, Any]], late: float) -> str | None:
+    """The failure a harness `late` ms behind can explain, if any. Late frames reach the
+    agent intact, only later: they can push a reply past the latency SLO or a reply
+    timeout, not turn a right answer wrong (a failed tool, an unheard phrase stay
+    the agent's)."""
+    for t in turns:
+        if t.get("kind") != "say":
+            continue
+        if t.get("latency_ms") is None and "timeout" in str(t.get("error") or ""):
+            return f"turn {t['turn']} had no reply before its timeout"
+        limit = scenario.slo.latency_p95_ms
+        latency = t.get("latency_ms")
+        if limit is not None and latency is not None and limit < latency <= limit + late:
+            return f"turn {t['turn']} ({latency:.0f} ms) would be within the SLO without it"
+    return None
 
 
 def _network(

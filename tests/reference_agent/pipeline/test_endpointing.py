@@ -3,10 +3,10 @@ the turn in a caller's mid-sentence pause (a false takeover)."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Awaitable, Callable
 
 from simulator.session import CallRecord
+from tests.delay_shift import net_shift_ms
 
 Call = Callable[..., Awaitable[CallRecord]]
 
@@ -51,6 +51,8 @@ async def test_a_shorter_hangover_answers_sooner_by_the_difference(call: Call) -
     f = [t["latency_ms"] for t in fast.turns if t["kind"] == "say"]
     s = [t["latency_ms"] for t in slow.turns if t["kind"] == "say"]
     assert len(f) == len(s) == 4 and None not in f + s, (f, s)
-    # Each turn compared with the same audio in the other call (a paired estimate).
-    shift = statistics.median(b - a for a, b in zip(f, s, strict=True))
-    assert abs(shift - 240) <= 40, (f, s)
+    # Each turn compared with the same audio in the other call (a paired estimate), net
+    # of the change in the agent's own compute: on a busy box one call's STT/LLM/TTS
+    # can run ~100 ms slower than the other's, which is not the hangover.
+    shift = net_shift_ms(fast.turns, slow.turns)
+    assert abs(shift - 240) <= 40, (shift, f, s)

@@ -82,9 +82,21 @@ def test_uplink_loss_over_a_misheard_line_is_the_networks() -> None:
     assert "misunderstood the caller" in " ".join(f["evidence"] for f in clean["findings"])
 
 
-def test_a_busy_harness_comes_first() -> None:
+def test_a_busy_harness_comes_first_when_its_lateness_explains_the_failure() -> None:
+    slow = dict(SAY, latency_ms=880.0)  # SLO 800 ms: within it but for 120 ms late audio
+    a = attribute(SCRIPTED, _row([slow], max_send_lateness_ms=120.0))
+    assert a is not None and a["cause"] == "harness" and "120 ms late" in a["evidence"], a
+    timeout = dict(SAY, latency_ms=None, error="no reply before timeout")
+    a = attribute(SCRIPTED, _row([timeout], max_send_lateness_ms=120.0))
+    assert a is not None and a["cause"] == "harness", a
+    # Late audio arrives intact: it does not explain a phrase the agent never said, nor
+    # a reply slower than the SLO by more than the lateness.
     a = attribute(SCRIPTED, _row([SAY], max_send_lateness_ms=120.0))
-    assert a is not None and a["cause"] == "harness" and "120 ms late" in a["evidence"]
+    assert a is not None and a["cause"] == "agent", a
+    far = dict(SAY, latency_ms=1500.0)
+    a = attribute(SCRIPTED, _row([far], max_send_lateness_ms=120.0))
+    assert a is not None and a["cause"] == "agent", a
+    assert [f["cause"] for f in a["findings"]] == ["agent", "agent"], a  # no harness finding
     crashed = attribute(SCRIPTED, _row([SAY], status="failed", error="ValueError('boom')"))
     assert crashed is not None and crashed["cause"] == "harness"
 
