@@ -5,7 +5,8 @@ energy (a reply after 200 ms of silence) and answers with a 200 ms tone after
 
     base_ms + k_ms * max(0, active_calls - above) + drift_ms_per_s * (seconds since start)
 
-where active_calls counts the calls connected right now. So a breakpoint
+where active_calls counts the calls connected right now, and reports the delay it
+actually added in a `metrics` event (`stages.delay_ms`) just before the tone. So a breakpoint
 search with a P95 limit between base and base + k must find `above + 1`
 exactly, and a soak against a drifting agent must see its latency grow.
 `leak_mb` keeps that many MB per call forever (a memory leak to detect).
@@ -45,8 +46,13 @@ class SlowAgent:
         return (a.base_ms + extra + drift) / 1000.0
 
     async def _reply(self, sock: web.WebSocketResponse) -> None:
+        t = time.monotonic()
         await asyncio.sleep(self.delay_s())
         if not sock.closed:
+            # The delay it actually added (its sleep may overshoot on a busy box): the
+            # ground truth a test takes out of the measured latency.
+            waited = (time.monotonic() - t) * 1000
+            await sock.send_str(json.dumps({"type": "metrics", "stages": {"delay_ms": waited}}))
             await sock.send_bytes(to_bytes(TONE))
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:

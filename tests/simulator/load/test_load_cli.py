@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -45,19 +46,26 @@ def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_c
     load = json.loads((out / "run.json").read_text())["load"]
     assert (load["last_passing"], load["breakpoint"]) == (2, 3), log
 
-    # The search: 2, 4 (breaks), bisect to 3; each level's latency is the injected one.
+    # The search: 2, 4 (breaks), bisect to 3.
     rows = read(out / "load.jsonl")
     by_level = {r["concurrency"]: r for r in rows}
     assert list(by_level) == [2, 4, 3]
     print({c: (r["n"], r["latency_p50_ms"], r["latency_p95_ms"]) for c, r in by_level.items()})
-    base = by_level[2]["latency_p50_ms"]  # 200 ms endpointing + frame timing, no extra delay
-    assert by_level[2]["latency_p95_ms"] - base < 30
-    assert abs(by_level[3]["latency_p95_ms"] - base - 500) < 30
-    assert abs(by_level[4]["latency_p95_ms"] - base - 1000) < 30
     assert [c for c, r in by_level.items() if r["breakpoint"]] == [3]
+    # Each turn's latency is the delay the agent added (it reports what it slept) plus
+    # the same ~200 ms of endpointing and frame timing at every level: the injected
+    # delay comes back out turn by turn, whatever the calls' overlap on a busy box.
+    turns, calls = read(out / "turns.jsonl"), read(out / "calls.jsonl")
+    said = [t for t in turns if t["kind"] == "say" and t["latency_ms"] is not None]
+    rest = [t["latency_ms"] - t["stages"]["delay_ms"] for t in said]
+    base = statistics.median(rest)
+    assert 150 < base < 300, base
+    off = sorted(abs(r - base) for r in rest)
+    assert off[int(0.95 * (len(off) - 1))] < 30, (base, off[-5:])
+    added = {round(t["stages"]["delay_ms"] / 500) for t in said}
+    assert added == {0, 1, 2}, added  # the levels did add 0, 500 and 1000 ms
 
     # Both workers placed calls; the run directory merged their rows.
-    turns, calls = read(out / "turns.jsonl"), read(out / "calls.jsonl")
     assert {t["load_worker"] for t in turns} == {c["load_worker"] for c in calls} == {"w1", "w2"}
     assert len({c["call_id"] for c in calls}) == len(calls)
     for w in ("w1", "w2"):
