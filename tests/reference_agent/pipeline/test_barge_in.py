@@ -61,9 +61,11 @@ async def test_caller_speech_stops_the_agent_within_300_ms_and_truncates_its_tur
     full = domain.reply([{"role": "user", "content": ORDER}])
     assert len(replies) == 5 and replies[4] == "Thank you for calling. Goodbye."
     for cut in replies[:4]:
-        # Heard only in part: a strict word prefix of the full reply.
-        assert cut.startswith("Okay. Order")
-        assert full.startswith(cut) and len(cut.split()) < len(full.split())
+        # Heard only in part: a strict word prefix of the full reply. How far it got
+        # depends on the box ("Okay." alone when the next sentence was still being
+        # synthesised), so only that it is a prefix, and not empty, is the claim.
+        assert cut.startswith("Okay."), replies
+        assert full.startswith(cut) and len(cut.split()) < len(full.split()), replies
 
 
 UH_HUH = f"""
