@@ -70,24 +70,47 @@ def net_shift_ms(base: Sequence[Mapping[str, Any]], slow: Sequence[Mapping[str, 
     )
 
 
-def net_paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
-    """`net_shift_ms` of two five-turn calls."""
-    assert len([t for t in base["turns"] if t["kind"] == "say"]) == 5
-    return net_shift_ms(base["turns"], slow["turns"])
-
-
 async def measure_shift(
-    make: Callable[[], Transport], name: str, base_extra: str, slow_extra: str
+    make: Callable[[], Transport], name: str, base_extra: str, slow_extra: str, pairs: int = 1
 ) -> tuple[dict[str, Any], dict[str, Any], float]:
-    """Run the plain call, then the delayed one, each on a fresh transport; return both
-    calls and the net paired shift."""
-    base = await run_call(scenario(name, base_extra), make(), f"{name}-base")
-    slow = await run_call(scenario(name, slow_extra), make(), f"{name}-slow")
-    assert base["status"] == slow["status"] == "ok", (base["error"], slow["error"])
-    raw = paired_shift_ms(base, slow)
-    shift = net_paired_shift_ms(base, slow)
+    """Run the plain call, then the delayed one, each on a fresh transport; return the
+    first pair of calls and the net paired shift. With `pairs=2` the order is plain,
+    delayed, delayed, plain (ABBA: a drift of the box over the four calls cancels, and
+    each call's own offset, e.g. a WebRTC jitter buffer's depth, counts half) and the
+    shift is the median over both pairs' turns."""
+    calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for k in range(pairs):
+        order = ("base", "slow") if k % 2 == 0 else ("slow", "base")
+        got: dict[str, dict[str, Any]] = {}
+        for which in order:
+            extra = base_extra if which == "base" else slow_extra
+            got[which] = await run_call(scenario(name, extra), make(), f"{name}-{which}-{k}")
+        assert got["base"]["status"] == got["slow"]["status"] == "ok", (
+            got["base"]["error"],
+            got["slow"]["error"],
+        )
+        calls.append((got["base"], got["slow"]))
+    raw = statistics.median(
+        y["latency_ms"] - x["latency_ms"] for b, s in calls for x, y in _said_pairs(b, s)
+    )
+    shift = statistics.median(
+        (y["latency_ms"] - x["latency_ms"]) - (agent_work_ms(y) - agent_work_ms(x))
+        for b, s in calls
+        for x, y in _said_pairs(b, s)
+    )
     print(
         f"{name}: the injected delay moved latency by {shift:.1f} ms net of the agent's own "
-        f"work ({raw:.1f} ms raw; median of 5 paired turns)"
+        f"work ({raw:.1f} ms raw; median of {5 * pairs} paired turns)"
     )
-    return base, slow, shift
+    return calls[0][0], calls[0][1], shift
+
+
+def _said_pairs(
+    base: dict[str, Any], slow: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The five `say` turns of two calls, paired; every one must have a latency."""
+    a = [t for t in base["turns"] if t["kind"] == "say"]
+    b = [t for t in slow["turns"] if t["kind"] == "say"]
+    assert len(a) == len(b) == 5, (len(a), len(b))
+    assert None not in [t["latency_ms"] for t in a + b], (a, b)
+    return list(zip(a, b, strict=True))
