@@ -184,6 +184,7 @@ class LoadStepRow(TypedDict, total=False):
     counted: Any
     truncated: bool  # the run ended inside the step's window
     workers_lost: list[str]
+    lost_calls: int  # calls in flight on those workers (failed, not in error_rate)
     agent_rss_mb: float | None  # the bundled agent's memory at the step's end
     agent_fds: int | None
 

@@ -13,10 +13,12 @@ their first turn (an unreachable agent would otherwise be called forever).
 
 Workers: every worker ready at the start is admitted (given users); one that
 becomes ready later is admitted when the next step begins. A worker lost
-mid-run (`worker_lost`) has its calls in flight recorded as failed calls of
-the window they were in, and the step's row names it (`workers_lost`); the
-run goes on with the others (`redispatch` asks the shape to spread the level
-over the admitted workers again).
+mid-run (`worker_lost`) has its calls in flight recorded as failed calls,
+and the step's row names it (`workers_lost`) and counts them (`lost_calls`):
+they are the load generator's failures, not the agent's, so they do not enter
+the step's error rate (nor its SLO verdict). The run goes on with the others
+(`redispatch` asks the shape to spread the level over the admitted workers
+again).
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ class _Running:
     settle_until: float
     #: callers above the level still finishing calls of a higher one
     lowered: bool
-    #: workers lost while this step ran
+    #: workers lost while this step ran, and their calls in flight
     lost: list[str] = field(default_factory=list)
+    lost_calls: int = 0
     measure_from: float = 0.0
     measure_to: float = 0.0
     measuring: bool = False
@@ -125,9 +128,11 @@ class Conductor:
                 continue
             del self.in_flight[call_id]
             self.calls_done += 1
-            base = {"call_id": call_id, "status": "failed", "error": error}
+            base = {"call_id": call_id, "status": "failed", "error": error, "worker_lost": True}
             self.events.append({"kind": "call", "worker": worker, "at": now, **base})
-            rows.append({**base, "load_worker": worker, "load_at": now, "worker_lost": True})
+            rows.append({**base, "load_worker": worker, "load_at": now})
+        if self._current is not None:
+            self._current.lost_calls += len(rows)
         if self.admitted and not self.admitted - self.lost and self.t0 is not None:
             self.worker_failed("every worker was lost")
         self.redispatch = True
@@ -268,6 +273,7 @@ class Conductor:
             row["truncated"] = True
         if cur.lost:
             row["workers_lost"] = sorted(set(cur.lost))
+            row["lost_calls"] = cur.lost_calls
         stats = self._agent_in(cur.measure_from, until)
         if stats:
             row["agent_rss_mb"] = stats[-1]["rss_mb"]

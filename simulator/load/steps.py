@@ -60,10 +60,13 @@ def in_window(events: Sequence[Event], start: float, end: float) -> list[Event]:
 
 
 def aggregate(events: Sequence[Event], limits: Limits) -> LoadStepRow:
-    """The measured part of a row: latency over `say` turns with a reply, errors over calls."""
+    """The measured part of a row: latency over `say` turns with a reply, errors over calls.
+
+    Calls a lost worker took down with it (`worker_lost`) are not the agent's errors:
+    the step counts them apart (`lost_calls`, conductor.py)."""
     turns = [e for e in events if e.get("kind") == "turn" and e.get("type") == "say"]
     lat = [float(e["latency_ms"]) for e in turns if e.get("latency_ms") is not None]
-    calls = [e for e in events if e.get("kind") == "call"]
+    calls = [e for e in events if e.get("kind") == "call" and not e.get("worker_lost")]
     failed = sum(1 for c in calls if c.get("status") != "ok")
     late = [float(c.get("lateness_ms") or 0.0) for c in calls]
     row: LoadStepRow = {

@@ -82,6 +82,17 @@ class Hosts:
         )
         return [int(x) for x in out.stdout.split()]
 
+    def connections(self, i: int, port: int, peer: str) -> set[str]:
+        """Established TCP connections to host i's `port` from address `peer` ("a:p b:q")."""
+        filt = ["dst", peer, "and", "sport", "=", f":{port}"]
+        out = subprocess.run(
+            [*self.prefix(i), "ss", "-tnH", "state", "established", *filt],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return {" ".join(line.split()[-2:]) for line in out.stdout.splitlines() if line.strip()}
+
     def kill_host(self, i: int) -> None:
         """Host i dies: every process in it is killed at once (SIGKILL)."""
         for pid in self.pids(i):

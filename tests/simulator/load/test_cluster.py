@@ -100,7 +100,9 @@ def test_a_late_worker_is_admitted_when_the_next_step_begins(tmp_path: Path) -> 
     assert c.admitted == {"w1", "w2"} and c.redispatch
 
 
-def test_a_lost_worker_fails_its_calls_in_flight_and_the_step_names_it(tmp_path: Path) -> None:
+def test_a_lost_worker_fails_its_calls_in_flight_the_step_names_it_and_counts_them_apart(
+    tmp_path: Path,
+) -> None:
     c = make(tmp_path, expected=2, profile="soak", concurrency=4, soak_s=8, window_s=4)
     c.cfg.settle_s = 0
     for w in ("w1", "w2"):
@@ -110,6 +112,7 @@ def test_a_lost_worker_fails_its_calls_in_flight_and_the_step_names_it(tmp_path:
         [{"kind": "caller", "worker": w, "delta": 1, "at": 0.1} for w in ("w1", "w1", "w2", "w2")]
         + [{"kind": "start", "worker": "w2", "call_id": f"c{i}", "at": 0.2} for i in range(2)]
         + [{"kind": "turn", "type": "say", "latency_ms": 90.0, "worker": "w1", "at": 1.0}]
+        + [{"kind": "call", "status": "ok", "worker": "w1", "call_id": "c9", "at": 1.5}]
     )
     rows = c.worker_lost("w2", 2.0)
     assert [r["call_id"] for r in rows] == ["c0", "c1"]
@@ -117,7 +120,9 @@ def test_a_lost_worker_fails_its_calls_in_flight_and_the_step_names_it(tmp_path:
     assert not c.in_flight and c.callers == 2 and c.redispatch and c.status == "running"
     c.tick(5.0)
     (row,) = [json.loads(x) for x in (tmp_path / "load.jsonl").read_text().splitlines()]
-    assert row["workers_lost"] == ["w2"] and row["failed_calls"] == 2 and row["calls"] == 2
+    assert row["workers_lost"] == ["w2"] and row["lost_calls"] == 2
+    # The generator lost them, not the agent: its error rate is over the calls it served.
+    assert (row["calls"], row["failed_calls"], row["error_rate"]) == (1, 0, 0.0)
     c.worker_lost("w1", 6.0)
     assert c.status == "failed" and "every worker" in c.reason
 

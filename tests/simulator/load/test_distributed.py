@@ -128,14 +128,14 @@ def test_a_worker_host_dying_mid_step_fails_its_calls_and_the_run_goes_on(
     h = hosts(3)
     agent = slow_agent(h.prefix(0), host=h.addr(0))
     out = tmp_path / "run"
-    flags = ["--profile", "soak", "--concurrency", "4", "--soak-s", "12", "--window-s", "4"]
+    flags = ["--profile", "soak", "--concurrency", "4", "--soak-s", "24", "--window-s", "8"]
     flags += ["--settle-s", "1", "--pause-s", "0.3", "--min-turns", "1", "--p95-ms", "2000"]
     flags += ["--agent", agent["url"]]
     master = start_master(h, scenario_file, out, flags)
     for i in (1, 2):
         argv = voxsim("load-worker", "--master", f"{h.addr(0)}:{PORT}", "--name", f"h{i}")
         h.popen(i, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Host 2 dies once the first window's row is written, while its calls are running.
+    # Host 2 dies once the first window's row is written ...
     lines: list[str] = []
     first_row = threading.Event()
 
@@ -149,6 +149,11 @@ def test_a_worker_host_dying_mid_step_fails_its_calls_and_the_run_goes_on(
     reader = threading.Thread(target=follow, daemon=True)
     reader.start()
     assert first_row.wait(timeout=120), "".join(lines)
+    # ... and one of its calls has been connected to the agent for a second: its start
+    # event (flushed every 0.2 s) has reached the master, so the master knows it in flight.
+    # A call that ends just before the kill is in flight too: its end event is not sent yet.
+    # Locust misses the host after ~3 heartbeats (1 s each): 8 s windows hold wait + detection.
+    _wait_for_a_call_a_second_old(h, agent["url"], peer=h.addr(2), lines=lines)
     h.kill_host(2)
     master.wait(timeout=180)
     reader.join(timeout=10)
@@ -162,6 +167,8 @@ def test_a_worker_host_dying_mid_step_fails_its_calls_and_the_run_goes_on(
     assert rows[1]["workers_lost"] == ["h2"]
     lost = [c for c in calls if c.get("worker_lost")]
     assert lost and all(c["load_worker"] == "h2" and c["status"] == "failed" for c in lost)
+    # ... counted apart from the agent's errors: the agent failed no call (exit 0 above).
+    assert rows[1]["lost_calls"] == len(lost) and rows[1]["failed_calls"] == 0
     # The run went on: the last window had only h1, at the full level, every call fine.
     last = rows[2]
     assert last["workers"] == 1 and last["calls"] > 0 and last["failed_calls"] == 0
@@ -169,6 +176,20 @@ def test_a_worker_host_dying_mid_step_fails_its_calls_and_the_run_goes_on(
     assert {c["load_worker"] for c in ended} == {"h1"}
     ids = [c["call_id"] for c in calls]
     assert len(ids) == len(set(ids))
+
+
+def _wait_for_a_call_a_second_old(h: netns.Hosts, url: str, peer: str, lines: list[str]) -> None:
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    first_seen: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        live = h.connections(0, port, peer)
+        first_seen = {c: first_seen.get(c, now) for c in live}
+        if any(now - t >= 1.0 for t in first_seen.values()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("host 2 never held a call for a second:\n" + "".join(lines))
 
 
 def _tree(pid: int) -> list[int]:
