@@ -54,17 +54,17 @@ class _Events(Transport):
 )
 async def test_non_numeric_metrics_stages_are_a_protocol_error(stages: Any) -> None:
     session = Session(_Events([{"type": "metrics", "stages": stages}]), [], START)
-    session._current = session._new_row(PlannedTurn(index=0, kind="say"))
+    session.turn_rows.current = session.turn_rows.new_row(PlannedTurn(index=0, kind="say"))
     with pytest.raises(ProtocolError) as caught:
-        await session._receive_loop()
+        await session.line.receive_loop()
     assert "metrics.stages" in caught.value.one_line()
 
 
 async def test_numeric_metrics_stages_are_kept() -> None:
     session = Session(_Events([{"type": "metrics", "stages": {"llm_ms": 12, "n": 3.5}}]), [], START)
-    row = session._current = session._new_row(PlannedTurn(index=0, kind="say"))
+    row = session.turn_rows.current = session.turn_rows.new_row(PlannedTurn(index=0, kind="say"))
     with pytest.raises(TransportError):  # the agent closed after its event
-        await session._receive_loop()
+        await session.line.receive_loop()
     assert row["stages"] == {"llm_ms": 12.0, "n": 3.5}
 
 

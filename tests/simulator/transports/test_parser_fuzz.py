@@ -187,11 +187,13 @@ async def _one_call(protocol: str, frames: list[str | bytes]) -> AgentError:
     """What the session's receive loop ends with when the agent sends `frames` and closes."""
     transport = _transport(protocol, FakeWs(frames))
     session = Session(transport, [], START)
-    session._t0 = asyncio.get_running_loop().time()
-    session._current = session._new_row(PlannedTurn(index=0, kind="say", text="hello"))
+    session.line.t0 = asyncio.get_running_loop().time()
+    session.turn_rows.current = session.turn_rows.new_row(
+        PlannedTurn(index=0, kind="say", text="hello")
+    )
     try:
         async with asyncio.timeout(5):
-            await session._receive_loop()
+            await session.line.receive_loop()
     except AgentError as exc:  # any other exception fails the test with its traceback
         return exc
     finally:
