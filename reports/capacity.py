@@ -19,7 +19,7 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import plotly.colors
 import plotly.graph_objects as go
@@ -30,6 +30,7 @@ from reports.assets import BOOT_JS, CSS
 from reports.figures import figure_blocks, layout
 from reports.html import REPORT_HTML
 from reports.rundir import read_jsonl, write_atomic
+from simulator.rows import LoadStepRow
 
 CAPACITY_JSON = "capacity.json"
 TIMELINE_JSONL = "capacity_timeline.jsonl"
@@ -71,7 +72,8 @@ def render(result: Row, series: Sequence[Row], steps: Sequence[Row]) -> str:
         if kind == "level" and levels:
             parts.append(_stages_table(levels[0].get("stages") or {}))
         elif kind == "breakpoint":
-            fig = load_curve.load_figure(steps or levels, slo)
+            # the model's predicted steps carry a load step's fields (reports/load.py)
+            fig = load_curve.load_figure(cast("Sequence[LoadStepRow]", steps or levels), slo)
             if fig is not None:
                 figures.append(fig)
     figures += series_figures(series, slo)

@@ -13,13 +13,14 @@ from typing import Any
 
 from reports.stats import format_number
 from simulator.metrics.stats import as_number
+from simulator.rows import CallRow, TurnRow
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def conversation_summary(call: dict[str, Any]) -> str:
+def conversation_summary(call: CallRow) -> str:
     """One paragraph: the goal, the policy, how and why the call ended."""
     conv = call.get("conversation")
     if not isinstance(conv, dict):
@@ -45,7 +46,7 @@ def conversation_summary(call: dict[str, Any]) -> str:
     )
 
 
-def decision_row(row: dict[str, Any], colspan: int) -> str:
+def decision_row(row: TurnRow, colspan: int) -> str:
     """A row under a caller turn: heard (from where) -> decided (why), with its timings."""
     d = row.get("decision")
     if not isinstance(d, dict):

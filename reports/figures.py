@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from reports.stats import format_number
 from simulator.metrics.stats import Summary, as_number, summary
 from simulator.metrics.summary import is_caller_turn
+from simulator.rows import TurnRow
 
 #: Agent pipeline stages stacked in the waterfall, in pipeline order. Other
 #: keys in `stages` may overlap these (totals, sub-spans), so they are not stacked.
@@ -62,7 +63,7 @@ def layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> None:
     )
 
 
-def hover_rows(points: Sequence[tuple[int, dict[str, Any]]]) -> list[list[str]]:
+def hover_rows(points: Sequence[tuple[int, TurnRow]]) -> list[list[str]]:
     """Escaped per-point hover data: plotly renders hover text as HTML-like markup."""
     return [
         [
@@ -78,7 +79,7 @@ HOVER = "#%{x} call %{customdata[0]} turn %{customdata[1]}<br>%{customdata[2]}<b
 
 
 def latency_figures(
-    ordered: Sequence[dict[str, Any]], limits: dict[str, dict[str, float]]
+    ordered: Sequence[TurnRow], limits: dict[str, dict[str, float]]
 ) -> list[go.Figure]:
     """Latency per turn (bars, or markers past 300 turns) and its ECDF, coloured by scenario,
     with the P50/P95/P99 lines and each scenario's P95 limit (`limits`: scenario -> SLOs)."""
@@ -106,7 +107,7 @@ def latency_figures(
 
 
 def _per_turn_figure(
-    points: Sequence[tuple[int, dict[str, Any]]],
+    points: Sequence[tuple[int, TurnRow]],
     colors: dict[str, str],
     overall: Summary,
     p95_limits: Sequence[float],
@@ -146,7 +147,7 @@ def _per_turn_figure(
 
 
 def _ecdf_figure(
-    points: Sequence[tuple[int, dict[str, Any]]], colors: dict[str, str], overall: Summary
+    points: Sequence[tuple[int, TurnRow]], colors: dict[str, str], overall: Summary
 ) -> go.Figure:
     ecdf = go.Figure()
     for name, color in colors.items():
@@ -181,7 +182,7 @@ def _ecdf_figure(
     return ecdf
 
 
-def stage_figure(ordered: Sequence[dict[str, Any]]) -> go.Figure | None:
+def stage_figure(ordered: Sequence[TurnRow]) -> go.Figure | None:
     """Agent stages stacked per turn with the unexplained remainder and the measured latency;
     None when no turn reports its stages."""
     points = [

@@ -32,9 +32,10 @@ from reports.judge import judge_section
 from reports.markup import e
 from reports.rundir import RunData, scenario_limits, write_atomic
 from reports.transcripts import calls_sections
-from reports.waterfall import spans_by_trace, waterfall_figure, waterfall_html
+from reports.waterfall import TurnSpans, spans_by_turn, waterfall_figure, waterfall_html
 from simulator.metrics.stats import as_number
 from simulator.metrics.summary import reply_latencies
+from simulator.rows import TurnRow
 
 REPORT_HTML = "report.html"
 
@@ -68,13 +69,13 @@ def verdict(run: dict[str, Any]) -> tuple[str, str]:
     return "PASS", f"all {len(results)} SLO checks met"
 
 
-def _ordered_turns(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ordered_turns(turns: Sequence[TurnRow]) -> list[TurnRow]:
     """Group turns by call (in order of first appearance), then by turn number."""
     first: dict[str, int] = {}
     for row in turns:
         first.setdefault(str(row.get("call_id")), len(first))
 
-    def key(item: tuple[int, dict[str, Any]]) -> tuple[int, float, int]:
+    def key(item: tuple[int, TurnRow]) -> tuple[int, float, int]:
         pos, row = item
         turn = as_number(row.get("turn"))
         return first[str(row.get("call_id"))], turn if turn is not None else float("inf"), pos
@@ -82,7 +83,7 @@ def _ordered_turns(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for _, row in sorted(enumerate(turns), key=key)]
 
 
-def _charts_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> tuple[str, str]:
+def _charts_section(ordered: Sequence[TurnRow], run: dict[str, Any]) -> tuple[str, str]:
     """Return (chart divs, JSON script blocks) for the figures that have data."""
     figures = latency_figures(ordered, scenario_limits(run))
     stage = stage_figure(ordered)
@@ -98,9 +99,7 @@ def _charts_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> t
     return "<h2>Charts</h2>" + note + "".join(divs), "".join(blobs)
 
 
-def _waterfall_section(
-    ordered: Sequence[dict[str, Any]], spans: dict[str, list[dict[str, Any]]]
-) -> tuple[str, str]:
+def _waterfall_section(ordered: Sequence[TurnRow], spans: TurnSpans) -> tuple[str, str]:
     fig = waterfall_figure(ordered, spans)
     if fig is None:
         return "", ""
@@ -161,7 +160,7 @@ def render_report(data: RunData, run_dir: Path, embed_audio: bool = False) -> st
     """Render the whole page for a loaded run as one HTML string."""
     label, reason = verdict(data.run)
     ordered = _ordered_turns(data.turns)
-    spans = spans_by_trace(data.spans)
+    spans = spans_by_turn(data.calls, ordered, data.spans)
     charts, blobs = _charts_section(ordered, data.run)
     waterfall, wf_blobs = _waterfall_section(ordered, spans)
     heat, heat_blobs = _matrix_section(data)

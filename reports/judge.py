@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from simulator.metrics.reliability import reliability
+from simulator.rows import CallRow
 
 
 def _e(value: Any) -> str:
@@ -25,9 +26,9 @@ def _figure(r: dict[str, Any], key: str) -> str:
     return f'<td class="num">{r[key]["value"]:.2f} {interval}</td>'
 
 
-def reliability_table(calls: Sequence[dict[str, Any]]) -> str:
+def reliability_table(calls: Sequence[CallRow]) -> str:
     """Per scenario: calls, passed, pass@1, pass^k, pass@k with 95 % intervals, flaky."""
-    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    by_scenario: dict[str, list[CallRow]] = {}
     for call in calls:
         if call.get("verdict") is not None:
             by_scenario.setdefault(str(call.get("scenario")), []).append(call)
@@ -95,7 +96,7 @@ def _criteria(judged: dict[str, Any]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _call_block(call: dict[str, Any]) -> str:
+def _call_block(call: CallRow) -> str:
     verdict = call.get("verdict") or {}
     passed = verdict.get("passed")
     label = (
@@ -130,7 +131,7 @@ def _call_block(call: dict[str, Any]) -> str:
     return f'<div class="judged-call">{"".join(parts)}</div>'
 
 
-def judge_section(calls: Sequence[dict[str, Any]]) -> str:
+def judge_section(calls: Sequence[CallRow]) -> str:
     """The section, or '' when no call has a verdict (an older run directory)."""
     judged = [c for c in calls if c.get("verdict") is not None]
     if not judged:

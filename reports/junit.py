@@ -25,6 +25,7 @@ from typing import Any
 from reports.rundir import RunData, read_baseline, write_atomic
 from reports.stats import format_metric
 from simulator.metrics.stats import as_number
+from simulator.rows import CallRow
 
 JUNIT_XML = "junit.xml"
 
@@ -109,7 +110,7 @@ def _baseline_case(suite: ET.Element, props: ET.Element, change: dict[str, Any])
     return int(failed)
 
 
-def _verdict_case(suite: ET.Element, props: ET.Element, call: dict[str, Any]) -> str | None:
+def _verdict_case(suite: ET.Element, props: ET.Element, call: CallRow) -> str | None:
     """A failed call's attribution as suite properties (`call.ID.cause|evidence`), and a
     testcase `voxsim.judge.SCENARIO` / CALL_ID for a judged call: failed with its cause
     and evidence, or an error when the judge could not decide. Returns the outcome

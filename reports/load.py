@@ -25,19 +25,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from simulator.metrics.stats import as_number
+from simulator.rows import LoadStepRow
 
 ERROR_RATE_BREAK = 0.01
 
 
-def steps(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def steps(rows: Sequence[LoadStepRow]) -> list[LoadStepRow]:
     """Rows with a numeric concurrency, in increasing concurrency."""
     ok = [r for r in rows if as_number(r.get("concurrency")) is not None]
     return sorted(ok, key=lambda r: as_number(r.get("concurrency")) or 0.0)
 
 
-def breakpoint_step(
-    rows: Sequence[dict[str, Any]], p95_limit_ms: float | None
-) -> dict[str, Any] | None:
+def breakpoint_step(rows: Sequence[LoadStepRow], p95_limit_ms: float | None) -> LoadStepRow | None:
     """The step where the agent broke (see module doc), or None."""
     ordered = steps(rows)
     if any("breakpoint" in row for row in ordered):  # the run's own verdict
@@ -52,7 +51,7 @@ def breakpoint_step(
     return None
 
 
-def load_figure(rows: Sequence[dict[str, Any]], p95_limit_ms: float | None) -> go.Figure | None:
+def load_figure(rows: Sequence[LoadStepRow], p95_limit_ms: float | None) -> go.Figure | None:
     """P50/P95 latency (left axis) and error rate (right axis) vs concurrency; None if no rows."""
     ordered = steps(rows)
     if not ordered:
@@ -92,7 +91,7 @@ def load_figure(rows: Sequence[dict[str, Any]], p95_limit_ms: float | None) -> g
     return fig
 
 
-def _add_latency(fig: go.Figure, x: list[Any], rows: Sequence[dict[str, Any]], at: str) -> None:
+def _add_latency(fig: go.Figure, x: list[Any], rows: Sequence[LoadStepRow], at: str) -> None:
     """P50 (dotted) and P95 latency traces on the left axis, hover naming `at` and n."""
     for key, name, dash in (("latency_p50_ms", "P50", "dot"), ("latency_p95_ms", "P95", "solid")):
         fig.add_trace(
@@ -123,13 +122,13 @@ def _style(fig: go.Figure, title: str, height: int, xaxis_title: str) -> None:
     fig.update_yaxes(title_text="latency (ms)", secondary_y=False, rangemode="tozero")
 
 
-def soak_windows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def soak_windows(rows: Sequence[LoadStepRow]) -> list[LoadStepRow]:
     """Soak window rows with a start time, in time order."""
     ok = [r for r in rows if r.get("phase") == "soak" and as_number(r.get("started_s")) is not None]
     return sorted(ok, key=lambda r: as_number(r.get("started_s")) or 0.0)
 
 
-def soak_figure(rows: Sequence[dict[str, Any]]) -> go.Figure | None:
+def soak_figure(rows: Sequence[LoadStepRow]) -> go.Figure | None:
     """P50/P95 latency (left) and agent RSS (right) per soak window vs time; None if < 2."""
     windows = soak_windows(rows)
     if len(windows) < 2:

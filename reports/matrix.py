@@ -12,7 +12,7 @@ Runs without such keys get no heatmap (the section is hidden).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from reports.stats import format_number
 from simulator.metrics.stats import as_number, summary
 from simulator.metrics.summary import reply_latencies
 from simulator.metrics.wer import aggregate
+from simulator.rows import CallRow, TurnRow
 
 #: a cell's matrix values, (key, value label) per matrix key
 Values = tuple[tuple[str, str], ...]
@@ -54,14 +55,14 @@ class Cell:
 
 
 def group_cells(
-    turns: Sequence[dict[str, Any]],
-    cell_of: Callable[[dict[str, Any]], Values | None],
+    turns: Sequence[TurnRow],
+    cell_of: Callable[[TurnRow], Values | None],
     order: Iterable[Values] = (),
 ) -> list[Cell]:
     """The cells `cell_of` puts turns in (None leaves a turn out), each with its corpus WER
     (simulator.metrics.wer.aggregate, as the SLO verdict) and latencies; the cells in
     `order` first, even without turns, then in order of first appearance."""
-    grouped: dict[Values, list[dict[str, Any]]] = {key: [] for key in order}
+    grouped: dict[Values, list[TurnRow]] = {key: [] for key in order}
     for row in turns:
         key = cell_of(row)
         if key is not None:
@@ -88,16 +89,14 @@ def _axis_key(keys: Sequence[str], needles: tuple[str, ...]) -> str | None:
     return None
 
 
-def _matrix_of(row: dict[str, Any], by_call: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _matrix_of(row: Mapping[str, Any], by_call: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     own = row.get("matrix")
     if isinstance(own, dict) and own:
         return own
-    return by_call.get(str(row.get("call_id")), {})
+    return dict(by_call.get(str(row.get("call_id")), {}))
 
 
-def axes(
-    calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]
-) -> tuple[str, str] | None:
+def axes(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> tuple[str, str] | None:
     """(accent key, noise key) found in the run's matrix values; None without either."""
     keys: list[str] = []
     for row in (*calls, *turns):
@@ -111,7 +110,7 @@ def axes(
     return accent or "(accent)", noise or "(noise)"
 
 
-def cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) -> list[Cell]:
+def cells(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> list[Cell]:
     """Every accent x noise cell with its WER counts and latencies; [] without matrix axes."""
     found = axes(calls, turns)
     if found is None:
@@ -121,7 +120,7 @@ def cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) -> l
         str(c.get("call_id")): c["matrix"] for c in calls if isinstance(c.get("matrix"), dict)
     }
 
-    def cell_of(row: dict[str, Any]) -> Values | None:
+    def cell_of(row: TurnRow) -> Values | None:
         if row.get("kind", "say") != "say":
             return None
         m = _matrix_of(row, by_call)

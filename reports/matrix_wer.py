@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reports.matrix import Cell, Values, group_cells
+from simulator.rows import CallRow, TurnRow
 
 
 def label(value: Any) -> str:
@@ -24,14 +25,14 @@ def label(value: Any) -> str:
     return str(value)
 
 
-def wer_cells(calls: Sequence[dict[str, Any]], turns: Sequence[dict[str, Any]]) -> list[Cell]:
+def wer_cells(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> list[Cell]:
     """Corpus WER of every matrix cell, in the order the cells first appear."""
     cell_of_call: dict[str, Values] = {}
     for call in calls:
         matrix = call.get("matrix") or {}
         cell_of_call[str(call.get("call_id"))] = tuple((k, label(v)) for k, v in matrix.items())
 
-    def cell_of(row: dict[str, Any]) -> Values | None:
+    def cell_of(row: TurnRow) -> Values | None:
         if row.get("kind") != "say" or row.get("wer") is None:
             return None
         return cell_of_call.get(str(row.get("call_id")))

@@ -12,10 +12,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from simulator.metrics.stats import as_number
-from simulator.rows import check_schema_version
+from simulator.rows import CallRow, LoadStepRow, SpanRow, TurnRow, check_schema_version
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,11 @@ class RunData:
     """Everything a report needs from one run directory, read once."""
 
     run: dict[str, Any] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    turns: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[CallRow] = field(default_factory=list)
+    turns: list[TurnRow] = field(default_factory=list)
     #: optional tables: spans.jsonl (agent/harness spans), load.jsonl (load steps)
-    spans: list[dict[str, Any]] = field(default_factory=list)
-    load_steps: list[dict[str, Any]] = field(default_factory=list)
+    spans: list[SpanRow] = field(default_factory=list)
+    load_steps: list[LoadStepRow] = field(default_factory=list)
     #: baseline.json, when the run was compared with a baseline
     baseline: dict[str, Any] | None = None
 
@@ -105,10 +105,10 @@ class RunData:
         check_schema_version(run, base / RUN_JSON)
         return cls(
             run=run,
-            calls=read_jsonl(base / CALLS_JSONL),
-            turns=read_jsonl(base / TURNS_JSONL),
-            spans=read_jsonl(base / SPANS_JSONL),
-            load_steps=read_jsonl(base / LOAD_JSONL),
+            calls=cast("list[CallRow]", read_jsonl(base / CALLS_JSONL)),
+            turns=cast("list[TurnRow]", read_jsonl(base / TURNS_JSONL)),
+            spans=cast("list[SpanRow]", read_jsonl(base / SPANS_JSONL)),
+            load_steps=cast("list[LoadStepRow]", read_jsonl(base / LOAD_JSONL)),
             baseline=read_baseline(base),
         )
 

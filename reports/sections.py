@@ -16,9 +16,10 @@ from reports import matrix
 from reports.junit import baseline_message
 from reports.markup import e
 from reports.stats import format_number
-from reports.waterfall import dominant_stage
+from reports.waterfall import TurnSpans, dominant_stage
 from simulator.metrics.stats import as_number, summary
 from simulator.metrics.summary import reply_latencies
+from simulator.rows import CallRow, TurnRow
 
 
 def _box(key: str, value: str, detail: str = "", cls: str = "") -> str:
@@ -30,9 +31,9 @@ def _box(key: str, value: str, detail: str = "", cls: str = "") -> str:
 
 def glance(
     label: str,
-    turns: Sequence[dict[str, Any]],
-    calls: Sequence[dict[str, Any]],
-    spans: dict[str, list[dict[str, Any]]],
+    turns: Sequence[TurnRow],
+    calls: Sequence[CallRow],
+    spans: TurnSpans,
     baseline: dict[str, Any] | None,
 ) -> str:
     """The four-to-five answer boxes under the verdict."""
@@ -161,12 +162,12 @@ TURN_TAKING: tuple[tuple[str, str], ...] = (
 )
 
 
-def turn_taking_section(turns: Sequence[dict[str, Any]]) -> str:
+def turn_taking_section(turns: Sequence[TurnRow]) -> str:
     """How many caller turns per scenario had each turn-taking flag the run has (else hidden)."""
     present = [f for f in TURN_TAKING if any(f[0] in t for t in turns)]
     if not present:
         return ""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[TurnRow]] = defaultdict(list)
     for t in turns:
         if t.get("kind", "say") == "say":
             groups[str(t.get("scenario"))].append(t)

@@ -23,6 +23,7 @@ from simulator.audio import recording_files
 from simulator.metrics.stats import Summary, as_number, summary
 from simulator.metrics.summary import reply_latencies
 from simulator.metrics.wer import aggregate
+from simulator.rows import CallRow, TurnRow
 
 _WER_EDITS = ("substitutions", "deletions", "insertions")
 
@@ -111,16 +112,16 @@ def _summary_row(name: str, s: Summary) -> str:
     return f"<tr><td>{e(name)}</td>{''.join(cells)}</tr>"
 
 
-def latency_by_scenario(turns: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
+def latency_by_scenario(turns: Sequence[TurnRow]) -> dict[str, list[float]]:
     """Reply latencies per scenario (scenarios without one left out)."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[TurnRow]] = defaultdict(list)
     for row in turns:
         groups[str(row.get("scenario"))].append(row)
     by_scenario = {name: reply_latencies(rows) for name, rows in groups.items()}
     return {name: values for name, values in by_scenario.items() if values}
 
 
-def summary_section(turns: Sequence[dict[str, Any]]) -> str:
+def summary_section(turns: Sequence[TurnRow]) -> str:
     """Latency distribution over caller turns (and per scenario), then the WER table."""
     by_scenario = latency_by_scenario(turns)
     rows = [_summary_row("caller turns", summary(reply_latencies(turns)))]
@@ -141,8 +142,8 @@ def summary_section(turns: Sequence[dict[str, Any]]) -> str:
     return out + _wer_section(turns)
 
 
-def _wer_section(turns: Sequence[dict[str, Any]]) -> str:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _wer_section(turns: Sequence[TurnRow]) -> str:
+    groups: dict[str, list[TurnRow]] = defaultdict(list)
     for row in turns:
         if as_number(row.get("wer")) is not None:
             groups[str(row.get("scenario"))].append(row)
@@ -179,7 +180,7 @@ def _wer_section(turns: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def turns_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> str:
+def turns_section(ordered: Sequence[TurnRow], run: dict[str, Any]) -> str:
     """Every turn in order, a latency above its scenario's P95 limit marked."""
     if not ordered:
         return '<h2>Turns</h2><p class="muted">No turns recorded.</p>'
@@ -208,7 +209,7 @@ def turns_section(ordered: Sequence[dict[str, Any]], run: dict[str, Any]) -> str
     )
 
 
-def _turn_row(index: int, row: dict[str, Any], limit: float | None) -> str:
+def _turn_row(index: int, row: TurnRow, limit: float | None) -> str:
     latency = as_number(row.get("latency_ms"))
     over = latency is not None and limit is not None and latency > limit
     wer = as_number(row.get("wer"))
@@ -241,7 +242,7 @@ def _turn_row(index: int, row: dict[str, Any], limit: float | None) -> str:
     )
 
 
-def _audio_links(run_dir: Path, call: dict[str, Any]) -> str:
+def _audio_links(run_dir: Path, call: CallRow) -> str:
     """Relative links to the call's recordings that exist; never absolute or '..'."""
     audio_dir = call.get("audio_dir")
     if not isinstance(audio_dir, str) or not audio_dir:
@@ -256,7 +257,7 @@ def _audio_links(run_dir: Path, call: dict[str, Any]) -> str:
     return " ".join(links)
 
 
-def calls_section(calls: Sequence[dict[str, Any]], run_dir: Path) -> str:
+def calls_section(calls: Sequence[CallRow], run_dir: Path) -> str:
     """One row per call: status, turns, duration, error and links to its recordings."""
     if not calls:
         return '<h2>Calls</h2><p class="muted">No finished calls recorded.</p>'

@@ -23,6 +23,7 @@ from reports.conversation import conversation_summary, decision_row
 from reports.stats import format_number
 from simulator.audio import recording_files
 from simulator.metrics.stats import as_number
+from simulator.rows import CallRow, TurnRow
 
 _WORD = re.compile(r"[a-z0-9']+")
 #: embedding stops past this many bytes of audio per report (then links are used)
@@ -72,9 +73,7 @@ class AudioBudget:
         self.left = limit
 
 
-def audio_html(
-    run_dir: Path, call: dict[str, Any], embed: bool, budget: AudioBudget | None = None
-) -> str:
+def audio_html(run_dir: Path, call: CallRow, embed: bool, budget: AudioBudget | None = None) -> str:
     """Players (embedded) or links for the call's mix/caller/agent recordings that exist."""
     rel = _safe_rel(call.get("audio_dir"))
     if rel is None:
@@ -97,7 +96,7 @@ def audio_html(
     return " ".join(parts)
 
 
-def _transcript_row(row: dict[str, Any], waterfall: Callable[[dict[str, Any]], str]) -> str:
+def _transcript_row(row: TurnRow, waterfall: Callable[[TurnRow], str]) -> str:
     """One turn of a call's transcript: expected vs heard, WER, reply, latency, waterfall."""
     said, heard = diff_html(row.get("caller_text"), row.get("agent_heard_text"))
     wer = as_number(row.get("wer"))
@@ -118,14 +117,14 @@ def _transcript_row(row: dict[str, Any], waterfall: Callable[[dict[str, Any]], s
 
 
 def calls_sections(
-    calls: Sequence[dict[str, Any]],
-    turns: Sequence[dict[str, Any]],
+    calls: Sequence[CallRow],
+    turns: Sequence[TurnRow],
     run_dir: Path,
-    waterfall: Callable[[dict[str, Any]], str],
+    waterfall: Callable[[TurnRow], str],
     embed_audio: bool = False,
 ) -> str:
     """One <section> per call: status, audio, and per turn expected vs heard + waterfall."""
-    by_call: dict[str, list[dict[str, Any]]] = {}
+    by_call: dict[str, list[TurnRow]] = {}
     for row in turns:
         by_call.setdefault(str(row.get("call_id")), []).append(row)
     known = [str(c.get("call_id")) for c in calls]

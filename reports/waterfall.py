@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 
 from reports.stats import format_number
 from simulator.metrics.stats import as_number
+from simulator.rows import CallRow, SpanRow, TurnRow
+from simulator.tracing import turn_leaf_spans
 
 #: (stages key, label, colour), in pipeline order
 STAGES: tuple[tuple[str, str, str], ...] = (
@@ -52,52 +54,46 @@ class Segment:
         return self.end_ms - self.start_ms
 
 
-def _f(row: dict[str, Any], key: str) -> float | None:
+def _f(row: Mapping[str, Any], key: str) -> float | None:
     return as_number(row.get(key))
 
 
-def spans_by_trace(spans: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Group spans.jsonl rows by trace_id, keeping rows with numeric start < end."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+#: The agent's stage spans of each turn, by (call_id, turn): `spans_by_turn`.
+TurnSpans = dict[tuple[str, int], list[SpanRow]]
+
+
+def spans_by_turn(
+    calls: Sequence[CallRow], turns: Sequence[TurnRow], spans: Sequence[SpanRow]
+) -> TurnSpans:
+    """Each turn's leaf agent spans, joined as the turn rows were (`tracing.turn_leaf_spans`:
+    same trace, starting inside the turn), placed by the call's `wall_t0_ns`."""
+    by_trace: dict[str, list[SpanRow]] = defaultdict(list)
     for span in spans:
-        start, end = as_number(span.get("start")), as_number(span.get("end"))
-        if span.get("trace_id") and start is not None and end is not None and end >= start:
-            out[str(span["trace_id"])].append(span)
-    return dict(out)
+        if span.get("source") == "agent" and span.get("trace_id"):
+            by_trace[span["trace_id"]].append(span)
+    by_call: dict[str, list[TurnRow]] = defaultdict(list)
+    for row in turns:
+        by_call[str(row.get("call_id"))].append(row)
+    out: TurnSpans = {}
+    for call in calls:
+        call_id, t0 = str(call.get("call_id")), call.get("wall_t0_ns")
+        mine = by_trace.get(str(call.get("trace_id")))
+        rows = sorted(by_call.get(call_id, []), key=lambda r: r.get("turn", 0))
+        if not mine or t0 is None or not rows:
+            continue
+        for row, leaves in zip(rows, turn_leaf_spans(rows, mine, int(t0)), strict=True):
+            if leaves and row.get("turn") is not None:
+                out[(call_id, row["turn"])] = leaves
+    return out
 
 
-def _ms_per_unit(start: float, end: float) -> float:
-    """Span times may be epoch ns/us (OpenTelemetry), or s/ms: guess from magnitude."""
-    if start > 1e17:
-        return 1e-6  # ns
-    if start > 1e14:
-        return 1e-3  # us
-    return 1000.0 if end - start < 60 else 1.0  # s (a turn's spans last < 60 s) or ms
-
-
-def _turn_spans(
-    row: dict[str, Any], spans: dict[str, list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The leaf spans of this turn: same trace, attrs.turn equal to the turn number."""
-    mine = [
-        s
-        for s in spans.get(str(row.get("trace_id")), [])
-        if isinstance(s.get("attrs"), dict)
-        and s["attrs"].get("turn", s["attrs"].get("voxsim.turn")) == row.get("turn")
-    ]
-    parents = {s.get("parent") for s in mine}
-    return sorted((s for s in mine if s.get("span_id") not in parents), key=lambda s: s["start"])
-
-
-def turn_segments(
-    row: dict[str, Any], spans: dict[str, list[dict[str, Any]]] | None = None
-) -> list[Segment]:
+def turn_segments(row: TurnRow, spans: TurnSpans | None = None) -> list[Segment]:
     """The waterfall of one turn; [] when the turn has no measured latency.
 
-    With spans for the turn (leaf spans, matched by trace id and attrs.turn),
-    they replace the `stages` dict: the first span is placed at the caller's
-    speech end and the others keep their offsets from it (span clocks are the
-    agent's, so only durations and order are trusted).
+    With spans for the turn (`spans_by_turn`), they replace the `stages`
+    dict: the first span is placed at the caller's speech end and the others
+    keep their offsets from it (span clocks are the agent's, so only durations
+    and order are trusted).
     """
     latency = _f(row, "latency_ms")
     if latency is None:
@@ -106,17 +102,16 @@ def turn_segments(
     start, end = _f(row, "speech_start_s"), _f(row, "speech_end_s")
     if start is not None and end is not None and end > start:
         segments.append(Segment(CALLER[0], -1000 * (end - start), 0.0, CALLER[1]))
-    leaves = _turn_spans(row, spans or {})
+    leaves = (spans or {}).get((str(row.get("call_id")), row.get("turn", -1)), [])
     cursor = 0.0
     if leaves:
-        t0 = float(leaves[0]["start"])
-        scale = _ms_per_unit(t0, max(float(s["end"]) for s in leaves))
+        t0 = leaves[0]["start_ns"]
         colors: dict[str, str] = {}
         for span in leaves:
             name = str(span.get("name") or "span")
             color = colors.setdefault(name, SPAN_COLORS[len(colors) % len(SPAN_COLORS)])
-            s = (float(span["start"]) - t0) * scale
-            e = (float(span["end"]) - t0) * scale
+            s = (span["start_ns"] - t0) / 1e6
+            e = (span["end_ns"] - t0) / 1e6
             segments.append(Segment(name, s, e, color))
             cursor = max(cursor, e)
     else:
@@ -134,14 +129,14 @@ def turn_segments(
     return segments
 
 
-def slowest(turns: Sequence[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+def slowest(turns: Sequence[TurnRow], k: int) -> list[TurnRow]:
     """The k reply turns with the largest measured latency, slowest first."""
     said = [t for t in turns if t.get("kind", "say") == "say" and _f(t, "latency_ms") is not None]
     return sorted(said, key=lambda t: -(_f(t, "latency_ms") or 0.0))[:k]
 
 
 def dominant_stage(
-    turns: Sequence[dict[str, Any]], spans: dict[str, list[dict[str, Any]]] | None = None
+    turns: Sequence[TurnRow], spans: TurnSpans | None = None
 ) -> tuple[str, float, int, float] | None:
     """(label, mean share of latency, n, latency floor) over the slowest 10 % of reply turns.
 
@@ -169,14 +164,14 @@ def dominant_stage(
     return label, total / explained, n, _f(top[-1], "latency_ms") or 0.0
 
 
-def turn_label(row: dict[str, Any]) -> str:
+def turn_label(row: TurnRow) -> str:
     """Axis label of a turn: "call-000 t2 · 912 ms"."""
     return f"{row.get('call_id')} t{row.get('turn')} · {format_number(_f(row, 'latency_ms'))} ms"
 
 
 def waterfall_figure(
-    turns: Sequence[dict[str, Any]],
-    spans: dict[str, list[dict[str, Any]]] | None = None,
+    turns: Sequence[TurnRow],
+    spans: TurnSpans | None = None,
     k: int = 10,
 ) -> go.Figure | None:
     """Horizontal waterfall of the k slowest turns (slowest on top); None without latencies."""
@@ -236,8 +231,8 @@ def waterfall_figure(
 
 
 def waterfall_html(
-    row: dict[str, Any],
-    spans: dict[str, list[dict[str, Any]]] | None,
+    row: TurnRow,
+    spans: TurnSpans | None,
     scale_ms: float | None = None,
 ) -> str:
     """A no-JavaScript waterfall of one caller turn (positioned <span>s), or "".

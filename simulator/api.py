@@ -26,7 +26,7 @@ from reports.junit import slo_message
 from reports.rundir import RunData
 from simulator.baseline import Comparison, Tolerance
 from simulator.errors import EXIT_OK
-from simulator.rows import SloResultRow
+from simulator.rows import CallRow, SloResultRow, TurnRow
 
 __all__ = ["BundledAgent", "ScenarioResult", "arun_scenario", "run_scenario"]
 
@@ -39,8 +39,8 @@ class ScenarioResult:
     exit_code: int
     slo_results: list[SloResultRow]
     run: dict[str, Any] = field(default_factory=dict)
-    turns: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[TurnRow] = field(default_factory=list)
+    calls: list[CallRow] = field(default_factory=list)
     comparison: Comparison | None = None
     report: Path | None = None
 
@@ -53,9 +53,9 @@ class ScenarioResult:
     def latencies_ms(self) -> list[float]:
         """Measured voice-to-voice latency of the caller's `say` turns that got a reply."""
         return [
-            float(t["latency_ms"])
+            float(ms)
             for t in self.turns
-            if t.get("kind") == "say" and isinstance(t.get("latency_ms"), int | float)
+            if t.get("kind") == "say" and isinstance(ms := t.get("latency_ms"), int | float)
         ]
 
     def failures(self) -> list[str]:

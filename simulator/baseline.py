@@ -18,6 +18,7 @@ Why this shape:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from simulator.metrics.stats import (
 )
 from simulator.metrics.summary import is_caller_turn, reply_latencies
 from simulator.metrics.wer import aggregate
+from simulator.rows import CallRow, TurnRow
 
 #: fewer latencies than this on either side: the bootstrap cannot see the
 #: spread (one turn resamples to itself), so no change is called significant
@@ -138,15 +140,15 @@ def _fmt_rate(value: float, sign: bool = True) -> str:
 # ---------------------------------------------------------------- metrics from rows
 
 
-def _by_scenario(turns: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def _by_scenario(turns: Sequence[TurnRow]) -> dict[str, list[TurnRow]]:
+    out: dict[str, list[TurnRow]] = {}
     for row in turns:
         if is_caller_turn(row):
             out.setdefault(str(row.get("scenario")), []).append(row)
     return out
 
 
-def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
+def _counts(rows: Sequence[TurnRow], metric: str) -> tuple[int, int]:
     """(events, trials) of a rate metric over one scenario's caller turns."""
     if metric == "no_reply_rate":
         return sum(1 for r in rows if as_number(r.get("latency_ms")) is None), len(rows)
@@ -162,10 +164,10 @@ def _counts(rows: list[dict[str, Any]], metric: str) -> tuple[int, int]:
 RATES = ("no_reply_rate", "turn_error_rate", "wer")
 
 
-def _failed_calls(calls: list[dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
+def _failed_calls(calls: Sequence[CallRow] | None) -> dict[str, tuple[int, int]]:
     """Per scenario (failed, decided) calls by their verdict: the judged fail rate, counted
     by metrics.reliability (calls without a verdict, or undecided, are left out)."""
-    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    by_scenario: dict[str, list[CallRow]] = {}
     for call in calls or []:
         by_scenario.setdefault(str(call.get("scenario")), []).append(call)
     out: dict[str, tuple[int, int]] = {}
@@ -177,13 +179,13 @@ def _failed_calls(calls: list[dict[str, Any]] | None) -> dict[str, tuple[int, in
 
 
 def compare_rows(
-    baseline: list[dict[str, Any]],
-    current: list[dict[str, Any]],
+    baseline: Sequence[TurnRow],
+    current: Sequence[TurnRow],
     tolerance: Tolerance,
     baseline_dir: str = "",
     current_dir: str = "",
-    baseline_calls: list[dict[str, Any]] | None = None,
-    current_calls: list[dict[str, Any]] | None = None,
+    baseline_calls: Sequence[CallRow] | None = None,
+    current_calls: Sequence[CallRow] | None = None,
 ) -> Comparison:
     """Compare turn rows (and, when given, call verdicts: `call_fail_rate`, the share of
     calls that did not pass their checks and judged criteria) per scenario in both runs."""

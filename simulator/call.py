@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 
@@ -24,7 +24,7 @@ from simulator.impairments import ImpairedTransport, impair, link_spec
 from simulator.judge import assess_call, drop_runs
 from simulator.matrix import CallPlan
 from simulator.metrics.call import measure_call
-from simulator.rows import TurnRow
+from simulator.rows import CallRow, TurnRow
 from simulator.scenario import Scenario
 from simulator.session import Session, SessionOptions
 from simulator.store import RunStore
@@ -54,7 +54,7 @@ async def run_call(
     measure: bool = True,
     replay: Recording | None = None,
     voices: ProcessPoolExecutor | None = None,
-) -> dict[str, Any]:
+) -> CallRow:
     """Render and play one call; stream its turns to `store`; return the call row.
 
     After the call, the whole-recording metrics (metrics/call.py) are added to
@@ -123,26 +123,30 @@ async def run_call(
             conversation=record.conversation,
         )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
-    row: dict[str, Any] = {
-        "call_id": call_id,
-        "scenario": scenario.name,
-        "matrix": plan.matrix if plan is not None else {},
-        "seed": seed,
-        "caller_notes": caller_notes(record.turns),
-        "status": "ok" if record.ok else "failed",
-        "error": record.error,
-        "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
-        "duration_s": round(record.duration_s, 3),
-        "n_turns": len(record.turns),
-        "audio_dir": audio_dir,
-        "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
-        "trace_id": start.traceparent.split("-")[1],
-        "wall_t0_ns": wall_t0_ns,
-        "conversation": record.conversation,
-        **link_fields(record.events),
-        **measured,
-        "turns": record.turns,
-    }
+    # `measured` and the link fields are dicts of CallRow fields (metrics/call.py, links)
+    row = cast(
+        CallRow,
+        {
+            "call_id": call_id,
+            "scenario": scenario.name,
+            "matrix": plan.matrix if plan is not None else {},
+            "seed": seed,
+            "caller_notes": caller_notes(record.turns),
+            "status": "ok" if record.ok else "failed",
+            "error": record.error,
+            "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
+            "duration_s": round(record.duration_s, 3),
+            "n_turns": len(record.turns),
+            "audio_dir": audio_dir,
+            "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
+            "trace_id": start.traceparent.split("-")[1],
+            "wall_t0_ns": wall_t0_ns,
+            "conversation": record.conversation,
+            **link_fields(record.events),
+            **measured,
+            "turns": record.turns,
+        },
+    )
     if isinstance(transport, ImpairedTransport):
         row["network"] = transport.stats()
         for direction, fates in transport.fates.items():

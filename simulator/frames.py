@@ -13,6 +13,7 @@ objects. docs/metrics.md, "In pandas", lists the columns.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def load_run(run_dir: Path | str) -> RunFrames:
     )
 
 
-def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Rows as a DataFrame: objects one level deep flattened, each column typed."""
     if not rows:
         return pd.DataFrame()

@@ -5,9 +5,10 @@ A run directory (DESIGN.md, "The run directory") is written by
 (spans.jsonl) and the load conductor (load.jsonl), and read back by
 `reports.rundir.RunData` (reports, baselines, `simulator.load_run`). The
 TypedDicts below are the contract between them: a producer that fills a field
-not named here, or with the wrong type, fails mypy (call rows, still assembled
-as dicts in `runner.run_call`, are held to it by tests/simulator/test_rows.py,
-which checks every field of a real run). docs/metrics.md explains what each
+not named here, or with the wrong type, fails mypy, and so does a reader (the
+report, baselines, SLOs, the judge) that reads one. Fields merged in from
+plain dicts (`call.run_call`'s measured figures) are held to it by
+tests/simulator/test_rows.py, which checks every field of a real run. docs/metrics.md explains what each
 figure means; this module says which table carries it.
 
 Every row type is `total=False`: a row is filled in stages (the session, then
@@ -89,6 +90,8 @@ class TurnRow(TypedDict, total=False):
     spoken_wer_subs: int
     spoken_wer_dels: int
     spoken_wer_ins: int
+    # -- the judge (simulator/judge): an unannounced reply, as Whisper heard it
+    agent_audio_text: str | None
     # -- the span join, simulator/tracing.py
     span_stages: dict[str, float]  # leaf span name -> ms
     spans_joined: int
@@ -101,7 +104,7 @@ class TurnRow(TypedDict, total=False):
 
 
 class CallRow(TypedDict, total=False):
-    """One finished call (calls.jsonl); simulator/runner.py `run_call`, then the
+    """One finished call (calls.jsonl); simulator/call.py `run_call`, then the
     metrics (task, turn-taking), the judge (verdict, attribution) and load runs."""
 
     call_id: str
@@ -126,7 +129,7 @@ class CallRow(TypedDict, total=False):
     task: dict[str, Any] | None  # the scenario's `expect:` checked
     judge: dict[str, Any]  # LLM judge per criterion (docs/judge.md)
     verdict: dict[str, Any]
-    attribution: dict[str, Any]
+    attribution: dict[str, Any] | None  # None: the call passed
     # -- load and chaos runs
     load_worker: str
     load_at: float
@@ -136,6 +139,9 @@ class CallRow(TypedDict, total=False):
     reconnects: int
     reconnect_down_ms: Any
     resumed: Any
+    worker_lost: bool  # its load worker died with it in flight (simulator/load/conductor.py)
+    # -- in memory only (run_call's result): the call's turn rows; calls.jsonl leaves it out
+    turns: list[TurnRow]
 
 
 class SpanRow(TypedDict, total=False):

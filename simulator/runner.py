@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from simulator.judge import summary_line
 from simulator.matrix import expand
 from simulator.metrics.reliability import reliability
 from simulator.metrics.summary import summarize_run
-from simulator.rows import SloResultRow
+from simulator.rows import CallRow, SloResultRow
 from simulator.scenario import load_scenario
 from simulator.session import SessionOptions
 from simulator.slo import evaluate
@@ -114,7 +115,7 @@ async def run_files(
     sink = SpanSink(out_dir / "spans.jsonl")
     receiver = OtlpReceiver(sink)
     await receiver.start()
-    calls: list[dict[str, Any]] = []
+    calls: list[CallRow] = []
     ahead: asyncio.Future[Rendered] | None = None  # the next call's render
     fatal: BaseException | None = None  # what stopped the run, if not an agent
     try:
@@ -133,7 +134,7 @@ async def run_files(
                 url = bundled.url
             agent_desc["url"] = url
             console.print(f"[bold]{scenario.name}[/]: {len(call_plans)} call(s) against {url}")
-            scenario_calls: list[dict[str, Any]] = []
+            scenario_calls: list[CallRow] = []
             # Render the next call in a worker process while this one plays.
             first = call_plans[0]
             ahead = asyncio.ensure_future(render_call_full(first.scenario, first.seed))
@@ -254,7 +255,7 @@ def _record_failure(store: RunStore, exc: BaseException) -> None:
     store.finish("failed", _exit_code(exc))
 
 
-def print_reliability(name: str, calls: list[dict[str, Any]]) -> dict[str, Any] | None:
+def print_reliability(name: str, calls: Sequence[CallRow]) -> dict[str, Any] | None:
     """A scenario's pass@1, pass^k and pass@k with intervals, and whether it is flaky
     (printed when it has repeats or a judge); the figures, or None without a verdict."""
     r = reliability(calls)
@@ -274,7 +275,7 @@ def print_reliability(name: str, calls: list[dict[str, Any]]) -> dict[str, Any] 
     return r
 
 
-def replay_divergences(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def replay_divergences(calls: Sequence[CallRow]) -> list[dict[str, Any]]:
     """The first diverging turn of every replayed call that diverged."""
     out: list[dict[str, Any]] = []
     for call in calls:

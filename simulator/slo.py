@@ -6,18 +6,15 @@ must not be exceeded (value <= limit). A metric with no data fails its SLO.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from simulator.metrics.reliability import reliability
 from simulator.metrics.stats import percentile
 from simulator.metrics.summary import first_audio_ms, reply_latencies, turn_taking
 from simulator.metrics.task import success_rate
 from simulator.metrics.wer import aggregate
-from simulator.rows import SloResultRow
+from simulator.rows import CallRow, SloResultRow, TurnRow
 from simulator.scenario import Slo
-
-Row = dict[str, Any]
 
 
 def _percentile_of(values: list[float], q: float) -> tuple[float | None, int]:
@@ -25,12 +22,12 @@ def _percentile_of(values: list[float], q: float) -> tuple[float | None, int]:
 
 
 def _metrics(
-    turns: list[Row], calls: list[Row]
+    turns: list[TurnRow], calls: list[CallRow]
 ) -> dict[str, Callable[[], tuple[float | None, int]]]:
     """metric name -> (value, n), computed lazily from rows."""
     said = [t for t in turns if t.get("kind") == "say"]
 
-    def wer(prefix: str, rows: list[Row]) -> tuple[float | None, int]:
+    def wer(prefix: str, rows: Sequence[TurnRow]) -> tuple[float | None, int]:
         agg = aggregate(rows, prefix)
         return agg["wer"], int(agg["n"] or 0)
 
@@ -71,7 +68,7 @@ def _metrics(
 
 
 def evaluate(
-    scenario: str, slo: Slo, turns: list[Row], calls: list[Row] | None = None
+    scenario: str, slo: Slo, turns: list[TurnRow], calls: list[CallRow] | None = None
 ) -> list[SloResultRow]:
     """One result per SLO the scenario sets: metric, limit, value, n, passed."""
     results: list[SloResultRow] = []

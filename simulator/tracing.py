@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from simulator.rows import SpanRow, TurnRow
+from simulator.rows import CallRow, SpanRow, TurnRow
 
 #: Largest accepted OTLP request body (after decompression too): generous for
 #: span batches, small enough that a runaway exporter cannot exhaust memory.
@@ -203,7 +203,7 @@ class OtlpReceiver:
 
 
 def harness_spans(
-    call: Mapping[str, Any], rows: Sequence[TurnRow], wall_t0_ns: int, traceparent: str
+    call: CallRow, rows: Sequence[TurnRow], wall_t0_ns: int, traceparent: str
 ) -> list[SpanRow]:
     """The call's root span (the traceparent's span id) and one span per caller turn.
 
@@ -276,17 +276,16 @@ def _union_ms(intervals: list[tuple[int, int]]) -> float:
     return total / 1e6
 
 
-def join_turns(rows: list[TurnRow], spans: Sequence[SpanRow], wall_t0_ns: int) -> None:
-    """Attach the agent's stage spans to each turn row, in place.
+def turn_leaf_spans(
+    rows: Sequence[TurnRow], spans: Sequence[SpanRow], wall_t0_ns: int
+) -> list[list[SpanRow]]:
+    """The agent's stage spans of each of one call's turn rows (given in turn order).
 
     A span belongs to a turn when it has the turn's trace id and starts at or
     after the turn's start (caller speech start; for a wait turn, the previous
     turn's end) and before the next turn's start. Only leaf spans (no child in
-    the same trace) are stages. Fields added: `span_stages` {name: ms},
-    `spans_joined` (count), and for turns with a measured latency
-    `span_explained_ms` (the union of the stages clipped to the latency
-    window speech end -> agent onset) and `span_remainder_ms` = latency -
-    explained; both None when the turn has no latency or no agent span.
+    the same trace) are stages. One rule for the turn rows (`join_turns`) and
+    the report's waterfalls.
     """
     agent = [s for s in spans if s.get("source") == "agent"]
     parents = {(s["trace_id"], s["parent_span_id"]) for s in agent if s.get("parent_span_id")}
@@ -301,16 +300,38 @@ def join_turns(rows: list[TurnRow], spans: Sequence[SpanRow], wall_t0_ns: int) -
         st = row.get("speech_start_s")
         starts.append(st if st is not None else prev_end)
         prev_end = max(prev_end, row.get("agent_end_s") or row.get("speech_end_s") or prev_end)
+    out: list[list[SpanRow]] = []
     for i, row in enumerate(rows):
         lo = ns(starts[i])
         hi = ns(starts[i + 1]) if i + 1 < len(rows) else None
-        mine = [
-            s
-            for s in leaves
-            if s["trace_id"] == row.get("trace_id")
-            and s["start_ns"] >= lo
-            and (hi is None or s["start_ns"] < hi)
-        ]
+        out.append(
+            sorted(
+                (
+                    s
+                    for s in leaves
+                    if s["trace_id"] == row.get("trace_id")
+                    and s["start_ns"] >= lo
+                    and (hi is None or s["start_ns"] < hi)
+                ),
+                key=lambda s: s["start_ns"],
+            )
+        )
+    return out
+
+
+def join_turns(rows: list[TurnRow], spans: Sequence[SpanRow], wall_t0_ns: int) -> None:
+    """Attach the agent's stage spans to each turn row, in place (which spans are a
+    turn's: `turn_leaf_spans`). Fields added: `span_stages` {name: ms},
+    `spans_joined` (count), and for turns with a measured latency
+    `span_explained_ms` (the union of the stages clipped to the latency
+    window speech end -> agent onset) and `span_remainder_ms` = latency -
+    explained; both None when the turn has no latency or no agent span.
+    """
+
+    def ns(sec: float) -> int:
+        return wall_t0_ns + int(round(sec * 1e9))
+
+    for row, mine in zip(rows, turn_leaf_spans(rows, spans, wall_t0_ns), strict=True):
         stages: dict[str, float] = {}
         for s in mine:
             stages[s["name"]] = stages.get(s["name"], 0.0) + (s["end_ns"] - s["start_ns"]) / 1e6

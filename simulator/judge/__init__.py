@@ -16,6 +16,7 @@ from simulator.audio import SAMPLE_RATE, Pcm
 from simulator.judge.attribution import attribute, drop_runs, verdict
 from simulator.judge.criteria import judge_call
 from simulator.judge.transcript import build, tool_calls
+from simulator.rows import CallRow, TurnRow
 from simulator.scenario import Judge, Scenario
 
 __all__ = ["assess_call", "drop_runs", "summary_line"]
@@ -28,7 +29,7 @@ def goal_of(scenario: Scenario) -> str:
     return scenario.description or "(a scripted call: the caller says its lines)"
 
 
-def hear_unannounced(turns: list[dict[str, Any]], agent: Pcm | None) -> None:
+def hear_unannounced(turns: list[TurnRow], agent: Pcm | None) -> None:
     """For agent replies with no text (an agent that sends no transcript events, e.g.
     over Twilio Media Streams), voxsim's own recognizer on the audio the caller
     received: Whisper tiny, the goal caller's ears (`agent_audio_text`)."""
@@ -46,8 +47,8 @@ def hear_unannounced(turns: list[dict[str, Any]], agent: Pcm | None) -> None:
         return
     recognizer = whisper.WhisperRecognizer.shared()
     for t in todo:
-        a = max(0, int((t["agent_onset_s"] - 0.2) * SAMPLE_RATE))
-        b = min(len(agent), int((t["agent_end_s"] + 0.2) * SAMPLE_RATE))
+        a = max(0, int((float(t.get("agent_onset_s") or 0.0) - 0.2) * SAMPLE_RATE))
+        b = min(len(agent), int((float(t.get("agent_end_s") or 0.0) + 0.2) * SAMPLE_RATE))
         t["agent_audio_text"] = recognizer.transcribe(agent[a:b]) or None
 
 
@@ -68,7 +69,7 @@ def endpoint(judge: Judge) -> Judge:
 
 
 async def assess_call(
-    scenario: Scenario, row: dict[str, Any], events: list[dict[str, Any]], agent: Pcm | None = None
+    scenario: Scenario, row: CallRow, events: list[dict[str, Any]], agent: Pcm | None = None
 ) -> None:
     """Add `tool_calls`, `judge` (with `judge:`), `verdict` and `attribution` to a call row.
 
@@ -84,7 +85,7 @@ async def assess_call(
     row["attribution"] = attribute(scenario, row)
 
 
-def summary_line(row: dict[str, Any]) -> str | None:
+def summary_line(row: CallRow) -> str | None:
     """One terminal line for a call that did not pass (None when it passed)."""
     v = row.get("verdict") or {}
     a = row.get("attribution")

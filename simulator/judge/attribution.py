@@ -25,6 +25,7 @@ from typing import Any
 from simulator.judge.transcript import tool_line
 from simulator.metrics.task import tool_failed
 from simulator.metrics.wer import normalize, score
+from simulator.rows import CallRow, TurnRow
 from simulator.scenario import Scenario
 
 CAUSES = ("harness", "network", "caller", "agent", "judge")
@@ -70,7 +71,7 @@ def _frames(start: float, end: float) -> int:
     return max(1, int(round((end - start) / 0.02)))
 
 
-def _said(turns: Sequence[dict[str, Any]]) -> str:
+def _said(turns: Sequence[TurnRow]) -> str:
     return normalize(" ".join(str(t.get("caller_text") or "") for t in turns))
 
 
@@ -84,7 +85,7 @@ def trusted(judged: dict[str, Any]) -> bool:
     return (judged.get("calibration") or {}).get("passed") is not False
 
 
-def verdict(call: dict[str, Any]) -> dict[str, Any]:
+def verdict(call: CallRow) -> dict[str, Any]:
     """Did the call pass? False on a failed call, task check or judged criterion;
     None when only the judge could not decide; `failed` lists what failed."""
     failed: list[str] = []
@@ -104,12 +105,12 @@ def verdict(call: dict[str, Any]) -> dict[str, Any]:
     return {"passed": passed, "failed": failed}
 
 
-def attribute(scenario: Scenario, call: dict[str, Any]) -> dict[str, Any] | None:
+def attribute(scenario: Scenario, call: CallRow) -> dict[str, Any] | None:
     """{"cause", "evidence", "findings"} for a call that did not pass, else None."""
     v = call.get("verdict") or verdict(call)
     if v["passed"] is True:
         return None
-    turns: list[dict[str, Any]] = sorted(call.get("turns") or [], key=lambda t: t["turn"])
+    turns: list[TurnRow] = sorted(call.get("turns") or [], key=lambda t: t["turn"])
     findings = [
         *_harness(scenario, call, turns),
         *_network(scenario, call, turns),
@@ -126,9 +127,7 @@ def attribute(scenario: Scenario, call: dict[str, Any]) -> dict[str, Any] | None
 # ---------------------------------------------------------------- the rules
 
 
-def _harness(
-    scenario: Scenario, call: dict[str, Any], turns: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _harness(scenario: Scenario, call: CallRow, turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
     out = []
     error = str(call.get("error") or "")
     if call.get("status") != "ok" and _HARNESS_ERROR.match(error):
@@ -145,7 +144,7 @@ def _harness(
     return out
 
 
-def _timing_failure(scenario: Scenario, turns: Sequence[dict[str, Any]], late: float) -> str | None:
+def _timing_failure(scenario: Scenario, turns: Sequence[TurnRow], late: float) -> str | None:
     """The failure a harness `late` ms behind can explain, if any. Late frames reach the
     agent intact, only later: they can push a reply past the latency SLO or a reply
     timeout, not turn a right answer wrong (a failed tool, an unheard phrase stay
@@ -162,9 +161,7 @@ def _timing_failure(scenario: Scenario, turns: Sequence[dict[str, Any]], late: f
     return None
 
 
-def _network(
-    scenario: Scenario, call: dict[str, Any], turns: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _network(scenario: Scenario, call: CallRow, turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
     net = call.get("network") or {}
     down = (net.get("downlink") or {}).get("drops_s") or []
     up = (net.get("uplink") or {}).get("drops_s") or []
@@ -188,11 +185,11 @@ def _network(
                         f"the caller heard {heard or '(nothing)'!r}",
                     )
                 )
-        start, stop = t.get("speech_start_s"), t.get("speech_end_s")
+        spoke, stop = t.get("speech_start_s"), t.get("speech_end_s")
         said, got = t.get("caller_text"), t.get("agent_heard_text")
-        if up and start is not None and stop is not None and said:
-            lost = _lost_in(up, start, stop)
-            share = lost / _frames(start, stop)
+        if up and spoke is not None and stop is not None and said:
+            lost = _lost_in(up, spoke, stop)
+            share = lost / _frames(spoke, stop)
             if share >= LOSS_SHARE and word_error(said, got or "") >= MISHEARD_WER:
                 out.append(
                     _finding(
@@ -204,9 +201,7 @@ def _network(
     return out
 
 
-def _caller(
-    scenario: Scenario, call: dict[str, Any], turns: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _caller(scenario: Scenario, call: CallRow, turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
     out = []
     conv = scenario.conversation
     record = call.get("conversation") or {}
@@ -277,7 +272,7 @@ def _caller(
     return out
 
 
-def _misheard(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _misheard(turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
     """A goal-driven caller's ears against the agent's announced words of the turn before."""
     pairs = [
         (str(prev["agent_reply_text"]), str((t.get("decision") or {}).get("heard") or ""))
@@ -291,9 +286,7 @@ def _misheard(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _agent(
-    scenario: Scenario, call: dict[str, Any], turns: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _agent(scenario: Scenario, call: CallRow, turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
     out = []
     error = str(call.get("error") or "")
     if call.get("status") != "ok" and not _HARNESS_ERROR.match(error):
@@ -333,7 +326,7 @@ def _agent(
     return out
 
 
-def _judge(call: dict[str, Any]) -> list[dict[str, Any]]:
+def _judge(call: CallRow) -> list[dict[str, Any]]:
     judged = call.get("judge") or {}
     if judged.get("error"):
         return [_finding("judge", f"no verdict: {judged['error']}")]

@@ -19,6 +19,7 @@ from typing import Any
 from simulator.metrics.task import tool_calls as agent_tool_calls
 from simulator.metrics.task import tool_failed
 from simulator.metrics.wer import normalize
+from simulator.rows import TurnRow
 
 #: A line is cut to this many characters (a judge reads every line of every call).
 MAX_LINE_CHARS = 300
@@ -67,7 +68,7 @@ def _differs(a: str | None, b: str | None) -> bool:
     return bool(a and b and normalize(a) != normalize(b))
 
 
-def build(turns: Sequence[dict[str, Any]], tool_calls: Sequence[dict[str, Any]]) -> list[Line]:
+def build(turns: Sequence[TurnRow], tool_calls: Sequence[dict[str, Any]]) -> list[Line]:
     """The call's lines from its turn rows and tool calls (`_at_s` on the call timeline)."""
     items: list[tuple[float, int, str, str, int | None]] = []
     order = 0
@@ -83,7 +84,7 @@ def build(turns: Sequence[dict[str, Any]], tool_calls: Sequence[dict[str, Any]])
             if _differs(said, row.get("agent_heard_text")):
                 end = row.get("speech_end_s")
                 last = float(end) if end is not None else last
-                items.append((last, order, "agent heard", row["agent_heard_text"], turn))
+                items.append((last, order, "agent heard", str(row["agent_heard_text"]), turn))
                 order += 1
         announced = row.get("agent_reply_text")
         heard = row.get("spoken_text") or row.get("agent_audio_text")

@@ -33,6 +33,7 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ import aiohttp
 from reports.rundir import read_jsonl
 from simulator.errors import AgentError, UsageError
 from simulator.metrics.stats import percentile
+from simulator.rows import CallRow, TurnRow
 
 CHAOS_JSONL = "chaos.jsonl"
 ACTIONS = {"kill-instance": "kill", "restart-instance": "restart"}
@@ -179,22 +181,22 @@ def _running(state_file: Path) -> bool:
     return state.get("status") not in (None, "waiting")
 
 
-def _span(call: dict[str, Any]) -> tuple[float, float]:
+def _span(call: CallRow) -> tuple[float, float]:
     end = float(call.get("load_at") or 0.0)
     return end - float(call.get("duration_s") or 0.0), end
 
 
-def _p95(turns: list[dict[str, Any]], start: float, end: float) -> tuple[float | None, int]:
+def _p95(turns: Sequence[TurnRow], start: float, end: float) -> tuple[float | None, int]:
     lat = [
-        float(t["latency_ms"])
+        float(ms)
         for t in turns
-        if start <= float(t["load_at"]) < end and t.get("latency_ms") is not None
+        if start <= float(t["load_at"]) < end and (ms := t.get("latency_ms")) is not None
     ]
     return (percentile(lat, 95) if len(lat) >= MIN_TURNS else None), len(lat)
 
 
 def recovery(
-    turns: list[dict[str, Any]],
+    turns: Sequence[TurnRow],
     at: float,
     window_s: float,
     run_start: float,
@@ -232,7 +234,7 @@ def recovery(
     }
 
 
-def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict[str, Any]:
+def accounting(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> dict[str, Any]:
     """Every call row has all its turn rows (nothing measured was lost); calls the end
     of the run cut short (turn rows, no call row) are counted apart."""
     per_call: dict[str, int] = {}
@@ -261,7 +263,7 @@ def accounting(calls: list[dict[str, Any]], turns: list[dict[str, Any]]) -> dict
 
 
 def analyse(
-    out: Path, calls: list[dict[str, Any]], turns: list[dict[str, Any]], window_s: float = 5.0
+    out: Path, calls: Sequence[CallRow], turns: Sequence[TurnRow], window_s: float = 5.0
 ) -> dict[str, Any]:
     """The chaos summary of a run directory (module doc)."""
     actions = read_jsonl(out / CHAOS_JSONL)
@@ -330,7 +332,7 @@ def _next_action(actions: list[dict[str, Any]], at: float) -> float | None:
     return min(later) if later else None
 
 
-def _turns_after(resumed: list[dict[str, Any]], turns: list[dict[str, Any]], at: float) -> int:
+def _turns_after(resumed: Sequence[CallRow], turns: Sequence[TurnRow], at: float) -> int:
     """Caller turns of the resumed calls after the kill that got a reply."""
     ids = {str(c.get("call_id")) for c in resumed}
     return sum(

@@ -26,7 +26,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
@@ -137,7 +137,7 @@ class RowWriter:
         self.root = run_dir / "workers"
         self.files: dict[tuple[str, str], TextIO] = {}
 
-    def write(self, worker: str, table: str, row: dict[str, Any]) -> None:
+    def write(self, worker: str, table: str, row: Mapping[str, Any]) -> None:
         key = (worker, table)
         fh = self.files.get(key)
         if fh is None:

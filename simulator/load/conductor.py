@@ -33,8 +33,8 @@ from typing import Any
 from simulator.load import agentstat
 from simulator.load.config import LoadConfig
 from simulator.load.profiles import Step, build_profile
-from simulator.load.steps import Event, Limits, Row, aggregate, in_window
-from simulator.rows import LoadStepRow
+from simulator.load.steps import Event, Limits, aggregate, in_window
+from simulator.rows import CallRow, LoadStepRow
 
 LOAD_JSONL = "load.jsonl"
 AGENT_STATS_JSONL = "agent_stats.jsonl"
@@ -114,7 +114,7 @@ class Conductor:
         if self.status not in ("completed", "capped"):
             self._finish("failed", reason)
 
-    def worker_lost(self, worker: str, now: float) -> list[Row]:
+    def worker_lost(self, worker: str, now: float) -> list[CallRow]:
         """A worker stopped answering: its calls in flight failed now (their rows, returned
         for the worker's calls.jsonl); its callers are gone; the run goes on without it."""
         self.lost.add(worker)
@@ -122,15 +122,16 @@ class Conductor:
             self._current.lost.append(worker)
         self.callers -= self._callers_by.pop(worker, 0)
         error = f"worker {worker} was lost mid-call"
-        rows: list[Row] = []
+        rows: list[CallRow] = []
         for call_id, owner in list(self.in_flight.items()):
             if owner != worker:
                 continue
             del self.in_flight[call_id]
             self.calls_done += 1
-            base = {"call_id": call_id, "status": "failed", "error": error, "worker_lost": True}
-            self.events.append({"kind": "call", "worker": worker, "at": now, **base})
-            rows.append({**base, "load_worker": worker, "load_at": now})
+            row: CallRow = {"call_id": call_id, "status": "failed", "error": error}
+            row |= {"worker_lost": True, "load_worker": worker, "load_at": now}
+            self.events.append({"kind": "call", "worker": worker, "at": now, **row})
+            rows.append(row)
         if self._current is not None:
             self._current.lost_calls += len(rows)
         if self.admitted and not self.admitted - self.lost and self.t0 is not None:

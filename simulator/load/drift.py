@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import theilslopes
 
+from simulator.rows import TurnRow
+
 #: Theil-Sen is O(n^2) in memory: fit at most this many points (evenly thinned).
 MAX_POINTS = 1500
 
@@ -45,7 +47,7 @@ def trend(t: Sequence[float], y: Sequence[float], limit: float) -> dict[str, Any
 
 
 def analyse(
-    turns: Sequence[dict[str, Any]],
+    turns: Sequence[TurnRow],
     agent_stats: Sequence[dict[str, Any]],
     *,
     max_drift_ms: float,
@@ -62,7 +64,7 @@ def analyse(
     out: dict[str, Any] = {
         "latency_ms": trend(
             [float(r["load_at"]) for r in said],
-            [float(r["latency_ms"]) for r in said],
+            [float(r.get("latency_ms") or 0.0) for r in said],  # not None: filtered above
             max_drift_ms,
         ),
         "agent_rss_mb": trend(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reports.rundir import read_jsonl, write_atomic
+from simulator.rows import CallRow, TurnRow
 
 
 def worker_rows(run_dir: Path, table: str) -> list[dict[str, Any]]:
@@ -25,11 +26,12 @@ def worker_rows(run_dir: Path, table: str) -> list[dict[str, Any]]:
     return rows
 
 
-def merge_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def merge_rows(run_dir: Path) -> tuple[list[CallRow], list[TurnRow]]:
     """Write the merged calls.jsonl and turns.jsonl (atomically); return (calls, turns)."""
     calls = worker_rows(run_dir, "calls.jsonl")
     turns = worker_rows(run_dir, "turns.jsonl")
     for name, rows in (("calls.jsonl", calls), ("turns.jsonl", turns)):
         text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
         write_atomic(run_dir / name, text.encode("utf-8"))
-    return calls, turns
+    # the workers' tables, written by the same run_call and session (simulator/rows.py)
+    return cast("list[CallRow]", calls), cast("list[TurnRow]", turns)

@@ -17,8 +17,9 @@ counted step (for junit.xml and the report's verdict) and the exit code:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reports.rundir import read_jsonl, write_atomic
 from simulator.errors import EXIT_OK, EXIT_SLO_MISSED
@@ -26,12 +27,10 @@ from simulator.load import drift
 from simulator.load.conductor import AGENT_STATS_JSONL, LOAD_JSONL
 from simulator.load.config import LoadConfig
 from simulator.load.profiles import breakpoint_bounds
-from simulator.rows import SloResultRow
-
-Row = dict[str, Any]
+from simulator.rows import LoadStepRow, SloResultRow, TurnRow
 
 
-def mark_breakpoint(run_dir: Path, rows: list[Row]) -> tuple[int | None, int | None]:
+def mark_breakpoint(run_dir: Path, rows: list[LoadStepRow]) -> tuple[int | None, int | None]:
     """Set `breakpoint: true` on the first failing level's row; return (last pass, first fail)."""
     last_pass, first_fail = breakpoint_bounds(rows)
     marked = False
@@ -50,7 +49,7 @@ def mark_breakpoint(run_dir: Path, rows: list[Row]) -> tuple[int | None, int | N
     return last_pass, first_fail
 
 
-def slo_results(scenario: str, rows: list[Row], cfg: LoadConfig) -> list[SloResultRow]:
+def slo_results(scenario: str, rows: list[LoadStepRow], cfg: LoadConfig) -> list[SloResultRow]:
     """One latency and one error-rate result per counted step."""
     out: list[SloResultRow] = []
     for row in rows:
@@ -83,9 +82,11 @@ def slo_results(scenario: str, rows: list[Row], cfg: LoadConfig) -> list[SloResu
     return out
 
 
-def summarize(run_dir: Path, cfg: LoadConfig, scenario: str, turns: list[Row]) -> dict[str, Any]:
+def summarize(
+    run_dir: Path, cfg: LoadConfig, scenario: str, turns: Sequence[TurnRow]
+) -> dict[str, Any]:
     """The verdict of the run in `run_dir` (see module doc); rewrites load.jsonl."""
-    rows = read_jsonl(run_dir / LOAD_JSONL)
+    rows = cast("list[LoadStepRow]", read_jsonl(run_dir / LOAD_JSONL))  # the conductor's
     last_pass, first_fail = mark_breakpoint(run_dir, rows) if rows else (None, None)
     results = slo_results(scenario, rows, cfg)
     summary: dict[str, Any] = {

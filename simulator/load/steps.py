@@ -33,7 +33,6 @@ from simulator.metrics.stats import percentile
 from simulator.rows import LoadStepRow
 
 Event = dict[str, Any]
-Row = dict[str, Any]
 
 #: A call's worst frame was sent this late (ms) in the median call of a step:
 #: the generator, not the agent, was falling behind real time. One 20 ms frame.

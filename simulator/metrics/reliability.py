@@ -25,6 +25,7 @@ from math import comb
 from typing import Any
 
 from simulator.metrics.stats import wilson_interval
+from simulator.rows import CallRow
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -52,12 +53,12 @@ def _cell(n: int, c: int, k: int) -> dict[str, Any]:
     }
 
 
-def cell_of(call: dict[str, Any]) -> str:
+def cell_of(call: CallRow) -> str:
     """The call's matrix cell as a key ('{}' without a matrix)."""
     return json.dumps(call.get("matrix") or {}, sort_keys=True)
 
 
-def reliability(calls: Sequence[dict[str, Any]], k: int | None = None) -> dict[str, Any] | None:
+def reliability(calls: Sequence[CallRow], k: int | None = None) -> dict[str, Any] | None:
     """The scenario's figures from its call rows (each with a `verdict`), or None when
     no call was decided. `k` defaults to the smallest cell's size (= `repeat`)."""
     cells: dict[str, list[bool]] = {}

@@ -15,16 +15,15 @@ from typing import Any
 from simulator.metrics.stats import as_number, proportion, summarize
 from simulator.metrics.task import success_rate
 from simulator.metrics.wer import aggregate
+from simulator.rows import CallRow, TurnRow
 
-Row = dict[str, Any]
 
-
-def is_caller_turn(turn: Row) -> bool:
+def is_caller_turn(turn: TurnRow) -> bool:
     """A caller's `say` turn (a row without a kind counts as one): what latency covers."""
     return turn.get("kind", "say") == "say"
 
 
-def reply_latencies(turns: Sequence[Row]) -> list[float]:
+def reply_latencies(turns: Sequence[TurnRow]) -> list[float]:
     """Voice-to-voice latencies of caller turns that got a reply, in row order.
 
     The one population of the latency figures: the SLO verdict, run.json, the
@@ -34,23 +33,23 @@ def reply_latencies(turns: Sequence[Row]) -> list[float]:
     return [v for v in measured if v is not None]
 
 
-def cell_key(call: Row) -> str:
+def cell_key(call: CallRow) -> str:
     """A matrix cell's name: scenario plus its matrix values, stable across runs."""
     matrix = call.get("matrix") or {}
     values = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(matrix.items()))
     return f"{call.get('scenario')}[{values}]" if values else str(call.get("scenario"))
 
 
-def latency_by_cell(calls: Sequence[Row], turns: Sequence[Row]) -> dict[str, Any]:
+def latency_by_cell(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> dict[str, Any]:
     """Latency distribution (n, P50/P95/P99 with bootstrap CIs) per matrix cell."""
     cell_of = {c["call_id"]: cell_key(c) for c in calls}
-    grouped: dict[str, list[Row]] = defaultdict(list)
+    grouped: dict[str, list[TurnRow]] = defaultdict(list)
     for t in turns:
         grouped[cell_of.get(t.get("call_id", ""), str(t.get("scenario")))].append(t)
     return {cell: summarize(reply_latencies(rows)) for cell, rows in sorted(grouped.items())}
 
 
-def stage_latencies(turns: Sequence[Row]) -> dict[str, Any]:
+def stage_latencies(turns: Sequence[TurnRow]) -> dict[str, Any]:
     """Agent stage latencies: from joined spans (per span name) with the explained part
     and the remainder, and as the agent reported them in `metrics` events."""
     per: dict[str, list[float]] = defaultdict(list)
@@ -58,12 +57,8 @@ def stage_latencies(turns: Sequence[Row]) -> dict[str, Any]:
         for name, ms in (t.get("span_stages") or {}).items():
             per[name].append(float(ms))
     out: dict[str, Any] = {name: summarize(v, qs=(50, 95)) for name, v in sorted(per.items())}
-    remainder = [
-        float(t["span_remainder_ms"]) for t in turns if t.get("span_remainder_ms") is not None
-    ]
-    explained = [
-        float(t["span_explained_ms"]) for t in turns if t.get("span_explained_ms") is not None
-    ]
+    remainder = [float(r) for t in turns if (r := t.get("span_remainder_ms")) is not None]
+    explained = [float(x) for t in turns if (x := t.get("span_explained_ms")) is not None]
     reported: dict[str, list[float]] = defaultdict(list)
     for t in turns:
         for name, ms in (t.get("stages") or {}).items():
@@ -76,7 +71,7 @@ def stage_latencies(turns: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def turn_taking(calls: Sequence[Row]) -> dict[str, Any]:
+def turn_taking(calls: Sequence[CallRow]) -> dict[str, Any]:
     """Turn-taking rates and latencies over calls (each call row carries `turn_taking`)."""
     tt = [c["turn_taking"] for c in calls if c.get("turn_taking")]
 
@@ -100,13 +95,13 @@ def turn_taking(calls: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def first_audio_ms(calls: Sequence[Row]) -> list[float]:
+def first_audio_ms(calls: Sequence[CallRow]) -> list[float]:
     """Each call's time to the agent's first audio (calls that heard none left out)."""
     measured = (as_number(c.get("time_to_first_audio_ms")) for c in calls)
     return [v for v in measured if v is not None]
 
 
-def summarize_run(calls: Sequence[Row], turns: Sequence[Row]) -> dict[str, Any]:
+def summarize_run(calls: Sequence[CallRow], turns: Sequence[TurnRow]) -> dict[str, Any]:
     """Everything run.json reports under `metrics`."""
     said = [t for t in turns if t.get("kind") == "say"]
     return {

@@ -12,7 +12,7 @@ import pytest
 from reports import load, matrix
 from reports.html import write_report
 from reports.transcripts import audio_html, diff_html
-from reports.waterfall import dominant_stage, spans_by_trace, turn_segments, waterfall_html
+from reports.waterfall import dominant_stage, spans_by_turn, turn_segments, waterfall_html
 
 
 def _turn(**kw: Any) -> dict[str, Any]:
@@ -56,72 +56,44 @@ def test_waterfall_without_stages_is_all_remainder_and_none_without_latency() ->
     assert turn_segments({"latency_ms": 12.0}) != []  # a row with nothing else still draws
 
 
-def test_waterfall_uses_leaf_spans_of_the_turn_when_present() -> None:
-    spans = spans_by_trace(
-        [
-            {
-                "trace_id": "t1",
-                "span_id": "a",
-                "parent": None,
-                "name": "turn",
-                "start": 10.0,
-                "end": 10.6,
-                "attrs": {"turn": 1},
-            },
-            {
-                "trace_id": "t1",
-                "span_id": "b",
-                "parent": "a",
-                "name": "stt",
-                "start": 10.0,
-                "end": 10.05,
-                "attrs": {"turn": 1},
-            },
-            {
-                "trace_id": "t1",
-                "span_id": "c",
-                "parent": "a",
-                "name": "llm",
-                "start": 10.05,
-                "end": 10.35,
-                "attrs": {"turn": 1},
-            },
-            {
-                "trace_id": "t1",
-                "span_id": "d",
-                "parent": None,
-                "name": "other-turn",
-                "start": 11,
-                "end": 12,
-                "attrs": {"turn": 2},
-            },
-        ]
-    )
-    segs = {s.label: (s.start_ms, s.end_ms) for s in turn_segments(_turn(), spans)}
+T0 = 1_764_000_000_000_000_000  # the call's wall clock at caller sample 0 (ns)
+
+
+def _span(name: str, span_id: str, start_s: float, end_s: float, **kw: Any) -> dict[str, Any]:
+    """A spans.jsonl row (simulator/rows.py SpanRow) at seconds on the call's timeline."""
+    row = {"source": "agent", "service": "agent", "trace_id": "t1", "span_id": span_id}
+    row |= {"parent_span_id": None, "name": name, "attrs": {}}
+    row |= {"start_ns": T0 + int(start_s * 1e9), "end_ns": T0 + int(end_s * 1e9)}
+    return row | kw
+
+
+def test_waterfall_uses_the_agent_leaf_spans_of_the_turn_as_spans_jsonl_holds_them() -> None:
+    call = {"call_id": "c1", "trace_id": "t1", "wall_t0_ns": T0}
+    turns = [_turn(), _turn(turn=2, speech_start_s=5.0, speech_end_s=6.0)]
+    spans = [
+        _span("turn", "a", 2.5, 3.1),  # a parent: not a stage
+        _span("stt", "b", 2.5, 2.55, parent_span_id="a"),
+        _span("llm", "c", 2.55, 2.85, parent_span_id="a"),
+        _span("other-turn", "d", 5.2, 6.2),  # starts in turn 2
+        _span("caller_turn 1", "e", 1.0, 4.0, source="harness"),  # the harness's own
+        _span("elsewhere", "f", 2.6, 2.7, trace_id="t9"),  # another call's trace
+    ]
+    by_turn = spans_by_turn([call], turns, spans)
+    assert [s["name"] for s in by_turn[("c1", 1)]] == ["stt", "llm"]
+    assert [s["name"] for s in by_turn[("c1", 2)]] == ["other-turn"]
+    segs = {s.label: (s.start_ms, s.end_ms) for s in turn_segments(turns[0], by_turn)}
     assert "turn" not in segs and "other-turn" not in segs and "endpointing" not in segs
     assert segs["stt"] == pytest.approx((0.0, 50.0))
     assert segs["llm"] == pytest.approx((50.0, 350.0))
     assert segs["network/unexplained"] == pytest.approx((350.0, 500.0))
 
 
-def test_span_times_in_epoch_nanoseconds_are_read_as_such() -> None:
-    t0 = 1_764_000_000_000_000_000
-    spans = spans_by_trace(
-        [
-            {
-                "trace_id": "t1",
-                "span_id": "b",
-                "parent": None,
-                "name": "stt",
-                "start": t0,
-                "end": t0 + 40_000_000,
-                "attrs": {"voxsim.turn": 1},
-            },
-        ]
+def test_a_call_without_its_wall_clock_keeps_the_stages_the_agent_reported() -> None:
+    by_turn = spans_by_turn(
+        [{"call_id": "c1", "trace_id": "t1"}], [_turn()], [_span("stt", "b", 2.5, 2.6)]
     )
-    segs = {s.label: s.ms for s in turn_segments(_turn(), spans)}
-    assert segs["stt"] == pytest.approx(40.0)
-    assert segs["network/unexplained"] == pytest.approx(460.0)
+    assert by_turn == {}
+    assert "endpointing" in {s.label for s in turn_segments(_turn(), by_turn)}
 
 
 def test_dominant_stage_is_taken_over_the_slowest_turns() -> None:

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reports.rundir import RunData
+from reports.waterfall import spans_by_turn, turn_segments
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -50,3 +53,11 @@ def test_bundled_agent_spans_are_joined_to_every_turn(
         assert {"stt", "llm", "tts"} <= set(t["span_stages"]), t["span_stages"]
         assert t["span_remainder_ms"] is not None
         assert 0 <= t["span_remainder_ms"] <= t["latency_ms"]
+    # The report draws each turn's waterfall from the same spans, as spans.jsonl holds them.
+    data = RunData.load(out)
+    by_turn = spans_by_turn(data.calls, data.turns, data.spans)
+    for t in data.turns:
+        if t.get("kind") == "say":
+            labels = {s.label for s in turn_segments(t, by_turn)}
+            assert {"stt", "llm", "tts"} <= labels, labels
+    assert "Bars from the agent's spans (spans.jsonl)" in (out / "report.html").read_text()
