@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from rich.console import Console
 
@@ -110,7 +110,7 @@ async def run_call(
             goal.voice.close()
     # Wall clock of sample 0, the clock agents stamp their spans with.
     wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
-    measured: dict[str, Any] = {}
+    measured: CallRow = {}
     if measure:
         measured = await asyncio.to_thread(
             measure_call,
@@ -123,30 +123,26 @@ async def run_call(
             conversation=record.conversation,
         )
     audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
-    # `measured` and the link fields are dicts of CallRow fields (metrics/call.py, links)
-    row = cast(
-        CallRow,
-        {
-            "call_id": call_id,
-            "scenario": scenario.name,
-            "matrix": plan.matrix if plan is not None else {},
-            "seed": seed,
-            "caller_notes": caller_notes(record.turns),
-            "status": "ok" if record.ok else "failed",
-            "error": record.error,
-            "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
-            "duration_s": round(record.duration_s, 3),
-            "n_turns": len(record.turns),
-            "audio_dir": audio_dir,
-            "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
-            "trace_id": start.traceparent.split("-")[1],
-            "wall_t0_ns": wall_t0_ns,
-            "conversation": record.conversation,
-            **link_fields(record.events),
-            **measured,
-            "turns": record.turns,
-        },
-    )
+    row: CallRow = {
+        "call_id": call_id,
+        "scenario": scenario.name,
+        "matrix": plan.matrix if plan is not None else {},
+        "seed": seed,
+        "caller_notes": caller_notes(record.turns),
+        "status": "ok" if record.ok else "failed",
+        "error": record.error,
+        "started_at": datetime.fromtimestamp(record.started_at).isoformat(),
+        "duration_s": round(record.duration_s, 3),
+        "n_turns": len(record.turns),
+        "audio_dir": audio_dir,
+        "max_send_lateness_ms": round(record.max_send_lateness_ms, 3),
+        "trace_id": start.traceparent.split("-")[1],
+        "wall_t0_ns": wall_t0_ns,
+        "conversation": record.conversation,
+        **link_fields(record.events),
+        **measured,
+        "turns": record.turns,
+    }
     if isinstance(transport, ImpairedTransport):
         row["network"] = transport.stats()
         for direction, fates in transport.fates.items():

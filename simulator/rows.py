@@ -6,10 +6,9 @@ A run directory (DESIGN.md, "The run directory") is written by
 `reports.rundir.RunData` (reports, baselines, `simulator.load_run`). The
 TypedDicts below are the contract between them: a producer that fills a field
 not named here, or with the wrong type, fails mypy, and so does a reader (the
-report, baselines, SLOs, the judge) that reads one. Fields merged in from
-plain dicts (`call.run_call`'s measured figures) are held to it by
-tests/simulator/test_rows.py, which checks every field of a real run. docs/metrics.md explains what each
-figure means; this module says which table carries it.
+report, baselines, SLOs, the judge) that reads one. tests/simulator/test_rows.py
+also checks every field of a real run against it. docs/metrics.md explains what
+each figure means; this module says which table carries it.
 
 Every row type is `total=False`: a row is filled in stages (the session, then
 the WER (b) scorer, then the span join) and a run stopped part-way leaves rows
@@ -117,7 +116,7 @@ class CallRow(TypedDict, total=False):
     started_at: str  # ISO 8601
     duration_s: float
     n_turns: int
-    audio_dir: str  # relative: audio/CALL
+    audio_dir: str | None  # relative: audio/CALL; None when no run directory keeps audio
     max_send_lateness_ms: float
     trace_id: str
     wall_t0_ns: int  # wall clock of caller sample 0, to place agent spans

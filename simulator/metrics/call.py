@@ -16,7 +16,7 @@ from simulator.audio import SAMPLE_RATE, Pcm, first_above
 from simulator.metrics.spoken import score_turns
 from simulator.metrics.task import evaluate_call
 from simulator.metrics.turntaking import Action, call_turn_taking
-from simulator.rows import TurnRow
+from simulator.rows import CallRow, TurnRow
 from simulator.scenario import Scenario
 
 
@@ -77,7 +77,7 @@ def measure_call(
     agent: Pcm,
     cache: Path | None = None,
     conversation: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> CallRow:
     """Add per-turn fields to `rows` in place; return the call-level fields.
 
     A goal-driven caller's own verdict (`conversation`) is one more task check:
@@ -85,7 +85,7 @@ def measure_call(
     the agent's tools did.
     """
     score_turns(rows, agent, cache)
-    out: dict[str, Any] = {
+    out: CallRow = {
         "time_to_first_audio_ms": time_to_first_audio_ms(agent),
         "turn_taking": call_turn_taking(caller, agent, actions_from_rows(rows, scenario)),
         "task": None,

@@ -23,6 +23,7 @@ from typing import Any
 
 from simulator.audio import Pcm
 from simulator.errors import ProtocolError, TransportError
+from simulator.rows import CallRow
 from simulator.scenario import Reconnect
 from simulator.transports.base import EventIn, Incoming, StartInfo, Transport
 
@@ -123,7 +124,7 @@ def reconnecting(transport: Transport, policy: Reconnect | None) -> Transport:
     return ReconnectingTransport(transport, policy)
 
 
-def link_fields(events: list[dict[str, Any]]) -> dict[str, Any]:
+def link_fields(events: list[dict[str, Any]]) -> CallRow:
     """What a call row says about its line: drops, reconnections (and how long the line
     was down), and the agent instances that served it (from their `session` events)."""
     sessions = [e for e in events if e.get("type") == "session"]
