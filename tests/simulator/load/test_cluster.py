@@ -58,8 +58,11 @@ def test_thread_load_sees_a_busy_thread() -> None:
 
     load = ThreadLoad(os.getpid(), threading.get_native_id())
     assert load.sample() is None  # the first sample is the reference
-    end = time.monotonic() + 0.3
-    while time.monotonic() < end:
+    # Spin until the thread has had 0.3 s of CPU, however long that takes on a busy box:
+    # the kernel adds a wait to schedstat only when it ends, so the wait still running at
+    # the sample (tens of ms on a loaded box) must be small beside the window.
+    end = time.thread_time() + 0.3
+    while time.thread_time() < end:
         pass
     got = load.sample()
     # Always runnable: on a CPU or waiting for one, however busy the machine is.
