@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -26,11 +26,14 @@ from simulator.matrix import CallPlan
 from simulator.metrics.call import measure_call
 from simulator.rows import CallRow, TurnRow
 from simulator.scenario import Scenario
-from simulator.session import Session, SessionOptions
+from simulator.session import CallRecord, Session, SessionOptions
 from simulator.store import RunStore
 from simulator.tracing import SpanSink, harness_spans
 from simulator.transports.base import StartInfo, Transport
 from simulator.transports.reconnect import link_fields, reconnecting
+
+if TYPE_CHECKING:
+    from simulator.conversation.driver import GoalCaller
 
 #: What a run prints (stderr); `voxsim load`'s engine silences it.
 console = Console(stderr=True, highlight=False)
@@ -65,10 +68,68 @@ async def run_call(
     """
     seed = plan.seed if plan is not None else scenario.seed
     turns, bed = rendered if rendered is not None else await render_call_full(scenario, seed)
+    start = _start_info(scenario, call_id, seed, otlp_url)
+    line = _line(transport, scenario, seed)
+    goal = goal_caller(scenario, seed, replay, call_id, voices) if scenario.conversation else None
+    session = Session(
+        line,
+        turns,
+        start,
+        scenario=scenario.name,
+        options=options,
+        on_turn=_turn_sink(call_id, store),
+        background=bed,
+        conversation=goal,
+    )
+    record = await _play(session, goal)
+    wall_t0_ns = _wall_clock_ns(session.t0)
+    measured = await _measure(scenario, record) if measure else {}
+    row = _call_row(
+        scenario,
+        record,
+        start,
+        seed=seed,
+        matrix=plan.matrix if plan is not None else {},
+        audio_dir=store.write_audio(call_id, record.caller, record.agent) if store else None,
+        wall_t0_ns=wall_t0_ns,
+        measured=measured,
+    )
+    if isinstance(line, ImpairedTransport):
+        row["network"] = _network(line, session.t0)
+    if measure:
+        await assess_call(scenario, row, record.events, record.agent)  # judge, verdict, cause
+    if spans is not None:
+        spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
+    if store is not None:
+        store.add_call({k: v for k, v in row.items() if k != "turns"})
+    return row
+
+
+def _start_info(scenario: Scenario, call_id: str, seed: int, otlp_url: str | None) -> StartInfo:
+    """What the agent is told when the call starts: the call, a fresh trace, and in
+    `config` the scenario's faults, the seed and where to send spans."""
     config: dict[str, Any] = {"faults": scenario.agent.faults.model_dump(), "seed": seed}
     if otlp_url is not None:
         config["otlp_url"] = otlp_url
-    start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
+    return StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
+
+
+def _wall_clock_ns(t0: float) -> int:
+    """The wall clock (Unix ns) at loop time `t0`, the call's sample 0: the clock
+    agents stamp their spans with."""
+    return time.time_ns() - int((asyncio.get_running_loop().time() - t0) * 1e9)
+
+
+def _line(transport: Transport, scenario: Scenario, seed: int) -> Transport:
+    """`transport` as the scenario's caller reaches the agent: reconnecting when the
+    caller is told to, through the scenario's network impairments."""
+    net = scenario.network
+    transport = reconnecting(transport, scenario.caller.reconnect)
+    return impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
+
+
+def _turn_sink(call_id: str, store: RunStore | None) -> Callable[[TurnRow], None]:
+    """What happens to each turn row as the session finishes it: stored, and printed."""
 
     def on_turn(row: TurnRow) -> None:
         if store is not None:
@@ -87,46 +148,52 @@ async def run_call(
             f"{said}heard: {row.get('agent_heard_text') or '-'}"
         )
 
-    net = scenario.network
-    transport = reconnecting(transport, scenario.caller.reconnect)
-    transport = impair(transport, link_spec(net.uplink), link_spec(net.downlink), seed)
-    goal = goal_caller(scenario, seed, replay, call_id, voices) if scenario.conversation else None
-    session = Session(
-        transport,
-        turns,
-        start,
-        scenario=scenario.name,
-        options=options,
-        on_turn=on_turn,
-        background=bed,
-        conversation=goal,
-    )
+    return on_turn
+
+
+async def _play(session: Session, goal: GoalCaller | None) -> CallRecord:
+    """Run the call; a goal-driven caller's voice is up before the call's clock starts
+    and closed however the call ends."""
     try:
         if goal is not None:
             await goal.warm()  # the caller's voice worker starts before the call's clock
-        record = await session.run()
+        return await session.run()
     finally:
         if goal is not None:
             goal.voice.close()
-    # Wall clock of sample 0, the clock agents stamp their spans with.
-    wall_t0_ns = time.time_ns() - int((asyncio.get_running_loop().time() - session.t0) * 1e9)
-    measured: CallRow = {}
-    if measure:
-        measured = await asyncio.to_thread(
-            measure_call,
-            scenario,
-            call_id,
-            record.turns,
-            record.events,
-            record.caller,
-            record.agent,
-            conversation=record.conversation,
-        )
-    audio_dir = store.write_audio(call_id, record.caller, record.agent) if store else None
-    row: CallRow = {
-        "call_id": call_id,
+
+
+async def _measure(scenario: Scenario, record: CallRecord) -> CallRow:
+    """The whole-recording metrics, off the event loop (they fill in the turn rows too)."""
+    return await asyncio.to_thread(
+        measure_call,
+        scenario,
+        record.call_id,
+        record.turns,
+        record.events,
+        record.caller,
+        record.agent,
+        conversation=record.conversation,
+    )
+
+
+def _call_row(
+    scenario: Scenario,
+    record: CallRecord,
+    start: StartInfo,
+    *,
+    seed: int,
+    matrix: dict[str, Any],
+    audio_dir: str | None,
+    wall_t0_ns: int,
+    measured: CallRow,
+) -> CallRow:
+    """The call row as the call left it: what was planned, how it ended, its line, its
+    metrics and its turn rows (the network and the verdict are added after)."""
+    return {
+        "call_id": record.call_id,
         "scenario": scenario.name,
-        "matrix": plan.matrix if plan is not None else {},
+        "matrix": matrix,
         "seed": seed,
         "caller_notes": caller_notes(record.turns),
         "status": "ok" if record.ok else "failed",
@@ -143,17 +210,14 @@ async def run_call(
         **measured,
         "turns": record.turns,
     }
-    if isinstance(transport, ImpairedTransport):
-        row["network"] = transport.stats()
-        for direction, fates in transport.fates.items():
-            row["network"][direction]["drops_s"] = drop_runs(fates, session.t0)
-    if measure:
-        await assess_call(scenario, row, record.events, record.agent)  # judge, verdict, cause
-    if spans is not None:
-        spans.add(harness_spans(row, record.turns, wall_t0_ns, start.traceparent))
-    if store is not None:
-        store.add_call({k: v for k, v in row.items() if k != "turns"})
-    return row
+
+
+def _network(line: ImpairedTransport, t0: float) -> dict[str, Any]:
+    """What the impaired line did per direction, with the runs of packets it lost for good."""
+    stats: dict[str, Any] = line.stats()
+    for direction, fates in line.fates.items():
+        stats[direction]["drops_s"] = drop_runs(fates, t0)
+    return stats
 
 
 def caller_notes(turns: Sequence[Mapping[str, Any]]) -> dict[str, float]:
