@@ -48,7 +48,7 @@ class TurnRow(TypedDict, total=False):
     """One caller turn (turns.jsonl). Times `*_s` are seconds on the call's caller
     timeline (sample 0 of the call = 0.0); docs/metrics.md, "Timeline"."""
 
-    # -- the session (simulator/session.py), as the turn is planned and played
+    # -- the session (rows built in simulator/live/turnrows.py), as the turn is planned and played
     call_id: str
     scenario: str
     turn: int  # index of the turn in the call's plan
