@@ -7,7 +7,11 @@ events, so hours of traffic cost seconds of CPU (docs/capacity.md).
 
     config.py     the YAML file (pydantic, errors as file:line field)
     service.py    service-time distributions, seeded per stream
-    engine.py     the SimPy model: callers, calls, turns
+    engine.py     the SimPy model of one load level put together: simulate, Trace
+    pool.py       a stage's samplers and instance groups, its utilisation
+    traffic.py    the callers: closed, open, spikes; a call's turns in order
+    turn.py       one turn through the stages: routing, delays, patience, its row
+    visit.py      a request at an event-driven stage: slot, service, CPU, reconnect
     balancer.py   instances, per-instance queues, balancer policies
     static.py     a fixed pool, its FIFO waits computed on arrival
     cpu.py        one box's cores, processor sharing, backlogs

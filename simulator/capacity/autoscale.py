@@ -32,7 +32,7 @@ from simulator.capacity.cpu import Box
 from simulator.capacity.service import stream
 
 if TYPE_CHECKING:
-    from simulator.capacity.engine import Pool
+    from simulator.capacity.pool import Pool
 
 #: time-series buckets per window when the file does not set `timeline_s`
 BUCKETS = 60

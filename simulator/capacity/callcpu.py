@@ -29,7 +29,7 @@ from simulator.capacity.config import CallCpu
 from simulator.capacity.cpu import Box
 
 if TYPE_CHECKING:
-    from simulator.capacity.engine import Call
+    from simulator.capacity.visit import Call
 
 
 class CallLoad:

@@ -23,7 +23,8 @@ from simulator.capacity.config import CapacityConfig, Stage
 from simulator.capacity.static import StaticGroup
 
 if TYPE_CHECKING:
-    from simulator.capacity.engine import Call, Pool
+    from simulator.capacity.pool import Pool
+    from simulator.capacity.visit import Call
 
 HOME = ""
 
