@@ -2,14 +2,15 @@
 
 After the scripted turns (if any) the session hands the call to `GoalCaller`.
 Each round: listen to the agent's turn until it has been silent for the
-persona's `end_of_turn_ms`; understand it (ears); decide (policy); render the
-line (the call's own voice worker); and start speaking the persona's response
-gap after the agent's last voiced sample. Understanding and deciding start as
-soon as the agent pauses (a speculation on a copy of the policy, kept only if
-the agent does not go on), so a quick brain answers on time. A brain that is
-too slow is recorded as `caller_late`; the agent's latency is measured from
-the true end of the caller's speech either way, so the caller's thinking time
-never counts against the agent.
+persona's `end_of_turn_ms` (listening.py); understand it (ears); decide
+(policy); render the line (the call's own voice worker); and start speaking
+the persona's response gap after the agent's last voiced sample.
+Understanding and deciding start as soon as the agent pauses (a speculation
+on a copy of the policy, kept only if the agent does not go on), so a quick
+brain answers on time. A brain that is too slow is recorded as
+`caller_late`; the agent's latency is measured from the true end of the
+caller's speech either way, so the caller's thinking time never counts
+against the agent.
 
 Every decision (what was heard and from where, what was decided, why, how
 long ears, brain and mouth took, the intended and achieved gap) goes into the
@@ -21,16 +22,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.audio import SAMPLE_RATE, SPEECH_THRESHOLD
+from simulator.audio import SAMPLE_RATE
 from simulator.conversation.ears import Ears
+from simulator.conversation.listening import Reply, TurnListener, transcripts
 from simulator.conversation.policy import Decision, Heard, Outcome, Policy, PolicyError
 from simulator.conversation.voice import CallerVoice, pcm_digest
-from simulator.metrics.latency import MIN_PRECEDING_SILENCE, find_reply_onset, latency_ms
+from simulator.metrics.latency import latency_ms
 from simulator.rows import TurnRow
 from simulator.scenario import Conversation, Gap
 
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from simulator.session import PlannedTurn, Session
 
 _MS = SAMPLE_RATE // 1000
-#: The caller starts understanding the agent's turn after this much silence.
-SPECULATE_MS = 250
-#: A backchannel only goes into an agent turn that has lasted this long.
-BACKCHANNEL_MIN_TURN_MS = 1500
 
 
 def draw_gap(gap: Gap, rng: np.random.Generator, floor_ms: float) -> float:
@@ -55,23 +52,6 @@ def draw_gap(gap: Gap, rng: np.random.Generator, floor_ms: float) -> float:
         sigma = np.log(max(gap.p95_ms, median) / median) / 1.6449
         value = float(median * np.exp(sigma * rng.standard_normal()))
     return max(floor_ms, min(gap.max_ms, max(gap.min_ms, value)))
-
-
-@dataclass
-class Reply:
-    """One agent turn as the caller experienced it (sample indices on the call timeline)."""
-
-    onset: int | None
-    end: int | None
-    heard: Heard | None = None
-    barge_in: bool = False
-    #: A decision already taken while listening (a barge-in).
-    decision: Decision | None = None
-    #: (decision, ears ms, brain ms, policy copy, heard) prepared during a pause.
-    prepared: tuple[Decision, float, float, Policy, Heard] | None = None
-    ears_ms: float = 0.0
-    brain_ms: float = 0.0
-    backchannels: list[float] = field(default_factory=list)
 
 
 class GoalCaller:
@@ -90,7 +70,7 @@ class GoalCaller:
         self.lines = 0
         self.late = 0
         self.errors: list[str] = []
-        self._backchannel: PlannedTurn | None = None
+        self.backchannel_turn: PlannedTurn | None = None
         self._first = True  # the next decision is the opening
         self._warmed = False
 
@@ -166,9 +146,10 @@ class GoalCaller:
         await self.voice.start()
         if self.c.persona.backchannel_rate > 0:
             line = self.c.persona.backchannel
-            self._backchannel, _ = await self.voice.render(line, "backchannel")
+            self.backchannel_turn, _ = await self.voice.render(line, "backchannel")
 
-    def _limit(self, s: Session) -> str | None:
+    def limit(self, s: Session) -> str | None:
+        """Why the caller must stop now (a cap reached), or None."""
         if self.lines >= self.c.end.max_turns:
             return f"reached max_turns ({self.c.end.max_turns}) before the goal was done"
         if s.now_samples() / SAMPLE_RATE >= self.c.end.max_duration_s:
@@ -177,7 +158,8 @@ class GoalCaller:
         return None
 
     # ------------------------------------------------------------ deciding
-    async def _brain(self, fn: Any, arg: Any) -> Decision:
+    async def brain(self, fn: Any, arg: Any) -> Decision:
+        """`fn(arg)` of the policy; a PolicyError ends the call as a caller error."""
         try:
             decision: Decision = await fn(arg)
             return decision
@@ -194,10 +176,10 @@ class GoalCaller:
         self, s: Session, reply: Reply, heard: Heard | None
     ) -> tuple[Decision, Heard | None, float, float]:
         """The next decision: a cap's, a barge-in's, the one prepared in the pause, or a new one."""
-        limit = self._limit(s)
+        limit = self.limit(s)
         if limit:
             self.ended_by = "cap"
-            return await self._brain(self.policy.on_limit, limit), heard, 0.0, 0.0
+            return await self.brain(self.policy.on_limit, limit), heard, 0.0, 0.0
         if reply.decision is not None:
             return reply.decision, reply.heard, reply.ears_ms, reply.brain_ms
         if reply.prepared is not None:
@@ -212,17 +194,17 @@ class GoalCaller:
         """The opening (first time) or the next move, from `policy` (maybe a speculative copy)."""
         t = time.perf_counter()
         if self._first:
-            decision = await self._brain(policy.opening, heard)
+            decision = await self.brain(policy.opening, heard)
         else:
-            decision = await self._brain(policy.decide, heard)
+            decision = await self.brain(policy.decide, heard)
         if decision.outcome is not None and decision.why.startswith("caller error"):
             self.ended_by = "caller_error"
         return decision, (time.perf_counter() - t) * 1000
 
-    async def _prepare(self, s: Session, row: TurnRow, onset: int, last_voice: int) -> Any:
+    async def prepare(self, s: Session, row: TurnRow, onset: int, last_voice: int) -> Any:
         """Speculate during a pause: understand and decide on a copy of the policy."""
         t = time.perf_counter()
-        heard = await self.ears.hear(_transcripts(row), s.agent.view()[onset:last_voice].copy())
+        heard = await self.ears.hear(transcripts(row), s.agent.view()[onset:last_voice].copy())
         ears_ms = (time.perf_counter() - t) * 1000
         fork = copy.deepcopy(self.policy)
         decision, brain_ms = await self._decide(fork, heard)
@@ -231,7 +213,7 @@ class GoalCaller:
     async def _heard_from_row(self, s: Session, row: TurnRow) -> Heard:
         onset, end = _idx(row.get("agent_onset_s")), _idx(row.get("agent_end_s"))
         audio = s.agent.view()[onset:end].copy() if onset is not None and end else np.zeros(0)
-        return await self.ears.hear(_transcripts(row), audio.astype(np.int16))
+        return await self.ears.hear(transcripts(row), audio.astype(np.int16))
 
     # ------------------------------------------------------------ speaking
     async def _speak(
@@ -312,119 +294,9 @@ class GoalCaller:
     async def _listen(
         self, s: Session, row: TurnRow, reference: int, *, allow_barge: bool
     ) -> Reply:
-        """Wait for the agent's turn after `reference` and until it has ended.
-
-        Returns early for a barge-in (a `barge_in` rule matched the agent's
-        words, or the persona cut in on a long monologue).
-        """
-        persona = self.c.persona
-        long_ms = persona.long_reply_ms * _MS
-        eot = persona.end_of_turn_ms * _MS
-        timeout = self.c.end.silence_timeout_ms * _MS
-        cut_in = allow_barge and self.rng.random() < persona.interruption
-        chat_back = self.rng.random() < persona.backchannel_rate
-        onset: int | None = None
-        scanned = reference
-        last_voice = reference
-        prepared_for: int | None = None
-        task: asyncio.Future[Any] | None = None
-        reply = Reply(onset=None, end=None)
-        try:
-            while True:
-                await s.wait_progress()
-                view = s.agent.view()
-                now = s.now_samples()
-                if onset is None:
-                    onset = find_reply_onset(view, scanned)
-                    scanned = max(scanned, len(view) - MIN_PRECEDING_SILENCE)
-                    if onset is None:
-                        if now - reference > timeout or self._limit(s):
-                            reply.heard = Heard("", "none")
-                            return reply
-                        continue
-                    last_voice = onset
-                    reply.onset = onset
-                loud = np.flatnonzero(np.abs(view[last_voice:].astype(np.int32)) > SPEECH_THRESHOLD)
-                if len(loud):
-                    last_voice += int(loud[-1]) + 1
-                playing = s.agent_cursor > now
-                silent = 0 if playing else now - last_voice
-                if allow_barge and silent < 100 * _MS:
-                    decision = self._barge_rule(row)
-                    heard = Heard(" ".join(_transcripts(row)), partial=True)
-                    # How long the caller has *heard* the agent (queued audio has not played).
-                    heard_for = min(last_voice, now) - onset
-                    if decision is None and cut_in and heard_for >= long_ms:
-                        cut_in = False
-                        t = time.perf_counter()
-                        heard = await self.ears.hear(
-                            _transcripts(row), view[onset:last_voice].copy(), partial=True
-                        )
-                        reply.ears_ms = (time.perf_counter() - t) * 1000
-                        t = time.perf_counter()
-                        decision = await self._brain(self.policy.decide, heard)
-                        reply.brain_ms = (time.perf_counter() - t) * 1000
-                        if decision.say is None:
-                            decision = None
-                        else:
-                            why = f"cut in on a long turn: {decision.why}"
-                            decision = replace(decision, why=why)
-                    if decision is not None:
-                        reply.barge_in = True
-                        reply.decision = decision
-                        reply.heard = heard
-                        return reply
-                if (
-                    chat_back
-                    and self._backchannel is not None
-                    and 200 * _MS <= silent < eot
-                    and last_voice - onset >= BACKCHANNEL_MIN_TURN_MS * _MS
-                ):
-                    chat_back = False
-                    pos = max(s.sent_samples, s.caller.length)
-                    s.place(self._backchannel, pos)
-                    at = (pos + self._backchannel.speech_start) / SAMPLE_RATE
-                    reply.backchannels.append(round(at, 3))
-                if silent >= SPECULATE_MS * _MS and prepared_for != last_voice:
-                    if task is not None:
-                        task.cancel()
-                    prepared_for = last_voice
-                    task = asyncio.ensure_future(self._prepare(s, row, onset, last_voice))
-                if silent >= eot:
-                    break
-                if now - reference > timeout + 120 * SAMPLE_RATE:
-                    row["error"] = "agent turn did not end within 120 s"
-                    break
-            reply.end = last_voice
-            if task is not None and prepared_for == last_voice:
-                decision, ears_ms, brain_ms, fork, heard = await task
-                task = None
-                # A transcript event that arrived after the speculation began changes its input.
-                if heard.source != "transcript" or heard.text == " ".join(_transcripts(row)):
-                    reply.prepared = (decision, ears_ms, brain_ms, fork, heard)
-                    reply.heard = heard
-                    return reply
-            t = time.perf_counter()
-            reply.heard = await self.ears.hear(_transcripts(row), view[onset:last_voice].copy())
-            reply.ears_ms = (time.perf_counter() - t) * 1000
-            return reply
-        finally:
-            if task is not None:
-                task.cancel()
-
-    def _barge_rule(self, row: TurnRow) -> Decision | None:
-        """A `do: barge_in` rule matching the agent's words so far (rules policy only)."""
-        rule = getattr(self.policy, "barge_in_rule", None)
-        text = " ".join(_transcripts(row))
-        if rule is None or not text:
-            return None
-        line: str | None = rule(text)
-        return None if line is None else Decision(say=line, why="a barge_in rule matched")
-
-
-def _transcripts(row: TurnRow) -> list[str]:
-    text = row.get("agent_reply_text")
-    return [str(text)] if text else []
+        """The agent's turn after `reference`, until it has ended or the caller barged in
+        (listening.py)."""
+        return await TurnListener(self, s, row, reference, allow_barge=allow_barge).listen()
 
 
 def _idx(seconds: Any) -> int | None:
