@@ -38,7 +38,8 @@ timeout_s. The model's raw reply, the attempts and the time taken go into
 `Decision.notes`.
 
 The brief the model gets (prompt, answer schema, `end_call` tool) and the lines
-composed from facts are in simulator/conversation/caller_prompt.py.
+composed from facts are in simulator/conversation/caller_prompt.py; a reply is
+checked against it in simulator/conversation/answer_check.py.
 
 One `AsyncOpenAI` client per (event loop, base_url, key) (simulator/llm_client.py,
 shared with the call judge) is shared by every
@@ -56,6 +57,7 @@ import copy
 import re
 from typing import Any
 
+from simulator.conversation.answer_check import check_answer
 from simulator.conversation.caller_prompt import (
     ANYTHING_ELSE,
     BYE,
@@ -67,13 +69,11 @@ from simulator.conversation.caller_prompt import (
     MOVES,
     REPEAT,
     SAY_MAX,
-    SHAPE_HINT,
     YES_NO,
     answer_schema,
     content_words,
     fact_readings,
     facts_line,
-    invented_message,
     phrase,
     system_prompt,
     words,
@@ -82,7 +82,6 @@ from simulator.conversation.policy import Decision, Heard, Outcome, PolicyError,
 from simulator.conversation.rules import DONE as CONFIRMED
 from simulator.conversation.rules import first_person
 from simulator.llm_client import NoValidReply, ask, completions, is_local
-from simulator.llm_client import loads as _loads
 from simulator.llm_client import short as _short
 from simulator.scenario import Conversation
 
@@ -197,67 +196,7 @@ class LlmPolicy:
 
     def _check(self, reply: Any) -> tuple[str, dict[str, Any] | None, str, str | None]:
         """(raw reply, answer or None, what is wrong, correction to send or None)."""
-        choices = getattr(reply, "choices", None)
-        if not choices:
-            return "", None, "a reply without choices", None
-        message = choices[0].message
-        content = (message.content or "").strip()
-        calls = [
-            c
-            for c in message.tool_calls or []
-            if getattr(c, "function", None) is not None and c.function.name == "end_call"
-        ]
-        if calls:
-            return self._end_call(calls[0].function.arguments or "{}", content)
-        if getattr(message, "refusal", None):
-            return f"refusal: {message.refusal}", None, f"refused: {_short(message.refusal)}", None
-        if not content:
-            return "", None, "empty content", SHAPE_HINT
-        value = _loads(content)
-        if value is None:
-            return content, None, f"not JSON: {_short(content)}", SHAPE_HINT
-        wrong = self._shape(value)
-        if wrong:
-            return content, None, wrong, SHAPE_HINT
-        answer = dict(value)
-        invented = self._invented(answer["say"])
-        if invented and answer.get("about") is None:
-            return content, None, f"invented {', '.join(invented)}", invented_message(invented)
-        if invented:  # the reading stands: the line is composed from it
-            answer["invented"] = invented
-            answer["say"] = ""
-        return content, answer, "", None
-
-    def _end_call(
-        self, arguments: str, content: str
-    ) -> tuple[str, dict[str, Any] | None, str, str | None]:
-        raw = f"end_call({arguments})" + (f" {content}" if content else "")
-        args = _loads(arguments)
-        if not isinstance(args, dict) or not isinstance(args.get("success"), bool):
-            return raw, None, "end_call without a boolean success", SHAPE_HINT
-        said = _loads(content)
-        say = said.get("say") if isinstance(said, dict) else None
-        say = say if isinstance(say, str) and not self._invented(say) else ""
-        answer = {
-            "tool": True,
-            "say": say,
-            "end_call": True,
-            "success": args["success"],
-            "reason": str(args.get("reason") or "the caller ended the call"),
-        }
-        return raw, answer, "", None
-
-    def _shape(self, value: Any) -> str:
-        """What is wrong with an answer's shape ('' when nothing is)."""
-        if not isinstance(value, dict):
-            return "the JSON is not an object"
-        for key, kind in (("say", str), ("end_call", bool), ("success", bool), ("reason", str)):
-            if not isinstance(value.get(key), kind):
-                return f"'{key}' missing or not a {kind.__name__}"
-        about = value.get("about")
-        if about is not None and about not in self.readings:
-            return f"'about' is {_short(str(about), 30)!r}, not one of the readings"
-        return ""
+        return check_answer(reply, self.readings, self.allowed)
 
     def _invented(self, line: str) -> list[str]:
         return invented_values(line, self.allowed)
@@ -297,13 +236,22 @@ class LlmPolicy:
             return self._failed_attempt(f"the agent got {', '.join(wrong)} wrong", notes, line)
         if about == DONE and answer["end_call"] and answer["success"] and not wrong:
             self.done = True
-        move = about
-        if confirmed and move not in (GOODBYE, YES_NO, *self.unknown_readings):
-            asks = self.fact_readings.get(move)
+        return self._reply_to(self._move_for_reading(about, confirmed), about, say, notes)
+
+    def _move_for_reading(self, about: str, confirmed: bool) -> str:
+        """The move to make of reading `about`: DONE when the agent confirmed the goal in a
+        turn that only asks again for what the caller already gave."""
+        if confirmed and about not in (GOODBYE, YES_NO, *self.unknown_readings):
+            asks = self.fact_readings.get(about)
             if asks is None or set(asks) <= self.given:
                 # Asking again for facts already given, in the very turn that confirms
                 # the goal, is the confirmation: wrap up.
-                move = DONE
+                return DONE
+        return about
+
+    def _reply_to(self, move: str, about: str, say: str, notes: dict[str, Any]) -> Decision:
+        """The caller's line for `move`: the model's `say` where it fits the move, else one
+        composed from the facts; leaving on an ending move, trying again on no progress."""
         if move in self.fact_readings:
             keys = self.fact_readings[move]
             self.given.update(keys)
