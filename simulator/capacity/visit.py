@@ -180,6 +180,9 @@ class Visits:
             yield self.env.timeout(back - self.env.now)
         new = group.pick(call.caller)
         if new is None:
+            # nothing left to move to: the call is lost, and its dead pin goes with it
+            # (visit() retries a request while the pin is dead: it would at this instant)
+            del call.pins[id(group)]
             raise Abort(LOST)
         new.calls += 1
         call.pins[id(group)] = (group, new, new.epoch)

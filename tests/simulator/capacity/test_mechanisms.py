@@ -327,3 +327,32 @@ def test_killing_one_of_two_instances_loses_only_its_calls_unless_callers_reconn
     # a turn caught by the kill waits for the reconnect (1 s) and is answered elsewhere
     slow = [t.latency_ms for t in moved_turns if t.latency_ms > 200.0]
     assert slow and max(slow) <= 200.0 + 1000.0 + 200.0
+
+
+def test_a_reconnecting_caller_with_no_instance_left_is_lost_not_retried_forever() -> None:
+    # Every instance killed for good: a reconnect finds nothing to move to. The call is
+    # lost at that moment; the model must not retry the same dead pin at one instant.
+    cfg = deployment(
+        [
+            {
+                "name": "agent",
+                "servers": 2,
+                "slots": 8,
+                "balancer": "round-robin",
+                "service_ms": fixed(200),
+                "failures": {"kill_at_s": [30, 30.5], "restart_s": None},
+            }
+        ],
+        traffic={
+            "callers": 8,
+            "turns_per_call": 6,
+            "speak_ms": fixed(2000),
+            "listen_ms": fixed(3000),
+            "reconnect": 1.0,
+            "reconnect_ms": 1000,
+        },
+        duration_s=60.0,
+        seed=2,
+    )
+    row = summarise(simulate(cfg), cfg)
+    assert row["crashes"] == 2 and row["calls_lost"] > 0
