@@ -34,24 +34,10 @@ def _dist(values: np.ndarray) -> Row:
     }
 
 
-def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
-    """The level's row: the load.jsonl fields (docs/metrics.md) plus stages and pools.
-
-    Latency percentiles are over answered turns and hang-ups, a hang-up
-    counting as the wait the caller gave up after (a lower bound of what it
-    would have been); lost turns (a crashed instance) are errors, not latencies.
-    Read from the turn columns with numpy: millions of turns take a second.
-    """
+def _stages(trace: Trace, cfg: CapacityConfig, answered: np.ndarray) -> Row:
+    """Per stage of the answered turns: its pool, waits, service times and utilisation;
+    plus the call's own CPU backlog (`frames`) and round trips (`rtt`) when modelled."""
     table = trace.table
-    outcome = table.outcomes()
-    latency = np.frombuffer(table.latency, dtype=np.float64)
-    code = {name: OUTCOMES.index(name) for name in OUTCOMES}
-    lat = latency[outcome != code[LOST]]
-    answered = outcome == code[ANSWERED]
-    hung = int((outcome == code[HUNG]).sum())
-    lost = int((outcome == code[LOST]).sum())
-    p95 = percentile(lat, 95)
-    passed = p95 is not None and p95 <= cfg.slo.latency_p95_ms
     stages: Row = {}
     for name, pool in trace.pools.items():
         waits, served = table.stage(name)
@@ -75,6 +61,28 @@ def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
                 "service_ms": _dist(served),
                 "utilisation": None,
             }
+    return stages
+
+
+def summarise(trace: Trace, cfg: CapacityConfig) -> Row:
+    """The level's row: the load.jsonl fields (docs/metrics.md) plus stages and pools.
+
+    Latency percentiles are over answered turns and hang-ups, a hang-up
+    counting as the wait the caller gave up after (a lower bound of what it
+    would have been); lost turns (a crashed instance) are errors, not latencies.
+    Read from the turn columns with numpy: millions of turns take a second.
+    """
+    table = trace.table
+    outcome = table.outcomes()
+    latency = np.frombuffer(table.latency, dtype=np.float64)
+    code = {name: OUTCOMES.index(name) for name in OUTCOMES}
+    lat = latency[outcome != code[LOST]]
+    answered = outcome == code[ANSWERED]
+    hung = int((outcome == code[HUNG]).sum())
+    lost = int((outcome == code[LOST]).sum())
+    p95 = percentile(lat, 95)
+    passed = p95 is not None and p95 <= cfg.slo.latency_p95_ms
+    stages = _stages(trace, cfg, answered)
     # Little's law: calls in the system = turn rate x time per turn; for closed
     # traffic that is simply the number of callers.
     concurrency = trace.level if cfg.closed else _offered_calls(trace, cfg)

@@ -141,20 +141,37 @@ class RulesPolicy:
         return self._say(line, f"opening ({greeting})")
 
     async def decide(self, heard: Heard) -> Decision:
-        """The next move after the agent's turn `heard` (rules first, then the defaults)."""
+        """The next move after the agent's turn `heard` (rules first, then the defaults):
+        correct a wrong fact, react to the goal done or the call ending, to not being
+        understood, then answer what was asked."""
         text = " ".join(heard.text.lower().split())
         rule = self._rule(text)
         if rule is not None:
             return rule
         repeated = bool(text) and text == self.last_heard
         self.last_heard = text
+        for move in (
+            lambda: self._correction(text),
+            lambda: self._ending(text),
+            lambda: self._not_understood(text, repeated),
+        ):
+            decision = move()
+            if decision is not None:
+                return decision
+        return self._answer(heard.text, text)
+
+    def _correction(self, text: str) -> Decision | None:
+        """The agent got a fact wrong ("What time on Tuesday?"): correct it, as a person
+        would, before anything else; it is a failed attempt of the agent's."""
         wrong = [] if self.done else self._contradicted(text)
-        if wrong and not _has(_BYE, text) and not _has(_TRANSFER, text):
-            # The agent got a fact wrong ("What time on Tuesday?"): correct it, as a person
-            # would, before anything else; it is a failed attempt of the agent's.
-            asked = [k for k in self.c.facts if _asked(k, text) and k not in wrong]
-            line = f"No, {self._phrase([*wrong, *asked])}"
-            return self._failed_attempt(f"the agent got {', '.join(wrong)} wrong", line)
+        if not wrong or _has(_BYE, text) or _has(_TRANSFER, text):
+            return None
+        asked = [k for k in self.c.facts if _asked(k, text) and k not in wrong]
+        line = f"No, {self._phrase([*wrong, *asked])}"
+        return self._failed_attempt(f"the agent got {', '.join(wrong)} wrong", line)
+
+    def _ending(self, text: str) -> Decision | None:
+        """The goal done, a transfer, a goodbye or a closing: thank, or hang up."""
         if any(_has(p, text) for p in (self.c.done_when or DONE)) and not self.done:
             self.done = True
             self.failed = 0
@@ -185,14 +202,23 @@ class RulesPolicy:
             )
         if self.done and _has(_ANYTHING_ELSE, text):
             return self._after_done(text)
-        if not text or _has(_SORRY, text) or repeated:
-            return self._failed_attempt(
-                "the agent did not understand"
-                if text
-                else "heard nothing from the agent"
-                if not repeated
-                else "the agent repeated itself"
-            )
+        return None
+
+    def _not_understood(self, text: str, repeated: bool) -> Decision | None:
+        """Silence, an apology or the same words again: the agent did not get it."""
+        if text and not _has(_SORRY, text) and not repeated:
+            return None
+        return self._failed_attempt(
+            "the agent did not understand"
+            if text
+            else "heard nothing from the agent"
+            if not repeated
+            else "the agent repeated itself"
+        )
+
+    def _answer(self, raw: str, text: str) -> Decision:
+        """Confirm, answer what was asked from the facts (or say it is not known), state
+        the goal when asked how to help; anything else made no progress."""
         if _has(_CONFIRM, text):
             return self._say("Yes, please.", "the agent asked to confirm and got the facts right")
         asked = [k for k in self.c.facts if _asked(k, text)]
@@ -216,7 +242,7 @@ class RulesPolicy:
                 return self._failed_attempt("the agent asked again how it can help", goal)
             self.stated = True
             return self._say(goal, "asked how to help")
-        if "?" in heard.text or _has(r"^(what|which|when|who|where|how|can|could|may)\b", text):
+        if "?" in raw or _has(r"^(what|which|when|who|where|how|can|could|may)\b", text):
             return self._failed_attempt("the agent asked something the caller cannot answer")
         return self._failed_attempt("the agent's turn made no progress towards the goal")
 

@@ -26,7 +26,7 @@ from simulator.judge.transcript import tool_line
 from simulator.metrics.task import tool_failed
 from simulator.metrics.wer import normalize, score
 from simulator.rows import CallRow, TurnRow
-from simulator.scenario import Scenario
+from simulator.scenario import Conversation, Scenario
 
 CAUSES = ("harness", "network", "caller", "agent", "judge")
 #: A share of an agent turn's audio frames lost on the way that destroys words.
@@ -205,70 +205,70 @@ def _caller(scenario: Scenario, call: CallRow, turns: Sequence[TurnRow]) -> list
     out = []
     conv = scenario.conversation
     record = call.get("conversation") or {}
-    said = _said(turns)
     if record.get("ended_by") == "caller_error":
         errors = "; ".join(record.get("errors") or []) or record.get("reason", "")
         out.append(_finding("caller", f"the caller's brain failed: {errors}"))
+    out += _facts_not_said(scenario, call, _said(turns))
+    if conv is not None:
+        out += _invented(conv, turns)
+        out += _misheard(turns)
+    return out
+
+
+def _facts_not_said(scenario: Scenario, call: CallRow, said: str) -> list[dict[str, Any]]:
+    """A failed tool check whose argument the caller never said: it was not given it,
+    it gave up before saying it, or (a script) its lines never say it."""
+    conv = scenario.conversation
+    record = call.get("conversation") or {}
     task = call.get("task") or {"checks": []}
     expected = scenario.expect.tools if scenario.expect is not None else []
     failed_checks = {c["check"] for c in task["checks"] if not c["passed"]}
+    out = []
     for want in expected:
         label = f"tool {want.name} {want.args}"
         if label not in failed_checks:
             continue
         for key, value in want.args.items():
+            needs = f"{want.name} needs {key}={value!r}"
             if _contains(said, value):
                 continue
             if conv is not None and key not in conv.facts and value not in conv.facts.values():
                 given = "it did not know it" if key in conv.unknown else "not in its facts"
-                out.append(
-                    _finding(
-                        "caller",
-                        f"{want.name} needs {key}={value!r}: the caller was never given it "
-                        f"({given}) and never said it",
-                        label,
-                    )
-                )
+                why = f"{needs}: the caller was never given it ({given}) and never said it"
+                out.append(_finding("caller", why, label))
             elif conv is not None and record.get("ended_by") == "caller":
                 # it gave up (or hung up) before saying what it had: an agent that hung
                 # up first, or a cap, is not the caller's doing
-                out.append(
-                    _finding(
-                        "caller",
-                        f"{want.name} needs {key}={value!r}: the caller had it but never said it "
-                        f"(the call ended: {record.get('reason') or record.get('ended_by')})",
-                        label,
-                    )
-                )
+                ended = record.get("reason") or record.get("ended_by")
+                why = f"{needs}: the caller had it but never said it (the call ended: {ended})"
+                out.append(_finding("caller", why, label))
             elif conv is None:
+                out.append(_finding("caller", f"{needs}: the script never says it", label))
+    return out
+
+
+def _invented(conv: Conversation, turns: Sequence[TurnRow]) -> list[dict[str, Any]]:
+    """A goal-driven caller's line with a value it was never given."""
+    from simulator.conversation.policy import invented_values
+
+    allowed = [
+        *conv.facts.values(),
+        conv.goal,
+        conv.opening or "",
+        *(r.say for r in conv.when if r.say),
+    ]
+    out = []
+    for t in turns:
+        if t.get("decision") and t.get("caller_text"):
+            invented = invented_values(str(t["caller_text"]), allowed)
+            if invented:
                 out.append(
                     _finding(
                         "caller",
-                        f"{want.name} needs {key}={value!r}: the script never says it",
-                        label,
+                        f"the caller said {', '.join(invented)}, a value it was never given: "
+                        f"{t['caller_text']!r}",
                     )
                 )
-    if conv is not None:
-        from simulator.conversation.policy import invented_values
-
-        allowed = [
-            *conv.facts.values(),
-            conv.goal,
-            conv.opening or "",
-            *(r.say for r in conv.when if r.say),
-        ]
-        for t in turns:
-            if t.get("decision") and t.get("caller_text"):
-                invented = invented_values(str(t["caller_text"]), allowed)
-                if invented:
-                    out.append(
-                        _finding(
-                            "caller",
-                            f"the caller said {', '.join(invented)}, a value it was never given: "
-                            f"{t['caller_text']!r}",
-                        )
-                    )
-        out += _misheard(turns)
     return out
 
 

@@ -237,15 +237,7 @@ async def run_load(
     cfg: LoadConfig, agent: str | None = None, allow_remote: bool = False
 ) -> LoadOutcome:
     """Run one load profile (docs/load.md); bad input raises before anything starts."""
-    check(cfg)
-    scenario = load_scenario(cfg.scenario)
-    target = agent_target(scenario, agent)
-    if target not in BUNDLED_KINDS:
-        check_target(target, allow_remote)
-    check_cluster(cfg, target)
-    await check_chaos_target(cfg, target)
-    if cfg.p95_limit_ms is None:
-        cfg.p95_limit_ms = scenario.slo.latency_p95_ms
+    scenario, target = await _checked(cfg, agent, allow_remote)
     out = Path(cfg.out_dir)
     store = RunStore(out)
     agent_desc: dict[str, Any] = {"kind": target if target in BUNDLED_KINDS else "url", "url": None}
@@ -258,35 +250,11 @@ async def run_load(
     try:
         n, cfg.render_sha = await _prerender(scenario, cfg.scenario)
         console.print(f"[bold]{scenario.name}[/]: {n} call plan(s) rendered")
-        url = target
-        if target in BUNDLED_KINDS:
-            console.print(f"[bold]starting the bundled {target} agent…[/]")
-            bundled = AgentProcess(target, bundled_args(target, scenario))
-            url = await bundled.start()
-            if cfg.agent_pid is None and bundled.proc is not None:
-                cfg.agent_pid = bundled.proc.pid
+        bundled, url = await _agent(cfg, scenario, target)
         cfg.agent_url = agent_desc["url"] = url
         store.run["load"] = {"config": asdict(cfg)}
         store.write_run()
-        config_path = cfg.write(out / CONFIG_FILE)
-        where = f"{cfg.workers} local workers" if cfg.workers else "1 process"
-        if cfg.expect_workers:
-            where = f"{cfg.workers} local + {cfg.expect_workers} remote workers"
-        console.print(f"[bold]{cfg.profile}[/] against {url} ({where})")
-        if cfg.expect_workers:
-            console.print(
-                f"waiting for {cfg.expect_workers} worker(s): voxsim load-worker "
-                f"--master {cfg.master_bind}:{cfg.master_port}"
-            )
-        head_code = await with_chaos(cfg, url, out, _run_locust(cfg, out, config_path))
-        state = _read_state(out)
-        status = "completed" if state.get("status") in ("completed", "capped") else "failed"
-        if head_code != 0 and status == "completed":
-            status = "failed"
-        if state.get("reason"):
-            console.print(f"[yellow]{state['reason']}[/]")
-        if status == "failed":
-            console.print(f"[red]the load run failed[/]: see {out / 'locust.log'}")
+        status = await _load(cfg, out, url)
     except AgentError as exc:
         status = "failed"
         store.run["error"] = exc.one_line()
@@ -311,6 +279,63 @@ async def run_load(
             "soon leave late (add workers or hosts; see generator_busy in load.jsonl)"
         )
     return LoadOutcome(out, code, summary, report)
+
+
+async def _checked(cfg: LoadConfig, agent: str | None, allow_remote: bool) -> tuple[Scenario, str]:
+    """Every input checked before anything starts: the config, the scenario, the agent
+    (on loopback unless allowed), the cluster flags, the chaos target; (scenario, target)."""
+    check(cfg)
+    scenario = load_scenario(cfg.scenario)
+    target = agent_target(scenario, agent)
+    if target not in BUNDLED_KINDS:
+        check_target(target, allow_remote)
+    check_cluster(cfg, target)
+    await check_chaos_target(cfg, target)
+    if cfg.p95_limit_ms is None:
+        cfg.p95_limit_ms = scenario.slo.latency_p95_ms
+    return scenario, target
+
+
+async def _agent(
+    cfg: LoadConfig, scenario: Scenario, target: str
+) -> tuple[AgentProcess | None, str]:
+    """The agent to load: the bundled one started here (its process, its URL), or the URL."""
+    if target not in BUNDLED_KINDS:
+        return None, target
+    console.print(f"[bold]starting the bundled {target} agent…[/]")
+    bundled = AgentProcess(target, bundled_args(target, scenario))
+    try:
+        url = await bundled.start()
+    except BaseException:
+        await bundled.stop()  # a half-started agent is not left behind
+        raise
+    if cfg.agent_pid is None and bundled.proc is not None:
+        cfg.agent_pid = bundled.proc.pid
+    return bundled, url
+
+
+async def _load(cfg: LoadConfig, out: Path, url: str) -> str:
+    """Run locust (and any chaos) to the end; the run's status: completed or failed."""
+    config_path = cfg.write(out / CONFIG_FILE)
+    where = f"{cfg.workers} local workers" if cfg.workers else "1 process"
+    if cfg.expect_workers:
+        where = f"{cfg.workers} local + {cfg.expect_workers} remote workers"
+    console.print(f"[bold]{cfg.profile}[/] against {url} ({where})")
+    if cfg.expect_workers:
+        console.print(
+            f"waiting for {cfg.expect_workers} worker(s): voxsim load-worker "
+            f"--master {cfg.master_bind}:{cfg.master_port}"
+        )
+    head_code = await with_chaos(cfg, url, out, _run_locust(cfg, out, config_path))
+    state = _read_state(out)
+    status = "completed" if state.get("status") in ("completed", "capped") else "failed"
+    if head_code != 0 and status == "completed":
+        status = "failed"
+    if state.get("reason"):
+        console.print(f"[yellow]{state['reason']}[/]")
+    if status == "failed":
+        console.print(f"[red]the load run failed[/]: see {out / 'locust.log'}")
+    return status
 
 
 def _read_state(out: Path) -> dict[str, Any]:
