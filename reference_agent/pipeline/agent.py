@@ -13,6 +13,8 @@ frame, like a phone line, by a `Player` that barge-in can pause and cut.
 This module is the listening half of a call (VAD, STT, barge-in, silence, resuming
 a moved call) and the state both halves share; the reply (LLM rounds, tools,
 speech) is reply.py's `Replying`, the settings settings.py's `AgentSettings`.
+Over 400 lines on purpose: `_Call`'s listening state (VAD, STT hand-off, barge-in,
+watchdog) is one per-frame state machine; split, each part would reach into the other's.
 """
 
 from __future__ import annotations
