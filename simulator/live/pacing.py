@@ -146,8 +146,9 @@ class Line:
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            else:
-                self.max_late = max(self.max_late, -delay)
+            # After the sleep: a timer that fires late (a busy loop or box) makes
+            # the frame late too, even when it is not a whole frame late.
+            self.max_late = max(self.max_late, loop.time() - due)
             frame = self.caller.read(k * FRAME_SAMPLES, FRAME_SAMPLES)
             if self.background is not None:
                 frame = self._with_background(k * FRAME_SAMPLES, frame)
