@@ -16,10 +16,16 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
 1. Calibrate: scenarios/load.yaml's calls, one at a time (--cal-calls), against
    one bundled agent (a fleet of 1 behind HAProxy, as the measured runs):
    stage wall times, each stage's CPU (`*_cpu_ms`), the caller's speaking
-   and listening; the agent process's whole CPU (/proc) minus its stages',
-   per second of call: its per-frame work (`call_cpu.cores`, on the process's
-   event loop: the llm stage); this harness's CPU per second of call: the
-   load generator's (`generator_cores`; caller rendering included, so high).
+   and listening; the agent process's whole CPU (/proc) minus its idle rate
+   and its stages', per second of call: its per-frame work (`call_cpu.cores`,
+   on the process's event loop: the llm stage). Before it, the same calls
+   played as a load worker plays them (audio rendered beforehand, no
+   whole-recording metrics): this process's CPU per second of call, the load
+   generator's (`generator_cores`); they also warm the agent up. (Until
+   2026-11-28 that figure was this process's CPU over the calibration run
+   itself, caller rendering and transcription included: 10x what a load
+   worker spends per call, which made the model call two processes worse
+   than one.)
 2. Predict, per K in --processes: the agent as K processes on this box's
    cores (`cpu: {cores}`): STT one decode at a time per process, LLM/tool/TTS
    concurrent, each stage's CPU processor-shared on the box, calls placed by
@@ -36,7 +42,7 @@ The box is shared: run it alone.
 
     .venv/bin/python benchmarks/capacity_vs_measured.py [--levels 1 4] [--turns 6]
     .venv/bin/python benchmarks/capacity_vs_measured.py --breakpoint [--processes 1 2]
-        [--cal-calls 6] [--step-s 30] [--max 32] [--predict-only]
+        [--cal-calls 6] [--step-s 30] [--max 64] [--predict-only]
     .venv/bin/python benchmarks/capacity_vs_measured.py --chaos [--cal-calls 3] [--predict-only]
 
 --chaos (item 4's fleet half): calibrate on scenarios/fleet_chaos.yaml's calls,
@@ -63,6 +69,7 @@ from concurrency import level, scenario_text
 from reference_agent.bundle import AgentProcess
 from reports.load import breakpoint_step
 from reports.rundir import read_jsonl
+from simulator.caller.render import render_call_full
 from simulator.capacity.calibrate import Calibration, apply, measure
 from simulator.capacity.config import CapacityConfig, parse_capacity
 from simulator.capacity.engine import simulate
@@ -71,8 +78,10 @@ from simulator.capacity.summary import summarise
 from simulator.load.config import LoadConfig
 from simulator.load.profiles import breakpoint_bounds
 from simulator.load.run import run_load
+from simulator.matrix import expand
 from simulator.runner import run_call, run_files
-from simulator.scenario import parse_scenario
+from simulator.scenario import load_scenario, parse_scenario
+from simulator.transports.registry import transport_for
 from simulator.transports.websocket import WebSocketTransport
 
 ONE_PROCESS = """\
@@ -141,7 +150,7 @@ async def main() -> None:
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cal-calls", type=int, default=6)
     ap.add_argument("--step-s", type=float, default=30.0)
-    ap.add_argument("--max", type=int, default=32)
+    ap.add_argument("--max", type=int, default=64)
     ap.add_argument("--p95-ms", type=float, default=800.0)
     ap.add_argument("--window-s", type=float, default=300.0, help="virtual s per model level")
     ap.add_argument("--predict-only", action="store_true")
@@ -196,32 +205,32 @@ async def breakpoints(args: argparse.Namespace) -> None:
     url = await fleet.start()
     try:
         pid = fleet.instances[0].pid
-        cpu0, own0, wall0 = process_cpu_s(pid), time.process_time(), time.perf_counter()
+        # First the generator's calls: they also warm the agent (its first call
+        # loads what it loads lazily, ~1 s), which a load run's steps never see.
+        generator = await generator_cores(url, args.cal_calls)
+        if args.generator_cores is not None:
+            generator = args.generator_cores
+        idle = await idle_cpu_rate(pid, IDLE_S)
+        cpu0, wall0 = process_cpu_s(pid), time.perf_counter()
         cal_dir = await load_calibration(url, args.cal_calls, base / "calibration")
         agent_cpu, wall = process_cpu_s(pid) - cpu0, time.perf_counter() - wall0
-        own_cpu = time.process_time() - own0
     finally:
         await fleet.close()
     cal = measure(cal_dir)
     # The stages' CPU is the model's per-turn demand; the rest of what the agent
-    # spent, per second of call in progress, is its per-frame work (call_cpu).
+    # spent beyond its idle process, per second of call in progress, is its
+    # per-frame work (call_cpu).
     staged = sum(c for pairs in cal.pairs.values() for _, c in pairs) / 1000.0
     in_call = sum(float(r.get("duration_s") or 0.0) for r in read_jsonl(cal_dir / "calls.jsonl"))
-    per_call = max(0.0, agent_cpu - staged) / max(in_call, 1e-9)
-    generator = (
-        own_cpu / max(in_call, 1e-9) if args.generator_cores is None else args.generator_cores
-    )
+    per_call = max(0.0, agent_cpu - idle * wall - staged) / max(in_call, 1e-9)
     args.call_cpu = (round(per_call, 4), round(generator, 4))
     print(
-        f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s; its "
-        f"stages' CPU {staged:.2f} s = {staged / max(agent_cpu, 1e-9):.0%} of it; the rest over "
-        f"{in_call:.1f} s of calls: {per_call:.3f} cores per call (call_cpu.cores); the harness "
-        f"used {own_cpu:.2f} s: {generator:.3f} cores per call (generator_cores"
-        + (
-            ", from --generator-cores)"
-            if args.generator_cores is not None
-            else ", caller rendering included)"
-        )
+        f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s "
+        f"({idle:.3f} cores idle); its stages' CPU {staged:.2f} s = "
+        f"{staged / max(agent_cpu, 1e-9):.0%} of it; the rest over {in_call:.1f} s of calls: "
+        f"{per_call:.3f} cores per call (call_cpu.cores); the load generator: "
+        f"{generator:.4f} cores per call (generator_cores"
+        + (", from --generator-cores)" if args.generator_cores is not None else ")")
     )
     results: list[dict[str, Any]] = []
     print("| processes | predicted last passing / breakpoint | measured | error | within target |")
@@ -251,6 +260,38 @@ async def load_calibration(
     """`scenario`'s calls, one at a time, as a `voxsim run` directory."""
     await run_files([calibration_scenario(calls, out.parent, scenario, matrix)], out, agent=url)
     return out
+
+
+#: seconds the agent process is watched idle before the calibration calls
+IDLE_S = 3.0
+
+
+async def idle_cpu_rate(pid: int | None, seconds: float) -> float:
+    """Cores the agent process uses with no call (its event loop, timers)."""
+    before = process_cpu_s(pid)
+    await asyncio.sleep(seconds)
+    return max(0.0, process_cpu_s(pid) - before) / seconds
+
+
+async def generator_cores(url: str, calls: int, scenario: str = "scenarios/load.yaml") -> float:
+    """The load generator's CPU per second of call, spent as a load worker spends it:
+    the callers' audio rendered beforehand (a worker renders once per run, not per
+    call) and no whole-recording metrics (`measure=False`); this process's CPU
+    over the calls, one at a time, minus its idle rate."""
+    plans = expand(load_scenario(scenario))
+    plans = [plans[i % len(plans)] for i in range(calls)]
+    rendered = [await render_call_full(p.scenario, p.seed) for p in plans]
+    t0 = time.process_time()
+    await asyncio.sleep(IDLE_S)
+    idle = (time.process_time() - t0) / IDLE_S
+    cpu0, wall0, in_call = time.process_time(), time.perf_counter(), 0.0
+    for i, (plan, audio) in enumerate(zip(plans, rendered, strict=True)):
+        row = await run_call(
+            plan.scenario, transport_for(url), f"gen-{i}", plan=plan, rendered=audio, measure=False
+        )
+        in_call += float(row.get("duration_s") or 0.0)
+    used = time.process_time() - cpu0 - idle * (time.perf_counter() - wall0)
+    return max(0.0, used) / max(in_call, 1e-9)
 
 
 def process_cpu_s(pid: int | None) -> float:
