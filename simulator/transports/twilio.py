@@ -40,6 +40,7 @@ class TwilioTransport(Transport):
         self._seq = 0
         self._chunk = 0
         self._sid = ""
+        self._sid_json = '""'  # the stream SID as JSON, spliced into every media message
         self._call_sid = ""
         self._down = StreamResampler(SAMPLE_RATE, TWILIO_RATE)
         self._up = StreamResampler(TWILIO_RATE, SAMPLE_RATE)
@@ -60,6 +61,7 @@ class TwilioTransport(Transport):
     async def connect(self, start: StartInfo) -> None:
         await self._ws.connect()
         self._sid = "MZ" + start.call_id
+        self._sid_json = json.dumps(self._sid)
         self._call_sid = "CA" + start.call_id
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self._send(
@@ -90,21 +92,9 @@ class TwilioTransport(Transport):
         await self._ws.send_str(json.dumps(message))
 
     async def send_audio(self, pcm: Pcm) -> None:
-        payload = ulaw_encode(self._down(pcm))
+        payload = b64(ulaw_encode(self._down(pcm)))
         self._chunk += 1
-        await self._send(
-            {
-                "event": "media",
-                "sequenceNumber": self._next(),
-                "streamSid": self._sid,
-                "media": {
-                    "track": "inbound",
-                    "chunk": str(self._chunk),
-                    "timestamp": str(self._chunk * 20),
-                    "payload": b64(payload),
-                },
-            }
-        )
+        await self._ws.send_str(media_message(self._sid_json, self._next(), self._chunk, payload))
 
     async def send_event(self, event: dict[str, Any]) -> None:
         """Twilio's stream has no caller events but DTMF; others are not sent."""
@@ -195,6 +185,17 @@ class TwilioTransport(Transport):
             "stop": {"accountSid": "ACvoxsim", "callSid": self._call_sid},
         }
         await self._ws.close(last=stop)
+
+
+def media_message(sid_json: str, seq: str, chunk: int, payload: str) -> str:
+    """A caller `media` message, the text `json.dumps` gives for it, built without a dict:
+    one is sent per 20 ms frame. `sid_json` is the stream SID already JSON-encoded; `seq`
+    and `chunk` are decimal numbers and `payload` is base64, so none needs escaping."""
+    return (
+        f'{{"event": "media", "sequenceNumber": "{seq}", "streamSid": {sid_json}, '
+        f'"media": {{"track": "inbound", "chunk": "{chunk}", "timestamp": "{chunk * 20}", '
+        f'"payload": "{payload}"}}}}'
+    )
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.base import AudioIn, EventIn, StartInfo
 from simulator.transports.codecs import ulaw_encode
-from simulator.transports.twilio import TwilioTransport
+from simulator.transports.twilio import TwilioTransport, media_message
 from tests.simulator.transports.conftest import routes
 
 CALL = """
@@ -96,3 +96,22 @@ async def test_twilio_round_trip_speaks_the_media_streams_wire_format() -> None:
     audio = np.concatenate([i.pcm for i in got if isinstance(i, AudioIn)])
     assert len(audio) == 3200  # 200 ms at 16 kHz
     assert np.abs(audio[400:]).max() > 6000  # the tone survives mu-law and resampling
+
+
+def test_media_message_is_the_text_json_dumps_gives() -> None:
+    payload = base64.b64encode(ulaw_encode(np.arange(-8000, 8000, 100, dtype=np.int16))).decode()
+    for sid in ["MZcall-1", 'MZ"quoted"\\ünïcode\n']:
+        want = json.dumps(
+            {
+                "event": "media",
+                "sequenceNumber": "12",
+                "streamSid": sid,
+                "media": {
+                    "track": "inbound",
+                    "chunk": "11",
+                    "timestamp": "220",
+                    "payload": payload,
+                },
+            }
+        )
+        assert media_message(json.dumps(sid), "12", 11, payload) == want
