@@ -23,7 +23,7 @@ turns are stored by column (record.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import simpy
 
@@ -31,6 +31,7 @@ from simulator.capacity.autoscale import Fleet
 from simulator.capacity.callcpu import CallLoad
 from simulator.capacity.config import CapacityConfig
 from simulator.capacity.cpu import Box
+from simulator.capacity.fast.rule import compiled_fits
 from simulator.capacity.pool import Pool, build_pool
 from simulator.capacity.record import ANSWERED, HUNG, LOST, TurnRecord, Turns
 from simulator.capacity.regions import Regions
@@ -38,7 +39,10 @@ from simulator.capacity.traffic import Callers
 from simulator.capacity.turn import TurnWalk
 from simulator.capacity.visit import Call, Visits
 
-__all__ = ["ANSWERED", "HUNG", "LOST", "Call", "Pool", "Trace", "TurnRecord", "simulate"]
+__all__ = ["ANSWERED", "HUNG", "LOST", "Call", "Engine", "Pool", "Trace", "TurnRecord", "simulate"]
+
+#: auto: compiled for fixed pools (fast/rule.py), else SimPy; or one of them by name
+Engine = Literal["auto", "simpy", "compiled"]
 
 
 @dataclass
@@ -71,18 +75,25 @@ class Trace:
         return self._records
 
 
-def simulate(cfg: CapacityConfig, level: float | None = None) -> Trace:
+def simulate(cfg: CapacityConfig, level: float | None = None, engine: Engine = "auto") -> Trace:
     """Run the deployment at `level` (callers, or calls per minute for open traffic).
 
     `level` None uses the file's own traffic. New turns stop at the end of
     the window; turns already under way finish, so a slow reply that began
-    inside the window is counted rather than cut off.
+    inside the window is counted rather than cut off. Fixed pools run on the
+    compiled engine (fast/), which gives the same trace as SimPy's, faster.
     """
     t = cfg.traffic
     at = float(level if level is not None else (t.callers or t.calls_per_min or 0.0))
-    env = simpy.Environment()
     w0 = cfg.window.warmup_s * 1000.0
     window = (w0, w0 + cfg.window.duration_s * 1000.0)
+    if engine == "compiled" or (engine == "auto" and compiled_fits(cfg)):
+        if not compiled_fits(cfg):
+            raise ValueError("the compiled engine runs fixed pools only (fast/rule.py)")
+        from simulator.capacity.fast.run import simulate_fixed  # loads numba: only when used
+
+        return simulate_fixed(cfg, at, window)
+    env = simpy.Environment()
     box = Box(env, cfg.cpu.cores) if cfg.cpu is not None else None
     regions = Regions(cfg)
     pools = {s.name: build_pool(env, cfg, regions, s, window) for s in cfg.stages}

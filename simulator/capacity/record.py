@@ -75,6 +75,24 @@ class Turns:
         self.wait.extend(wait)
         self.service.extend(service)
 
+    def extend(
+        self,
+        ids: np.ndarray,
+        times: np.ndarray,
+        wait: np.ndarray,
+        service: np.ndarray,
+        outcome: np.ndarray,
+    ) -> None:
+        """Append many turns at once: `ids` (caller, call, turn) and `times` (at,
+        latency) one row per turn, `wait`/`service` one column per stage, `outcome`."""
+        for column, values in zip((self.caller, self.call, self.turn), ids.T, strict=True):
+            column.frombytes(values.astype(f"i{column.itemsize}").tobytes())
+        self.at.frombytes(np.ascontiguousarray(times[:, 0]).tobytes())
+        self.latency.frombytes(np.ascontiguousarray(times[:, 1]).tobytes())
+        self.wait.frombytes(np.ascontiguousarray(wait, dtype=np.float64).tobytes())
+        self.service.frombytes(np.ascontiguousarray(service, dtype=np.float64).tobytes())
+        self.outcome.extend(outcome.astype(np.uint8).tobytes())
+
     def __len__(self) -> int:
         return len(self.latency)
 
