@@ -7,12 +7,14 @@ collapsed one: STT and TTS 8 instances x 1 slot behind least-connections,
 the LLM 4 x 16, tools 2 x 8, callers who hang up at 3.5 s. Closed traffic:
 every caller places calls back to back for the whole hour (~5.7 M turns).
 
-Prints wall and CPU seconds of the simulation alone (parsing excluded),
-turns simulated, turns per CPU second, peak memory, and the predicted
-P50/P95; `--json` writes them. Target (issue 14): <= 60 s wall on this box.
-Run it alone (the box is shared; wall time counts other load):
+Prints wall and CPU seconds of the simulation alone (parsing excluded;
+the compiled engine is loaded, or compiled on a first run, by a tiny
+simulation before, timed apart as warmup_cpu_s), turns simulated, turns per
+CPU second, peak memory, and the predicted P50/P95; `--json` writes them.
+Target (issue 14): <= 60 s wall on this box. Run it alone (the box is
+shared; wall time counts other load):
 
-    .venv/bin/python benchmarks/capacity_speed.py [--callers 10000] [--hours 1]
+    .venv/bin/python benchmarks/capacity_speed.py [--callers 10000] [--hours 1] [--engine simpy]
 """
 
 from __future__ import annotations
@@ -53,11 +55,15 @@ def main() -> None:
         default="least-connections",
         choices=["pooled", "round-robin", "least-connections", "sticky"],
     )
+    ap.add_argument("--engine", default="auto", choices=["auto", "simpy", "compiled"])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    cpu0 = time.process_time()
+    simulate(fleet(10, 0.001, args.policy), engine=args.engine)
+    warmup = time.process_time() - cpu0
     cfg = fleet(args.callers, args.hours, args.policy)
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    trace = simulate(cfg)
+    trace = simulate(cfg, engine=args.engine)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     row = summarise(trace, cfg)
     turns = len(trace.table)
@@ -65,6 +71,8 @@ def main() -> None:
         "callers": args.callers,
         "virtual_hours": args.hours,
         "policy": args.policy,
+        "engine": args.engine,
+        "warmup_cpu_s": round(warmup, 2),
         "turns": turns,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
