@@ -7,10 +7,10 @@ turns. With fixed pools nothing changes under a request, so a caller is a few
 numbers (its state, its turn's times) and an event is a heap entry: numba
 compiles that walk to machine code.
 
-Why every compiled function is in this one module: numba's on-disk cache
-(`cache=True`) is invalidated only by changes to the file of the function it
-compiled; a helper or constant in another module could change under a stale
-cache.
+Over 400 lines on purpose: every compiled function and constant is in this
+one module because numba's on-disk cache (`cache=True`) is invalidated only
+by changes to the file of the function it compiled; a step or constant in
+another module could change under a stale cache.
 
 Same results as the SimPy engine, not only the same distribution: events
 are ordered by (time, the order they were scheduled in), as SimPy orders
