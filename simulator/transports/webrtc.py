@@ -4,7 +4,19 @@ Signalling is the common HTTP shape: POST the offer's `{"sdp", "type"}` as
 JSON to `/offer`, get the answer back. The data channel `control` carries the
 native events (`start` with the traceparent first, `stop`, and the agent's
 transcript / metrics / clear / error). Audio is voxsim's 16 kHz mono; aiortc
-encodes Opus at 48 kHz and hands decoded frames back as 48 kHz stereo.
+hands decoded frames back as 48 kHz stereo.
+
+Outgoing audio is encoded here (`OpusPackets`: mono Opus, 32 kbit/s, one
+packet per 20 ms frame) and aiortc only packetises it: the path aiortc has for
+pre-encoded media (`MediaPlayer(decode=False)`). aiortc's own encoder has no
+settings and was most of a WebRTC caller's cost: per frame it upmixes to
+48 kHz stereo, encodes 96 kbit/s at libopus's highest complexity (~3x the CPU
+of complexity 1 for this speech) through a thread-pool hop, and computes the
+RFC 6465 audio level in a Python loop over the samples (that optional header
+extension is now left out). Its resampler also held each frame back until the
+next one came: 20 ms of delay each way that a browser does not add (WebRTC
+latency medians are ~40 ms lower since; the delay a test injects still comes
+back exactly).
 
 On loopback, aioice skips 127.0.0.1 when it gathers host candidates and
 would use the machine's other addresses; `loopback_candidates()` restricts
@@ -26,9 +38,11 @@ from urllib.parse import urlsplit
 import aiohttp
 import aioice.ice
 import numpy as np
+import numpy.typing as npt
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
+from av import AudioFrame, CodecContext, Packet
+from scipy import signal
 
 from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SPEECH_THRESHOLD, Pcm
 from simulator.errors import ProtocolError, TransportError
@@ -50,8 +64,43 @@ def loopback_candidates(host: str) -> None:
         aioice.ice.get_host_addresses = _original_host_addresses
 
 
+OPUS_BITRATE = 32_000  # bit/s: what `WebRtcTransport.wire_bytes` counts
+# libopus 0-10: 1 keeps speech clear at 32 kbit/s (the pipeline agent's STT hears it,
+# tests/simulator/transports/test_webrtc.py) for a third of 10's CPU (~55 vs ~160 us a frame).
+OPUS_COMPLEXITY = 1
+RTP_CLOCK = 48_000  # Opus's RTP timestamp rate (RFC 7587), whatever the audio's rate
+_RTP_TIME_BASE = fractions.Fraction(1, RTP_CLOCK)
+
+
+class OpusPackets:
+    """20 ms frames of 16 kHz mono PCM to Opus packets, one packet a frame."""
+
+    def __init__(self, bitrate: int = OPUS_BITRATE, complexity: int = OPUS_COMPLEXITY) -> None:
+        codec = self._codec = CodecContext.create("libopus", "w")
+        codec.bit_rate = bitrate
+        codec.format = "s16"
+        codec.layout = "mono"
+        codec.sample_rate = SAMPLE_RATE
+        codec.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        codec.options = {"application": "voip", "compression_level": str(complexity)}
+
+    def encode(self, pcm: Pcm, pts: int) -> Packet:
+        """One frame (FRAME_SAMPLES samples) as one packet stamped `pts` (in samples).
+
+        The packet's stamp is already on the RTP clock, which spares aiortc's
+        `pack` a Fraction conversion per packet.
+        """
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = pts
+        (packet,) = self._codec.encode(frame)  # libopus: 20 ms in, one packet out
+        packet.pts = pts * (RTP_CLOCK // SAMPLE_RATE)
+        packet.time_base = _RTP_TIME_BASE
+        return packet
+
+
 class PcmTrack(MediaStreamTrack):
-    """An outgoing audio track fed with 16 kHz frames.
+    """An outgoing audio track fed with 16 kHz frames, handed to aiortc as Opus packets.
 
     `paced=False` (the caller): each recv() waits for the next frame the
     session sends in real time. `paced=True` (an agent): frames leave every
@@ -63,6 +112,7 @@ class PcmTrack(MediaStreamTrack):
     def __init__(self, paced: bool) -> None:
         super().__init__()
         self.paced = paced
+        self._opus = OpusPackets()
         self.queue: asyncio.Queue[Pcm | None] = asyncio.Queue()
         self._samples = 0
         self._start: float | None = None
@@ -70,6 +120,9 @@ class PcmTrack(MediaStreamTrack):
 
     def push(self, pcm: Pcm) -> None:
         """Queue audio (any length; split into 20 ms frames)."""
+        if len(pcm) == FRAME_SAMPLES:  # the caller's case: one frame every 20 ms
+            self.queue.put_nowait(pcm.astype(np.int16))  # a copy: the caller may reuse its buffer
+            return
         for k in range(0, len(pcm), FRAME_SAMPLES):
             frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
             chunk = pcm[k : k + FRAME_SAMPLES]
@@ -81,7 +134,7 @@ class PcmTrack(MediaStreamTrack):
         while not self.queue.empty():
             self.queue.get_nowait()
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> Packet:  # aiortc sends a Frame through its encoder, a Packet as is
         loop = asyncio.get_running_loop()
         if self.paced:
             if self._start is None:
@@ -106,31 +159,83 @@ class PcmTrack(MediaStreamTrack):
                 self.stop()
                 raise MediaStreamError
             pcm = got
-        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._samples
-        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        packet = self._opus.encode(pcm, self._samples)
         self._samples += FRAME_SAMPLES
-        return frame
+        return packet
+
+
+class Decimator:
+    """`StreamResampler(rate, rate // factor)` for an integer factor, computed only where kept.
+
+    The same low-pass (StreamResampler's taps for an upsampling of 1), the
+    same state across chunks and the same int16 samples out (tests compare
+    them), at about half the cost: one correlation over the chunk instead of
+    scipy's lfilter and its per-call checks.
+    """
+
+    def __init__(self, factor: int, taps: int = 96) -> None:
+        self.factor = factor
+        h = signal.firwin(taps | 1, 0.92 / factor)
+        self._h_rev = np.ascontiguousarray(h[::-1])
+        self._gain = float(np.abs(h).sum())  # bound on |output| / max |input|
+        self._history = np.zeros(len(h) - 1)  # the last inputs, lfilter's zi
+        self._phase = 0  # index in the next chunk of the next kept sample
+
+    def __call__(self, x: npt.NDArray[np.float64], below: float = 0.0) -> Pcm | None:
+        """Decimate one chunk; None (state kept) if every output is surely under `below`."""
+        buf = np.concatenate((self._history, x))
+        self._history = buf[len(x) :]
+        phase, self._phase = self._phase, (self._phase - len(x)) % self.factor
+        if below and float(np.abs(buf).max()) * self._gain + 1.0 < below:
+            return None
+        kept = np.correlate(buf, self._h_rev, "valid")[phase :: self.factor]
+        return np.clip(np.round(kept), -32768, 32767).astype(np.int16)
+
+
+def mono_mean(frame: AudioFrame) -> npt.NDArray[np.float64]:
+    """The frame's channels averaged and rounded to whole samples, as float64.
+
+    Channel by channel: numpy's mean along a 2-sample axis costs 4x as much.
+    """
+    data = frame.to_ndarray()
+    rows = data if frame.format.is_planar else data.reshape(-1, len(frame.layout.channels)).T
+    total = rows[0].astype(np.float64)
+    for row in rows[1:]:
+        total += row
+    return np.round(total / len(rows))
 
 
 class TrackReader:
     """Decoded frames of a remote track as 16 kHz mono PCM."""
 
     def __init__(self) -> None:
-        self._resampler: StreamResampler | None = None
+        self._resample: Decimator | StreamResampler | None = None
 
     def convert(self, frame: AudioFrame) -> Pcm:
         """One received frame (48 kHz stereo s16 from aiortc's Opus decoder) at 16 kHz mono."""
-        data = frame.to_ndarray()
-        channels = len(frame.layout.channels)
-        if frame.format.is_planar:
-            mono = data.astype(np.float64).mean(axis=0)
-        else:
-            mono = data.reshape(-1, channels).astype(np.float64).mean(axis=1)
-        if self._resampler is None:
-            self._resampler = StreamResampler(frame.sample_rate, SAMPLE_RATE)
-        return self._resampler(np.round(mono).astype(np.int16))
+        pcm = self.convert_above(frame, 0)
+        assert pcm is not None  # nothing is under 0
+        return pcm
+
+    def convert_above(self, frame: AudioFrame, level: int) -> Pcm | None:
+        """`convert`, or None when no sample can reach `level` (the stream's state still moves).
+
+        Frames that come back None are exactly those whose converted samples
+        would all be under `level`: the decoded silence of a paced track, at
+        a tenth of the cost.
+        """
+        mono = mono_mean(frame)
+        if self._resample is None:
+            rate = frame.sample_rate
+            self._resample = (
+                Decimator(rate // SAMPLE_RATE)
+                if rate % SAMPLE_RATE == 0
+                else StreamResampler(rate, SAMPLE_RATE)
+            )
+        if isinstance(self._resample, Decimator):
+            return self._resample(mono, level)
+        pcm = self._resample(mono.astype(np.int16))
+        return pcm if level == 0 or np.abs(pcm.astype(np.int32)).max(initial=0) >= level else None
 
 
 def parse_control(text: str | bytes, where: str) -> dict[str, Any]:
@@ -229,8 +334,8 @@ class WebRtcTransport(Transport):
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                pcm = reader.convert(frame)  # type: ignore[arg-type]
-                if np.abs(pcm.astype(np.int32)).max(initial=0) >= SILENT:
+                pcm = reader.convert_above(frame, SILENT)  # type: ignore[arg-type]
+                if pcm is not None and np.abs(pcm.astype(np.int32)).max(initial=0) >= SILENT:
                     self._inbox.put_nowait(AudioIn(pcm, loop.time()))
 
     async def _on_state(self) -> None:
