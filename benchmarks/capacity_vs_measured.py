@@ -20,12 +20,12 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
    and its stages', per second of call: its per-frame work (`call_cpu.cores`,
    on the process's event loop: the llm stage). Before it, the same calls
    played as a load worker plays them (audio rendered beforehand, no
-   whole-recording metrics): this process's CPU per second of call, the load
-   generator's (`generator_cores`); they also warm the agent up. (Until
-   2026-11-28 that figure was this process's CPU over the calibration run
-   itself, caller rendering and transcription included: 10x what a load
-   worker spends per call, which made the model call two processes worse
-   than one.)
+   whole-recording metrics, --cal-calls at once): this process's CPU per
+   second of call, the load generator's (`generator_cores`); a first call
+   warms the agent up. (Until 2026-11-28 that figure was this process's CPU
+   over the calibration run itself, caller rendering and transcription
+   included: 10x what a load worker spends per call, which made the model
+   call two processes worse than one.)
 2. Predict, per K in --processes: the agent as K processes on this box's
    cores (`cpu: {cores}`): STT one decode at a time per process, LLM/tool/TTS
    concurrent, each stage's CPU processor-shared on the box, calls placed by
@@ -276,20 +276,27 @@ async def idle_cpu_rate(pid: int | None, seconds: float) -> float:
 async def generator_cores(url: str, calls: int, scenario: str = "scenarios/load.yaml") -> float:
     """The load generator's CPU per second of call, spent as a load worker spends it:
     the callers' audio rendered beforehand (a worker renders once per run, not per
-    call) and no whole-recording metrics (`measure=False`); this process's CPU
-    over the calls, one at a time, minus its idle rate."""
+    call), no whole-recording metrics (`measure=False`), and `calls` calls at once
+    (a caller's cost per call falls with concurrency, as the loop's wake-ups are
+    shared: BENCHMARKS.md, load generator); this process's CPU over them minus its
+    idle rate. One call first warms the agent up and is not counted."""
     plans = expand(load_scenario(scenario))
-    plans = [plans[i % len(plans)] for i in range(calls)]
+    plans = [plans[i % len(plans)] for i in range(calls + 1)]
     rendered = [await render_call_full(p.scenario, p.seed) for p in plans]
+
+    async def one(i: int) -> float:
+        row = await run_call(
+            plans[i].scenario, transport_for(url), f"gen-{i}", plan=plans[i],
+            rendered=rendered[i], measure=False,
+        )  # fmt: skip
+        return float(row.get("duration_s") or 0.0)
+
+    await one(0)
     t0 = time.process_time()
     await asyncio.sleep(IDLE_S)
     idle = (time.process_time() - t0) / IDLE_S
-    cpu0, wall0, in_call = time.process_time(), time.perf_counter(), 0.0
-    for i, (plan, audio) in enumerate(zip(plans, rendered, strict=True)):
-        row = await run_call(
-            plan.scenario, transport_for(url), f"gen-{i}", plan=plan, rendered=audio, measure=False
-        )
-        in_call += float(row.get("duration_s") or 0.0)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    in_call = sum(await asyncio.gather(*(one(i) for i in range(1, calls + 1))))
     used = time.process_time() - cpu0 - idle * (time.perf_counter() - wall0)
     return max(0.0, used) / max(in_call, 1e-9)
 
