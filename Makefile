@@ -12,7 +12,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed redis-server haproxy /usr/bin/chromium
+# numba compiles the capacity model's kernel on first use and caches it beside
+# kernel.py (simulator/capacity/fast/__main__.py); compiled once here, the test
+# workers load it instead of all compiling it at once.
+KERNEL := simulator/capacity/fast/__pycache__/.compiled
+
+install: $(BIN)/.installed $(KERNEL) redis-server haproxy /usr/bin/chromium
+
+$(KERNEL): simulator/capacity/fast/kernel.py $(BIN)/.installed
+	$(BIN)/python -m simulator.capacity.fast
+	touch $@
 
 # Debian's redis-server backs the pipeline agent's live call state in tests;
 # installed only when missing, so a second `make install` costs nothing.
