@@ -13,11 +13,10 @@ from simulator.audio import FRAME_SAMPLES, SAMPLE_RATE
 from simulator.transports.codecs import StreamResampler
 from simulator.transports.webrtc import (
     RTP_CLOCK,
-    SILENT,
-    Decimator,
     OpusPackets,
     PcmTrack,
     TrackReader,
+    mono_mean,
 )
 
 
@@ -40,38 +39,21 @@ def old_convert(resampler: StreamResampler, frame: AudioFrame) -> np.ndarray:
 def speech_like(seconds: float, seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = np.round(rng.standard_normal(int(96_000 * seconds)) * 4000)
-    x[96_000 // 4 : 96_000 // 2] *= 0.0005  # a quarter second of near silence
     return np.clip(x, -32768, 32767).astype(np.int16)
 
 
-def test_received_frames_come_out_sample_for_sample_as_through_stream_resampler() -> None:
+def test_received_frames_are_the_channels_mean_through_stream_resampler() -> None:
     frames = stereo_48k(speech_like(1.0))
     reader, resampler = TrackReader(), StreamResampler(48_000, SAMPLE_RATE)
     for frame in frames:
         assert np.array_equal(reader.convert(frame), old_convert(resampler, frame))
 
 
-def test_decimator_keeps_stream_resamplers_phase_across_chunks_of_any_length() -> None:
-    x = np.round(np.random.default_rng(1).standard_normal(5000) * 3000)
-    down, ref = Decimator(3), StreamResampler(48_000, 16_000)
-    for a, b in [(0, 1000), (1000, 1001), (1001, 2500), (2500, 2500), (2500, 5000)]:
-        got = down(x[a:b])
-        assert got is not None
-        assert np.array_equal(got, ref(x[a:b].astype(np.int16)))
-
-
-def test_quiet_frames_are_skipped_only_when_nothing_in_them_reaches_the_level() -> None:
-    frames = stereo_48k(speech_like(1.0))
-    reader, resampler = TrackReader(), StreamResampler(48_000, SAMPLE_RATE)
-    skipped = 0
-    for frame in frames:
-        got, want = reader.convert_above(frame, SILENT), old_convert(resampler, frame)
-        if got is None:
-            skipped += 1
-            assert np.abs(want.astype(np.int32)).max() < SILENT
-        else:
-            assert np.array_equal(got, want)  # and the state after a skip is the same
-    assert skipped >= 10  # the quiet stretch (the frame after it still rings: not skipped)
+def test_planar_frames_are_averaged_the_same_way() -> None:
+    x = speech_like(0.02).reshape(2, -1)  # two planes of 960 samples
+    frame = AudioFrame.from_ndarray(x, "s16p", "stereo")
+    want = np.round(x.astype(np.float64).mean(axis=0)).astype(np.int16)
+    assert np.array_equal(mono_mean(frame), want)
 
 
 def decode(packets: list[Packet]) -> np.ndarray:
