@@ -32,43 +32,69 @@ class StreamResampler:
     each is one dot product of a sub-filter of the FIR with the last input
     samples (a strided view of the chunk behind the kept history, no copy), so
     a 20 ms frame costs a few numpy calls, not a zero-stuffed `lfilter` over
-    the whole upsampled chunk. The result equals that `lfilter` form sample for
-    sample (tests/simulator/transports/test_codecs.py keeps it as the reference).
+    the whole upsampled chunk, and a frame of zeros after zeros costs none. The
+    result equals that `lfilter` form sample for sample
+    (tests/simulator/transports/test_codecs.py keeps it as the reference).
     """
 
     def __init__(self, src: int, dst: int, taps: int = 96) -> None:
         g = gcd(src, dst)
         self.up, self.down = dst // g, src // g
         self._bank = _filter_bank(self.up, self.down, taps)
+        self._bank_t = np.ascontiguousarray(self._bank.T)  # all sub-filters in one product
         self._span = self._bank.shape[1]  # input samples under one output
         self._hist = np.zeros(self._span - 1)  # the last span - 1 inputs, oldest first
         self._phase = 0  # index in the upsampled stream of the next kept sample
+        self._silent = True  # the history is all zeros
 
     def __call__(self, pcm: Pcm) -> Pcm:
         """Resample one chunk (int16 in, int16 out)."""
-        if self.up == self.down or len(pcm) == 0:  # an empty chunk: nothing, state kept
-            return pcm.astype(np.int16, copy=True)
-        up, down, span, phase = self.up, self.down, self._span, self._phase
         n_in = len(pcm)
+        if self.up == self.down or n_in == 0:  # an empty chunk: nothing, state kept
+            return pcm.astype(np.int16, copy=True)
+        span, phase = self._span, self._phase
+        total = n_in * self.up  # this chunk's length in the upsampled stream
+        n_out = max(-(-(total - phase) // self.down), 0)  # kept: phase, phase + down, ...
+        self._phase = (phase - total) % self.down
+        if not np.count_nonzero(pcm) and (self._silent or not np.count_nonzero(self._hist)):
+            # Zeros after zeros (a caller's line between turns): every output is 0 exactly,
+            # and the history stays zeros.
+            self._silent = True
+            return np.zeros(n_out, np.int16)
+        self._silent = False
         buf = np.empty(span - 1 + n_in)  # buf[q + span - 1] is input q of this chunk
         buf[: span - 1] = self._hist
         buf[span - 1 :] = pcm
-        total = n_in * up  # this chunk's length in the upsampled stream
-        n_out = -(-(total - phase) // down)  # kept samples at phase, phase + down, ...
-        out = np.empty(max(n_out, 0))
-        for first in range(min(up, n_out)):
-            # Outputs first, first + up, ... share one sub-filter (upsampled index m mod
-            # up) and step through the input by `down` samples.
-            q, r = divmod(phase + first * down, up)
-            rows = -(-(n_out - first) // up)
-            windows = np.ndarray((rows, span), np.float64, buf, q * 8, (down * 8, 8))
-            out[first::up] = np.dot(windows, self._bank[r])
-        self._phase = (phase - total) % down
         self._hist = buf[n_in:]
+        out = self._filter(buf, phase, n_out)
         np.rint(out, out=out)
         np.minimum(out, 32767, out=out)
         np.maximum(out, -32768, out=out)
         return out.astype(np.int16)
+
+    def _filter(
+        self, buf: npt.NDArray[np.float64], phase: int, n_out: int
+    ) -> npt.NDArray[np.float64]:
+        """The kept upsampled samples m = phase, phase + down, ...: sample m is sub-filter
+        m mod up dotted with the inputs ending at m // up."""
+        up, down = self.up, self.down
+        if up == 1:  # decimation: one sub-filter over every down-th window
+            return np.dot(self._windows(buf, phase, n_out, down), self._bank[0])
+        if down == 1:  # interpolation (phase 0): every window through all up sub-filters
+            return np.dot(self._windows(buf, 0, n_out // up, 1), self._bank_t).ravel()
+        out = np.empty(n_out)
+        for first in range(min(up, n_out)):
+            # Outputs first, first + up, ... share a sub-filter and step `down` inputs.
+            q, r = divmod(phase + first * down, up)
+            rows = -(-(n_out - first) // up)
+            out[first::up] = np.dot(self._windows(buf, q, rows, down), self._bank[r])
+        return out
+
+    def _windows(
+        self, buf: npt.NDArray[np.float64], start: int, rows: int, step: int
+    ) -> npt.NDArray[np.float64]:
+        """Row i is buf[start + i * step :][:span], the inputs under one output: a view."""
+        return np.ndarray((rows, self._span), np.float64, buf, start * 8, (step * 8, 8))
 
 
 @cache

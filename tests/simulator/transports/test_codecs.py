@@ -45,9 +45,12 @@ def test_resampler_equals_the_zero_stuffed_lfilter_form_sample_for_sample(
     src: int, dst: int
 ) -> None:
     rng = np.random.default_rng(src + dst)
-    # Loud noise with full-scale bursts, so rounding and clipping are exercised too.
+    # Loud noise with full-scale bursts, so rounding and clipping are exercised too, and
+    # stretches of zeros (a line between turns) longer and shorter than the filter.
     x = (rng.standard_normal(30000) * 9000).clip(-32768, 32767).astype(np.int16)
     x[5000:5400] = np.where(np.arange(400) % 4 < 2, 32767, -32768)
+    for a, b in [(0, 3000), (9000, 14000), (17000, 17050), (20000, 20300), (29000, 30000)]:
+        x[a:b] = 0
     fast, plain = StreamResampler(src, dst), LfilterResampler(src, dst)
     pos = 0
     while pos < len(x):
@@ -56,6 +59,34 @@ def test_resampler_equals_the_zero_stuffed_lfilter_form_sample_for_sample(
         assert got.dtype == np.int16
         np.testing.assert_array_equal(got, want)
         pos += n
+
+
+@pytest.mark.parametrize(("src", "dst"), RATIOS)
+def test_zeros_right_after_sound_carry_the_filter_tail_and_silence_then_costs_nothing(
+    src: int, dst: int
+) -> None:
+    rng = np.random.default_rng(7)
+    fast, plain = StreamResampler(src, dst), LfilterResampler(src, dst)
+    loud = (rng.standard_normal(320) * 9000).astype(np.int16)
+    chunks = [loud, *(np.zeros(n, np.int16) for n in (10, 50, 320, 320)), loud, loud[:7]]
+    chunks += [np.zeros(1, np.int16)] * 150 + [loud]
+    filtered: list[int] = []
+    run_filter = fast._filter
+
+    def counted(buf: np.ndarray, phase: int, n_out: int) -> np.ndarray:
+        filtered.append(len(buf))
+        return run_filter(buf, phase, n_out)
+
+    fast._filter = counted  # type: ignore[method-assign]
+    outputs = []
+    for i, chunk in enumerate(chunks):
+        outputs.append(fast(chunk))
+        np.testing.assert_array_equal(outputs[-1], plain(chunk))
+        if i == 4:  # the sound, then zeros while it is in the 96-sample history
+            assert len(filtered) == 4
+    assert np.count_nonzero(outputs[1]) > 0  # the tail of the sound before
+    assert np.count_nonzero(outputs[4]) == 0
+    assert len(filtered) < len(chunks) - 40  # single zeros, once the history is clear
 
 
 @pytest.mark.parametrize(("src", "dst"), RATIOS)
