@@ -59,13 +59,31 @@ class MemoryStore:
         return None
 
 
+#: how long an instance keeps trying to open a sessions database others hold
+OPEN_TIMEOUT_S = 10.0
+
+
 class SqliteArchive:
     """Durable sessions in SQLite, written when a call ends (one row per call)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(self.path) as db:
+        # A fleet's instances open one database at the same moment; turning it to
+        # WAL while another connection does is SQLITE_BUSY at once (SQLite calls
+        # no busy handler there), so that step is retried for a while.
+        deadline = time.monotonic() + OPEN_TIMEOUT_S
+        while True:
+            try:
+                self._create()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _create(self) -> None:
+        with sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_S) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS sessions ("
