@@ -348,14 +348,30 @@ async def measured_breakpoint(k: int, args: argparse.Namespace, out: Path) -> di
         step_s=args.step_s,
         p95_limit_ms=args.p95_ms,
     )
-    await load_on_fleet(k, cfg)
+    cpu = CpuSeries()
+    await load_on_fleet(k, cfg, cpu)
     rows = read_jsonl(out / "load.jsonl")
     last, first = breakpoint_bounds(rows)
     brk = breakpoint_step(rows, args.p95_ms)
+    steps = []
+    for r in rows:
+        cores = cpu.cores(*r["window"])
+        c = int(r["concurrency"])
+        steps.append(
+            {
+                "concurrency": c,
+                "p95_ms": r.get("latency_p95_ms"),
+                "agent_cores": cores,
+                "agent_cores_per_call": round(sum(cores) / c, 4) if cores else None,
+                "generator_cores": sum((r.get("generator_cpu") or {}).values()),
+            }
+        )
+        print(f"  K={k} step {c}: P95 {r.get('latency_p95_ms')} ms, agent cores {cores}")
     return {
         "last_passing": last,
         "breakpoint": first if first is not None else (brk or {}).get("concurrency"),
         "out": str(out),
+        "steps": steps,
     }
 
 
@@ -476,16 +492,43 @@ async def measured_chaos(out: Path) -> dict[str, Any]:
     return dict(kills[0])
 
 
-async def load_on_fleet(k: int, cfg: LoadConfig) -> Any:
-    """`voxsim load` with `cfg` against a fresh fleet of K (HAProxy least-conn, Redis)."""
+async def load_on_fleet(k: int, cfg: LoadConfig, cpu: CpuSeries | None = None) -> Any:
+    """`voxsim load` with `cfg` against a fresh fleet of K (HAProxy least-conn, Redis);
+    `cpu` samples the agent processes' CPU during the run."""
     from reference_agent.fleet import Fleet
 
     fleet = Fleet(k, balancer="least-conn")
     url = await fleet.start()
+    sampler = None
+    if cpu is not None:
+        sampler = asyncio.ensure_future(cpu.sample([i.pid for i in fleet.instances]))
     try:
         return await run_load(cfg, agent=url)
     finally:
+        if sampler is not None:
+            sampler.cancel()
         await fleet.close()
+
+
+class CpuSeries:
+    """The agent processes' CPU seconds, sampled every second (wall clock, as the
+    load rows' windows): what each step really cost the agent, per call."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, list[float]]] = []
+
+    async def sample(self, pids: list[int | None]) -> None:
+        while True:
+            self.samples.append((time.time(), [process_cpu_s(p) for p in pids]))
+            await asyncio.sleep(1.0)
+
+    def cores(self, start: float, end: float) -> list[float]:
+        """Cores each process used over [start, end] (the samples nearest inside it)."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return []
+        (t0, a), (t1, b) = inside[0], inside[-1]
+        return [round((y - x) / (t1 - t0), 3) for x, y in zip(a, b, strict=True)]
 
 
 if __name__ == "__main__":
