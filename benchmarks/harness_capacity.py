@@ -4,15 +4,21 @@ The harness (this process: one asyncio loop, the same `run_call` a load
 worker's engine runs, `measure=False` as in load runs) is pinned to one CPU,
 two instant agents (benchmarks/instant_agent.py: no STT/LLM/TTS; one answers
 at once, one `--delay-ms` later) to the other. At each level C, C callers
-place short calls back to back for `--duration-s`, half against each agent.
-Per level and transport it reports:
+place short calls back to back for `--duration-s`, half against each agent,
+their first calls spread evenly over `--stagger-s` (one call's length, so
+calls start and end at different moments as independent callers' do;
+until 2026-11-28 they all started within 1 s and, every call being the same
+script, C calls then started and ended together all run long: a burst of C
+connections and call ends once per call length; `--stagger-s 1` is that
+lockstep again). Per level and transport it reports:
 
 - frame-send lateness: every caller frame's send time against its ideal
   schedule (k x 20 ms from the earliest frame on time), measured by a pass-through transport
   wrapper, P50/P99/max over all frames (criterion: P99 <= 5 ms);
 - the injected delay recovered: median latency against the delayed agent
   minus against the instant one (criterion: within +-5 ms of `--delay-ms`);
-- harness CPU: process CPU seconds per wall second, per caller (% of a core);
+- harness CPU: process CPU seconds per wall second while every caller is
+  calling (from the last first call to the end), per caller (% of a core);
 - calls, failed calls, turns without a reply.
 
 A level passes when both criteria hold; the figure per core is the highest
@@ -110,7 +116,12 @@ def start_agent(delay_ms: float, cpu: int) -> tuple[subprocess.Popen[str], str]:
 
 
 async def level(
-    transport: str, urls: tuple[str, str], callers: int, duration_s: float, delay_ms: float
+    transport: str,
+    urls: tuple[str, str],
+    callers: int,
+    duration_s: float,
+    delay_ms: float,
+    stagger_s: float,
 ) -> dict[str, Any]:
     scenario = parse_scenario(SCENARIO)
     rendered = await render_call_full(scenario, scenario.seed)
@@ -123,7 +134,9 @@ async def level(
         nonlocal calls, failed, no_reply
         which = i % 2
         url = route_urls(urls[which])[transport]
-        await asyncio.sleep((i % 50) * 0.02)  # spread the first frames over a second
+        # Independent callers: first calls spread evenly over `stagger_s` (one call's
+        # length), so calls start and end at different moments, as a phone line's do.
+        await asyncio.sleep(i / callers * stagger_s)
         n = 0
         while time.monotonic() < stop_at:
             timed = Timed(transport_for(url), lateness)
@@ -141,9 +154,16 @@ async def level(
                 else:
                     latency[which].append(float(t["latency_ms"]))
 
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    async def cpu_while_all_call() -> tuple[float, float]:
+        """CPU and wall seconds from the last caller's start to the end of the window."""
+        await asyncio.sleep(stagger_s)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+        return time.process_time() - cpu0, time.monotonic() - wall0
+
+    meter = asyncio.ensure_future(cpu_while_all_call())
     await asyncio.gather(*(caller(i) for i in range(callers)))
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    cpu, wall = await meter
     late = np.asarray(lateness) if lateness else np.zeros(1)
     base = float(np.median(latency[0])) if latency[0] else float("nan")
     delayed = float(np.median(latency[1])) if latency[1] else float("nan")
@@ -173,6 +193,12 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[25, 50, 100, 150, 200])
     ap.add_argument("--duration-s", type=float, default=30.0)
     ap.add_argument("--delay-ms", type=float, default=200.0)
+    ap.add_argument(
+        "--stagger-s",
+        type=float,
+        default=5.0,
+        help="first calls spread over this (one call's length); ~1 s: callers in lockstep",
+    )
     ap.add_argument("--harness-cpu", type=int, default=0)
     ap.add_argument("--agent-cpu", type=int, default=1)
     ap.add_argument("--profile", type=Path, default=None)
@@ -194,7 +220,9 @@ def main() -> None:
                 prof = cProfile.Profile() if profile else None
                 if prof is not None:
                     prof.enable()
-                row = asyncio.run(level(transport, urls, callers, args.duration_s, args.delay_ms))
+                row = asyncio.run(
+                    level(transport, urls, callers, args.duration_s, args.delay_ms, args.stagger_s)
+                )
                 if prof is not None:
                     prof.disable()
                     prof.dump_stats(str(args.profile))
@@ -215,6 +243,7 @@ def main() -> None:
         "label": args.label,
         "machine": machine,
         "duration_s": args.duration_s,
+        "stagger_s": args.stagger_s,
         "delay_ms": args.delay_ms,
         "per_core": best,
         "rows": rows,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.audio import Pcm
@@ -35,11 +36,22 @@ class _QueueLink:
         item: Pcm | dict[str, Any] | None = await self._inbox.get()
         return item
 
+    # What the agent sends carries the moment it was sent: with no network in
+    # between, that is when it reaches the caller, however late the caller's
+    # loop gets to it (a busy box must not add to the agent's measured latency).
     async def send_audio(self, pcm: Pcm) -> None:
-        await self._outbox.put(pcm.copy())
+        await self._outbox.put(_Sent(pcm.copy(), asyncio.get_running_loop().time()))
 
     async def send_event(self, event: dict[str, Any]) -> None:
-        await self._outbox.put(dict(event))
+        await self._outbox.put(_Sent(dict(event), asyncio.get_running_loop().time()))
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """An item from the agent and the loop time it was sent."""
+
+    item: Pcm | dict[str, Any]
+    at: float
 
 
 class InProcessTransport(Transport):
@@ -72,18 +84,17 @@ class InProcessTransport(Transport):
         await self._to_agent.put(dict(event))
 
     async def receive(self) -> AsyncIterator[Incoming]:
-        loop = asyncio.get_running_loop()
         while True:
-            item = await self._to_caller.get()
-            if item is _HANGUP:
+            sent = await self._to_caller.get()
+            if sent is _HANGUP:
                 if self._task is not None and self._task.done() and self._task.exception():
                     exc = self._task.exception()
                     raise TransportError(f"agent task failed: {exc!r}", where="inprocess agent")
                 return
-            if isinstance(item, dict):
-                yield EventIn(item, loop.time())
+            if isinstance(sent.item, dict):
+                yield EventIn(sent.item, sent.at)
             else:
-                yield AudioIn(item, loop.time())
+                yield AudioIn(sent.item, sent.at)
 
     async def close(self) -> None:
         if self._closed:
