@@ -30,6 +30,11 @@ class ReplyingAgent:
 
     def __init__(self) -> None:
         self.reply_starts: list[int] = []
+        #: loop time each reply was sent, and the session's t0 (set by _call): the
+        #: reply on the caller's own timeline, free of the agent's estimate of t0
+        #: (made from when it processed the caller's frames, late on a busy box)
+        self.reply_sent_at: list[float] = []
+        self.line_t0 = 0.0
         self.caller_onsets: list[int] = []
         self.closed_at: int | None = None
 
@@ -60,6 +65,7 @@ class ReplyingAgent:
             if speaking and silent >= END_SILENCE and len(self.reply_starts) < 1:
                 speaking = False
                 self.reply_starts.append(round((now - t0) * SAMPLE_RATE))
+                self.reply_sent_at.append(loop.time())
                 t = np.arange(int(REPLY_S * SAMPLE_RATE)) / SAMPLE_RATE
                 await link.send_audio((8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16))
 
@@ -89,6 +95,7 @@ async def _call(agent: ReplyingAgent, turns: list[PlannedTurn]) -> list[dict[str
         on_turn=rows.append,
     )
     record = await session.run()
+    agent.line_t0 = session.t0
     assert record.error is None, record.error
     return rows
 
@@ -100,7 +107,8 @@ def _reply_onset(rows: list[dict[str, Any]]) -> int:
 async def test_barge_in_planned_at_800_ms_starts_within_20_ms_of_that_point() -> None:
     agent = ReplyingAgent()
     rows = await _call(agent, [_say(0, "Hello I need help"), _say(1, "Stop there", at_ms=800)])
-    (reply,) = agent.reply_starts
+    (sent,) = agent.reply_sent_at
+    reply = round((sent - agent.line_t0) * SAMPLE_RATE)  # on the caller's timeline
     barge = agent.caller_onsets[1]  # the caller's second utterance, as the agent heard it
     assert abs(barge - reply - 800 * 16) <= 20 * 16
     assert rows[1]["action"] == "barge_in"
