@@ -107,7 +107,7 @@ window: {warmup_s: 0, duration_s: 3600}
 FLEET = """\
 name: bundled-agent-fleet
 seed: 1
-traffic: {callers: 1, turns_per_call: 2, ramp_s: 5, patience_s: 3.5,
+traffic: {callers: 1, turns_per_call: 2, ramp_s: %(ramp)g, patience_s: 3.5,
           speak_ms: {dist: fixed, ms: 1}, listen_ms: {dist: fixed, ms: 1}}
 cpu: {cores: %(cores)d}
 balancer: least-connections
@@ -120,7 +120,7 @@ stages:
   - {name: tts, servers: %(k)d, slots: 64, service_ms: {dist: fixed, ms: 1}}
   - {name: network, service_ms: {dist: fixed, ms: 1}}
 slo: {latency_p95_ms: %(slo)g}
-window: {warmup_s: 10, duration_s: %(window)g}
+window: {warmup_s: %(ramp)g, duration_s: %(window)g}
 search: {start: 1, growth: 2, max: %(max)d}
 call_cpu: {stage: llm, cores: %(call)g, generator_cores: %(generator)g, every_ms: 200}
 """
@@ -224,6 +224,9 @@ async def breakpoints(args: argparse.Namespace) -> None:
     in_call = sum(float(r.get("duration_s") or 0.0) for r in read_jsonl(cal_dir / "calls.jsonl"))
     per_call = max(0.0, agent_cpu - idle * wall - staged) / max(in_call, 1e-9)
     args.call_cpu = (round(per_call, 4), round(generator, 4))
+    # voxsim load spreads a step's new callers over one call's length (conductor.py): so
+    # do the model's callers, and it measures once they have all joined.
+    args.call_s = round(in_call / max(1, len(read_jsonl(cal_dir / "calls.jsonl"))), 2)
     print(
         f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s "
         f"({idle:.3f} cores idle); its stages' CPU {staged:.2f} s = "
@@ -333,6 +336,7 @@ def fleet_model(
         "max": args.max,
         "call": args.call_cpu[0],
         "generator": args.call_cpu[1],
+        "ramp": getattr(args, "call_s", 5.0),
     }
     return apply(parse_capacity(text), cal)
 
@@ -447,6 +451,7 @@ def predicted_chaos(cal: Calibration) -> dict[str, Any]:
         "max": 8,
         "call": 0.0,
         "generator": 0.0,
+        "ramp": 1.0,
     }
     data = parse_capacity(text).model_dump()
     data["traffic"].update(
@@ -485,6 +490,7 @@ async def measured_chaos(out: Path) -> dict[str, Any]:
         soak_s=CHAOS["seconds"],
         window_s=30.0,
         pause_s=0.5,
+        stagger_s=1.0,  # as the model's ramp_s: every caller in before the kill
         chaos=[f"kill-instance@{CHAOS['kill_s']:g}", f"restart-instance@{CHAOS['restart_s']:g}"],
     )
     outcome = await load_on_fleet(2, cfg)

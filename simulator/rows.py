@@ -192,6 +192,7 @@ class LoadStepRow(TypedDict, total=False):
     lost_calls: int  # calls in flight on those workers (failed, not in error_rate)
     agent_rss_mb: float | None  # the bundled agent's memory at the step's end
     agent_fds: int | None
+    arrivals_s: float  # the step's new callers joined spread evenly over this long (0: at once)
 
 
 class SloResultRow(TypedDict):

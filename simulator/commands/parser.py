@@ -196,6 +196,12 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-calls", type=int, default=2000, help="stop after this many calls")
     p.add_argument("--max-duration-s", type=float, default=1800.0, help="stop after this long")
     p.add_argument("--pause-s", type=float, default=1.0, help="max random gap between calls")
+    p.add_argument(
+        "--stagger-s",
+        type=float,
+        default=None,
+        help="spread new callers over this long (default: one call's length, measured; 0: at once)",
+    )
     p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
     p.add_argument("--keep-audio", action="store_true", help="write every call's recordings")
     p.add_argument(

@@ -11,6 +11,16 @@ and ask the profile what comes next. The run also ends at the caps
 (`max_duration_s`, `max_calls`), and fails when calls in a row never reach
 their first turn (an unreachable agent would otherwise be called forever).
 
+Arrivals: callers added by a step join spread evenly over one call's length
+(`stagger_s`; by default the median duration of the run's calls so far, so a
+run whose first step has more than one caller places one pilot call first),
+through locust's own spawn rate, and the step settles at least that long. So
+calls start and end at different moments, as independent callers' do; all at
+once, with every call the same script, C calls would start, turn and end
+together once per call length, and the agent would meet bursts of C turns in
+one second that no telephone traffic makes (BENCHMARKS.md, "The breakpoint
+and a killed instance"). A lowered level stops its surplus callers at once.
+
 Workers: every worker ready at the start is admitted (given users); one that
 becomes ready later is admitted when the next step begins. A worker lost
 mid-run (`worker_lost`) has its calls in flight recorded as failed calls,
@@ -24,7 +34,9 @@ again).
 from __future__ import annotations
 
 import json
+import statistics
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +61,11 @@ READY_TIMEOUT_S = 180.0
 #: The run fails after this many calls in a row (at least two per caller of the
 #: current level) failed before their first turn: nothing can be measured.
 UNREACHABLE_CALLS = 10
+#: The pilot (one caller, to measure a call's length) gives up after this many calls
+#: ended without one that went well; new callers are then spread over settle_s.
+PILOT_CALLS = 3
+#: A call's length is the median of this many of the run's latest ok calls.
+DURATIONS_KEPT = 256
 
 
 @dataclass
@@ -67,6 +84,8 @@ class _Running:
     measuring: bool = False
     #: calls in flight when the window closed: their turns may still land in it
     draining: set[str] | None = None
+    #: the step's new callers joined spread over this long
+    arrivals_s: float = 0.0
 
 
 class Conductor:
@@ -101,6 +120,11 @@ class Conductor:
         self._drain_from: float | None = None
         self._current: _Running | None = None
         self._users = 0
+        #: locust's spawn rate for this step (users per second; see _begin)
+        self._rate = 1.0
+        #: the first step, waiting for the pilot call to give a call's length
+        self._pilot: Step | None = None
+        self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)
         self._agent_samples: list[dict[str, Any]] = []
         self.out = Path(cfg.out_dir)
 
@@ -151,6 +175,8 @@ class Conductor:
             elif e.get("kind") == "call":
                 self.in_flight.pop(str(e["call_id"]), None)
                 self.calls_done += 1
+                if e.get("status") == "ok" and e.get("duration_s"):
+                    self._durations.append(float(e["duration_s"]))
                 if e.get("status") != "ok" and not e.get("turns"):
                     self.unplaced += 1
                     self.unplaced_error = str(e.get("error") or "")
@@ -175,8 +201,14 @@ class Conductor:
             self.redispatch = True
             self.status = "running"
             self._write_state()
-            return self._begin(self.profile.next_step(self.rows), now)
+            first = self.profile.next_step(self.rows)
+            if first is not None and first.concurrency > 1 and self.stagger_s() is None:
+                self._pilot, self._users, self._rate = first, 1, 1.0
+                return (1, 1.0)
+            return self._begin(first, now)
         self._sample_agent(now)
+        if self._pilot is not None:
+            return self._after_pilot(now)
         cur = self._current
         assert cur is not None
         if now - self.t0 >= self.cfg.max_duration_s:
@@ -194,17 +226,41 @@ class Conductor:
             )
         if not cur.measuring:
             self._maybe_start_window(cur, now)
-            return (self._users, float(max(self._users, 1)))
+            return (self._users, self._rate)
         if now >= cur.measure_to and cur.draining is None:
             if self._too_few_turns(cur, now):
                 cur.measure_to = now + 1.0  # keep measuring: a step needs data
-                return (self._users, float(max(self._users, 1)))
+                return (self._users, self._rate)
             cur.draining = set(self.in_flight)
         draining = (cur.draining or set()) & self.in_flight.keys()
         if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
-            return (self._users, float(max(self._users, 1)))
+            return (self._users, self._rate)
         self._close(cur, cur.measure_to, truncated=False)
         return self._begin(self.profile.next_step(self.rows), now)
+
+    def stagger_s(self) -> float | None:
+        """How long a step's new callers' arrivals are spread over: `--stagger-s`, else one
+        call's length as measured (median of the run's latest ok calls); None: none yet."""
+        if self.cfg.stagger_s is not None:
+            return self.cfg.stagger_s
+        return statistics.median(self._durations) if self._durations else None
+
+    def _after_pilot(self, now: float) -> tuple[int, float] | None:
+        """One caller until a call's length is known (or PILOT_CALLS ended without an ok
+        one), then the first step; the run's caps and the unreachable agent still apply."""
+        assert self.t0 is not None and self._pilot is not None
+        if now - self.t0 >= self.cfg.max_duration_s:
+            return self._finish("capped", f"--max-duration-s {self.cfg.max_duration_s:g} reached")
+        if self.unplaced >= UNREACHABLE_CALLS:
+            error = self.unplaced_error[:300]
+            return self._finish(
+                "failed",
+                f"{self.unplaced} calls in a row failed before their first turn; the last: {error}",
+            )
+        if self.stagger_s() is None and self.calls_done < PILOT_CALLS:
+            return (1, 1.0)
+        first, self._pilot = self._pilot, None
+        return self._begin(first, now)
 
     def _begin(self, step: Step | None, now: float) -> tuple[int, float] | None:
         if step is None:
@@ -214,18 +270,26 @@ class Conductor:
         if late:  # a worker that joined during the last step gets its share now
             self.admitted |= late
             self.redispatch = True
-        changed = step.concurrency != self._users
+        added = step.concurrency - self._users
+        spread = 0.0
+        if added > 0:
+            measured = self.stagger_s()
+            spread = self.cfg.settle_s if measured is None else measured
+        # locust starts `rate` users a second: the added ones over `spread`; fewer at once
+        self._rate = added / spread if spread > 0 else float(max(step.concurrency, 1))
+        settle = max(self.cfg.settle_s, spread) if step.concurrency != self._users else 0.0
         cur = _Running(
             step=step,
             index=len(self.rows),
             began=now,
-            settle_until=now + (self.cfg.settle_s if changed else 0.0),
-            lowered=step.concurrency < self._users,
+            settle_until=now + settle,
+            lowered=added < 0,
+            arrivals_s=spread,
         )
         self._current = cur
         self._users = step.concurrency
         self._maybe_start_window(cur, now)
-        return (self._users, float(self._users))
+        return (self._users, self._rate)
 
     def _maybe_start_window(self, cur: _Running, now: float) -> None:
         """Measure once settled, and after a lowered level once the surplus callers
@@ -269,6 +333,7 @@ class Conductor:
             "started_s": round(cur.measure_from - self.t0, 3),
             "measure_s": round(until - cur.measure_from, 3),
             "window": [cur.measure_from, until],
+            "arrivals_s": round(cur.arrivals_s, 3),
         }
         if truncated:
             row["truncated"] = True

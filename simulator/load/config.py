@@ -27,6 +27,7 @@ PROFILES = ("ramp", "soak", "stress", "breakpoint")
 #: Hard ceilings of the flags themselves, so a typo cannot start 10,000 callers.
 MAX_CONCURRENCY = 500
 MAX_WORKERS = 32
+MAX_STAGGER_S = 600.0
 
 
 @dataclass
@@ -65,6 +66,10 @@ class LoadConfig:
     max_duration_s: float = 1800.0
     #: a caller waits uniform(0, pause_s) between its calls (desynchronises callers)
     pause_s: float = 1.0
+    #: new callers join spread evenly over this many seconds, so their calls start and
+    #: end at different moments as independent callers' do; None: one call's length,
+    #: measured (the median of the run's calls so far; a pilot call first if none)
+    stagger_s: float | None = None
     workers: int = 0
     #: workers on other hosts (`voxsim load-worker --master ADDR:PORT`) the master waits for
     expect_workers: int = 0
@@ -114,6 +119,8 @@ def check(cfg: LoadConfig) -> LoadConfig:
             raise bad("must be > 0", "--" + name.replace("_", "-"), "pass a positive number")
     if cfg.settle_s < 0 or cfg.pause_s < 0:
         raise bad("must be >= 0", "--settle-s/--pause-s", "pass 0 or more seconds")
+    if cfg.stagger_s is not None and not 0 <= cfg.stagger_s <= MAX_STAGGER_S:
+        raise bad(f"{cfg.stagger_s:g} s", "--stagger-s", f"0..{MAX_STAGGER_S:g} s (0: all at once)")
     if cfg.max_calls < 1 or cfg.min_turns < 1:
         raise bad("must be >= 1", "--max-calls/--min-turns", "pass a positive count")
     if not 0 <= cfg.max_error_rate <= 1:

@@ -48,6 +48,7 @@ async def test_a_killed_instance_loses_only_its_calls_and_the_run_keeps_every_ro
         window_s=10.0,
         settle_s=0.0,
         pause_s=0.3,
+        stagger_s=1.0,  # every caller mid-call at the kill (no pilot call first)
         chaos=[f"kill-instance@{KILL_AT_S:g}"],
     )
     fleet = Fleet(2, "least-conn")

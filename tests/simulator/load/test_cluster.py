@@ -87,6 +87,7 @@ def test_a_step_records_each_workers_loop_and_flags_a_saturated_one() -> None:
 
 def make(tmp_path: Path, expected: int = 1, **kw: object) -> Conductor:
     kw.setdefault("min_turns", 1)
+    kw.setdefault("stagger_s", 0.0)  # new callers at once: these tests are about workers
     cfg = LoadConfig(scenario="s.yaml", out_dir=str(tmp_path), **kw)  # type: ignore[arg-type]
     return Conductor(cfg, Limits(500.0, 0.01), expected_workers=expected)
 

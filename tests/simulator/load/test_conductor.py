@@ -11,7 +11,9 @@ from simulator.load.steps import Limits
 
 
 def make(tmp_path: Path, **kw: object) -> Conductor:
+    """A conductor; new callers join at once unless a test spreads them (test_arrivals)."""
     kw.setdefault("min_turns", 1)
+    kw.setdefault("stagger_s", 0.0)
     cfg = LoadConfig(scenario="s.yaml", out_dir=str(tmp_path), **kw)  # type: ignore[arg-type]
     return Conductor(cfg, Limits(500.0, 0.01), expected_workers=1)
 
@@ -147,3 +149,94 @@ def test_the_unreachable_streak_scales_with_the_level(tmp_path: Path) -> None:
     assert c.tick(2.0) is not None  # one refused burst at a high level is a measurement
     c.add_events([{**burst[0], "call_id": "last"}])
     assert c.tick(3.0) is None and c.status == "failed"
+
+
+# -- arrivals: new callers spread over one call's length --------------------------------
+
+
+def call_ends(c: Conductor, at: float, duration_s: float, status: str = "ok", n: int = 1) -> None:
+    c.add_events(
+        [
+            {"kind": "call", "call_id": f"e{at}-{i}", "status": status, "turns": 1}
+            | {"duration_s": duration_s, "at": at}
+            for i in range(n)
+        ]
+    )
+
+
+def test_a_first_step_of_many_callers_waits_for_a_pilot_call_then_spreads_them_over_its_length(
+    tmp_path: Path,
+) -> None:
+    c = make(tmp_path, profile="soak", concurrency=4, soak_s=40, window_s=20, settle_s=2)
+    c.cfg.stagger_s = None  # the default: one call's length, measured
+    c.worker_ready("w1")
+    assert c.tick(0.0) == (1, 1.0)  # the pilot: one caller until a call has ended
+    assert c.tick(5.0) == (1, 1.0)
+    call_ends(c, 7.9, duration_s=8.0)
+    # The 3 others join at 3/8 a second: over the 8 s one call took; the step settles 8 s.
+    assert c.tick(8.0) == (4, 3 / 8)
+    assert c.tick(15.9) == (4, 3 / 8) and not c._current.measuring  # type: ignore[union-attr]
+    c.tick(16.0)
+    assert c._current.measuring and c._current.measure_from == 16.0  # type: ignore[union-attr]
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 17.0}])
+    c.tick(37.0)
+    assert rows(tmp_path)[0]["arrivals_s"] == 8.0
+
+
+def test_each_raise_spreads_its_new_callers_over_the_median_call_so_far(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="ramp", levels=[1, 5, 2], step_s=4, settle_s=1)
+    c.cfg.stagger_s = None
+    c.worker_ready("w1")
+    first = c.tick(0.0)
+    assert first is not None and first[0] == 1  # one caller: no pilot needed
+    c.tick(1.0)  # window [1, 5)
+    for at, d in ((2.0, 3.0), (3.0, 5.0), (4.0, 10.0)):
+        call_ends(c, at, duration_s=d)
+    call_ends(c, 4.5, duration_s=99.0, status="failed")  # a failed call's length is not a call's
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 2.0}])
+    assert c.tick(6.0) == (5, 4 / 5.0)  # +4 callers over the median 5 s
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 12.0}])
+    c.tick(11.0)  # settled after max(settle_s, 5 s)
+    assert c._current.measure_from == 11.0  # type: ignore[union-attr]
+    assert c.tick(16.0) == (2, 2.0)  # a lowered level: the surplus stops at once
+
+
+def test_a_set_stagger_is_used_as_is_and_zero_starts_everyone_at_once(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="soak", concurrency=10, soak_s=40, window_s=20, stagger_s=20.0)
+    c.worker_ready("w1")
+    assert c.tick(0.0) == (10, 0.5)  # no pilot: 10 callers over 20 s
+    at_once = make(tmp_path / "b", profile="soak", concurrency=10, soak_s=40, window_s=20)
+    (tmp_path / "b").mkdir()
+    at_once.worker_ready("w1")
+    assert at_once.tick(0.0) == (10, 10.0)
+
+
+def test_a_pilot_that_never_completes_a_call_gives_up_and_spreads_over_settle(
+    tmp_path: Path,
+) -> None:
+    c = make(tmp_path, profile="soak", concurrency=3, soak_s=40, window_s=20, settle_s=4)
+    c.cfg.stagger_s = None
+    c.worker_ready("w1")
+    assert c.tick(0.0) == (1, 1.0)
+    call_ends(c, 1.0, duration_s=2.0, status="failed", n=2)
+    assert c.tick(2.0) == (1, 1.0)
+    call_ends(c, 3.0, duration_s=2.0, status="failed")
+    assert c.tick(4.0) == (3, 2 / 4.0)
+
+
+def test_a_pilot_against_an_unreachable_agent_fails_the_run(tmp_path: Path) -> None:
+    c = make(tmp_path, profile="soak", concurrency=3, soak_s=40, window_s=20)
+    c.cfg.stagger_s = None
+    c.cfg.max_calls = 100
+    c.worker_ready("w1")
+    c.tick(0.0)
+    c.add_events(
+        [{"kind": "call", "call_id": f"x{i}", "status": "failed", "at": 1.0} for i in range(3)]
+    )
+    # Pilot over (3 calls ended), the first step runs; its callers' calls keep failing.
+    assert c.tick(2.0) == (3, 2 / 5.0)
+    c.add_events(
+        [{"kind": "call", "call_id": f"y{i}", "status": "failed", "at": 3.0} for i in range(7)]
+    )
+    c.tick(4.0)
+    assert c.status == "failed" and "before their first turn" in c.reason

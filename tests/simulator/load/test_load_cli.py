@@ -71,6 +71,17 @@ def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_c
     for w in ("w1", "w2"):
         assert read(out / "workers" / w / "turns.jsonl")
 
+    # Arrivals: the first step has 2 callers, so one pilot call measured a call's length
+    # first (no second call was placed before it ended); each raise spread its new
+    # callers over the median ok call so far; the lowered level added none.
+    placed = sorted(
+        p["at"] for w in ("w1", "w2") for p in read(out / "workers" / w / "placed.jsonl")
+    )
+    assert placed[1] >= min(c["load_at"] for c in calls), placed[:3]
+    ok = [c["duration_s"] for c in calls if c["status"] == "ok"]
+    spreads = [r["arrivals_s"] for r in rows]
+    assert all(min(ok) <= s <= max(ok) for s in spreads[:2]) and spreads[2] == 0, spreads
+
     # Every row is recomputed exactly from the turns and calls inside its window.
     recount(rows, turns, calls, workers=2)
     assert (out / "locust_stats.csv").exists()
