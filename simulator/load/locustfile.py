@@ -296,6 +296,10 @@ class VoxsimCaller(User):
     def on_start(self) -> None:
         if ENGINE is not None:
             ENGINE.caller(+1)
+        if cfg().stagger_s != 0:
+            # locust starts a step's users a batch a second (the spawn rate, rounded
+            # down); within the batch they would all dial in the same millisecond.
+            gevent.sleep(random.uniform(0.0, 1.0))
 
     def on_stop(self) -> None:
         if ENGINE is not None:

@@ -119,6 +119,23 @@ def test_soak_flags_a_drifting_leaking_agent_and_passes_a_flat_one(
     assert len(read(tmp_path / "leaky" / "load.jsonl")) == 3  # 12 s in 4 s windows
 
 
+def test_callers_started_in_one_batch_do_not_dial_in_the_same_instant(
+    tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any
+) -> None:
+    """9 callers over 1 s: locust starts them as one batch (its spawn rate rounds down to
+    whole users a second); each waits a random part of that second before its first call,
+    so the first calls' start times spread over it rather than one millisecond."""
+    agent = slow_agent()
+    out = tmp_path / "run"
+    flags = ["--profile", "soak", "--concurrency", "9", "--soak-s", "3", "--window-s", "3"]
+    flags += ["--stagger-s", "1", "--settle-s", "1", "--min-turns", "1", "--agent", agent["url"]]
+    code, log = finish(voxsim_load(scenario_file, out, *flags))
+    assert code == 0, log
+    first = sorted(p["at"] for p in read(next(out.glob("workers/*/placed.jsonl"))))[:9]
+    # 9 uniform draws over 1 s all within 0.1 s of each other: probability ~1e-7.
+    assert first[-1] - first[0] > 0.1, first
+
+
 @pytest.mark.parametrize("background", [False, True], ids=["terminal", "background-job"])
 def test_ctrl_c_leaves_a_valid_run_directory_and_a_report(
     tmp_path: Path, scenario_file: Path, slow_agent: Any, voxsim_load: Any, background: bool
