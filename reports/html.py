@@ -150,8 +150,9 @@ def _load_section(data: RunData) -> tuple[str, str]:
         if brk is not None
         else "No breakpoint within the tested concurrency."
     )
+    arrivals = e(load_curve.arrivals_note(data.load_steps))
     return (
-        f'<h2 id="load">Load</h2><p><b>{note}</b></p>' + "".join(divs),
+        f'<h2 id="load">Load</h2><p><b>{note}</b> {arrivals}</p>' + "".join(divs),
         "".join(blobs),
     )
 

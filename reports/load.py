@@ -51,6 +51,20 @@ def breakpoint_step(rows: Sequence[LoadStepRow], p95_limit_ms: float | None) -> 
     return None
 
 
+def arrivals_note(rows: Sequence[LoadStepRow]) -> str:
+    """How the run's callers joined (load.jsonl `arrivals_s`): spread out, as independent
+    callers, or all at once, a synchronised burst (docs/load.md, "Arrivals"); "" if unknown."""
+    spreads = [as_number(r.get("arrivals_s")) for r in rows if "arrivals_s" in r]
+    known = [s for s in spreads if s is not None]
+    if not known:
+        return ""  # a run from before arrivals were recorded
+    if max(known) == 0:
+        return "New callers joined all at once (--stagger-s 0): their turns came in bursts."
+    lo, hi = min(s for s in known if s > 0), max(known)
+    span = f"{lo:.1f} s" if round(lo, 1) == round(hi, 1) else f"{lo:.1f}-{hi:.1f} s"
+    return f"Each step's new callers joined spread over {span} (one call's length)."
+
+
 def load_figure(rows: Sequence[LoadStepRow], p95_limit_ms: float | None) -> go.Figure | None:
     """P50/P95 latency (left axis) and error rate (right axis) vs concurrency; None if no rows."""
     ordered = steps(rows)

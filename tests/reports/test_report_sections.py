@@ -201,6 +201,14 @@ def test_breakpoint_is_the_marked_step_else_the_first_over_limit_or_erroring() -
     assert fig is not None and list(fig.data[0].x) == [1, 4, 8, 16]
 
 
+def test_the_load_section_says_how_callers_joined() -> None:
+    spread = [{"concurrency": 2, "arrivals_s": 8.04}, {"concurrency": 4, "arrivals_s": 9.5}]
+    assert "spread over 8.0-9.5 s" in load.arrivals_note(spread)
+    assert "spread over 8.0 s" in load.arrivals_note([*spread[:1], {"arrivals_s": 0.0}])
+    assert "all at once" in load.arrivals_note([{"concurrency": 4, "arrivals_s": 0.0}])
+    assert load.arrivals_note([{"concurrency": 4}]) == ""  # recorded before arrivals were
+
+
 def test_soak_windows_are_drawn_against_time_with_the_agents_memory() -> None:
     rows = [
         {
