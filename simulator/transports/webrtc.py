@@ -16,7 +16,8 @@ RFC 6465 audio level in a Python loop over the samples (that optional header
 extension is now left out). Its resampler also held each frame back until the
 next one came: 20 ms of delay each way that a browser does not add (WebRTC
 latency medians are ~40 ms lower since; the delay a test injects still comes
-back exactly).
+back exactly). Received audio is decoded on the event loop as it arrives
+(`webrtc_decode.py`), not on aiortc's decoder thread and its per-frame hop.
 
 On loopback, aioice skips 127.0.0.1 when it gathers host candidates and
 would use the machine's other addresses; `loopback_candidates()` restricts
@@ -46,6 +47,7 @@ from simulator.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, SPEECH_TH
 from simulator.errors import ProtocolError, TransportError
 from simulator.transports.base import AudioIn, EventIn, Incoming, StartInfo, Transport
 from simulator.transports.codecs import StreamResampler
+from simulator.transports.webrtc_decode import InlineDecoder, decode_inline
 
 _original_host_addresses = aioice.ice.get_host_addresses
 
@@ -215,9 +217,13 @@ class WebRtcTransport(Transport):
 
     reliable = False  # UDP: a lost packet is gone
 
-    def __init__(self, url: str, connect_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, url: str, connect_timeout_s: float = 15.0, inline_decode: bool = True
+    ) -> None:
         self.url = url.removeprefix("webrtc+")
         self._timeout = connect_timeout_s
+        self._inline_decode = inline_decode
+        self.decoders: list[InlineDecoder] = []  # received audio decoded on the loop
         self._pc: RTCPeerConnection | None = None
         self._track = PcmTrack(paced=False)
         self._channel: RTCDataChannel | None = None
@@ -234,6 +240,8 @@ class WebRtcTransport(Transport):
         loopback_candidates(urlsplit(self.url).hostname or "")
         pc = self._pc = RTCPeerConnection()
         pc.addTrack(self._track)
+        if self._inline_decode:  # before setRemoteDescription: aiortc starts receiving after
+            self.decoders = [d for r in pc.getReceivers() if (d := decode_inline(r)) is not None]
         channel = self._channel = pc.createDataChannel("control")
         opened = asyncio.Event()
         channel.on("open", opened.set)
