@@ -52,6 +52,11 @@ def haproxy_config(
         "    timeout client-fin 2s",
         "    timeout server-fin 2s",
         "    timeout queue 30s",
+        # A health check waits this long for /health: an overloaded instance whose loop
+        # lags stays UP (its calls are slow, which is the measurement); the default, the
+        # check interval (500 ms), marked the bundled agent DOWN at 48 calls and HAProxy
+        # refused every new call. A killed instance refuses at once (observe layer4).
+        "    timeout check 2s",
         # A connection refused by a dead instance is retried on another one.
         "    retries 3",
         "    option redispatch 1",

@@ -59,8 +59,12 @@ STOP_WAIT_S = 60.0
 #: Engines pre-load audio and connect before the first step.
 READY_TIMEOUT_S = 180.0
 #: The run fails after this many calls in a row (at least two per caller of the
-#: current level) failed before their first turn: nothing can be measured.
+#: current level) failed before their first turn: nothing can be measured. Once the
+#: agent has answered in this run, also only after UNREACHABLE_S without a caller
+#: turn: an agent that refuses calls when full, or whose balancer marked it down
+#: under overload, is failing that level (its error rate), not unreachable.
 UNREACHABLE_CALLS = 10
+UNREACHABLE_S = 30.0
 #: The pilot (one caller, to measure a call's length) gives up after this many calls
 #: ended without one that went well; new callers are then spread over settle_s.
 PILOT_CALLS = 3
@@ -108,6 +112,8 @@ class Conductor:
         #: calls in a row that failed before their first turn, and the last one's error
         self.unplaced = 0
         self.unplaced_error = ""
+        #: when the latest caller turn was measured (the agent was reachable then)
+        self._reached_at: float | None = None
         #: call id -> worker, of every call started and not ended
         self.in_flight: dict[str, str] = {}
         #: callers (locust users) running now: +1 when one starts, -1 once it stopped
@@ -172,6 +178,8 @@ class Conductor:
                 self._callers_by[who] = self._callers_by.get(who, 0) + int(e["delta"])
             elif e.get("kind") == "start":
                 self.in_flight[str(e["call_id"])] = str(e.get("worker"))
+            elif e.get("kind") == "turn":
+                self._reached_at = max(self._reached_at or 0.0, float(e.get("at") or 0.0))
             elif e.get("kind") == "call":
                 self.in_flight.pop(str(e["call_id"]), None)
                 self.calls_done += 1
@@ -217,13 +225,9 @@ class Conductor:
         if self.calls_done >= self.cfg.max_calls:
             self._close(cur, min(now, cur.measure_to), truncated=True)
             return self._finish("capped", f"--max-calls {self.cfg.max_calls} reached")
-        if self.unplaced >= max(UNREACHABLE_CALLS, 2 * self._users):
+        if self._unreachable(now, max(UNREACHABLE_CALLS, 2 * self._users)):
             self._close(cur, min(now, cur.measure_to), truncated=True)
-            error = self.unplaced_error[:300]
-            return self._finish(
-                "failed",
-                f"{self.unplaced} calls in a row failed before their first turn; the last: {error}",
-            )
+            return self._finish("failed", self._unreachable_reason())
         if not cur.measuring:
             self._maybe_start_window(cur, now)
             return (self._users, self._rate)
@@ -251,16 +255,25 @@ class Conductor:
         assert self.t0 is not None and self._pilot is not None
         if now - self.t0 >= self.cfg.max_duration_s:
             return self._finish("capped", f"--max-duration-s {self.cfg.max_duration_s:g} reached")
-        if self.unplaced >= UNREACHABLE_CALLS:
-            error = self.unplaced_error[:300]
-            return self._finish(
-                "failed",
-                f"{self.unplaced} calls in a row failed before their first turn; the last: {error}",
-            )
+        if self._unreachable(now, UNREACHABLE_CALLS):
+            return self._finish("failed", self._unreachable_reason())
         if self.stagger_s() is None and self.calls_done < PILOT_CALLS:
             return (1, 1.0)
         first, self._pilot = self._pilot, None
         return self._begin(first, now)
+
+    def _unreachable(self, now: float, calls: int) -> bool:
+        """`calls` calls in a row failed before their first turn, and the agent never
+        answered in this run or not for UNREACHABLE_S."""
+        if self.unplaced < calls:
+            return False
+        return self._reached_at is None or now - self._reached_at >= UNREACHABLE_S
+
+    def _unreachable_reason(self) -> str:
+        error = self.unplaced_error[:300]
+        if self._reached_at is not None:
+            error += f" (no caller turn for {UNREACHABLE_S:g} s)"
+        return f"{self.unplaced} calls in a row failed before their first turn; the last: {error}"
 
     def _begin(self, step: Step | None, now: float) -> tuple[int, float] | None:
         if step is None:

@@ -10,7 +10,7 @@ load measures the agent, not speech synthesis.
 Protocol, one JSON object per line: the worker writes
 `{"type": "call", "req": N}`; the engine answers with `{"type": "event",
 "event": {...}}` for every turn and call as it is measured (steps.py) and
-`{"type": "done", "req": N, "status": ...}` when call N ends. Standard input
+`{"type": "done", "req": N, "status": ..., "turns": T}` when call N ends. Standard input
 closing ends the engine (calls still running are cancelled; their rows so far
 are kept). Each turn and call event carries its full row (`row`): the worker
 forwards it to the master, which writes DIR/workers/WORKER/{calls,turns}.jsonl
@@ -156,7 +156,7 @@ class Engine:
         """Call number `req` of this worker, cycling through the plans."""
         plan = self.plans[req % len(self.plans)]
         call_id = f"{plan.call_id}-{self.worker}-{req:05d}"
-        status, error = "ok", None
+        status, error, turns = "ok", None, 0
         now = wall_clock()
         self.store.call_started[call_id] = now
         start = {"kind": "start", "worker": self.worker, "call_id": call_id, "at": now}
@@ -172,7 +172,7 @@ class Engine:
                 measure=self.cfg.measure,
                 voices=self.voices,
             )
-            status, error = row["status"], row["error"]
+            status, error, turns = row["status"], row["error"], row.get("n_turns") or 0
         except asyncio.CancelledError:
             # The run ended mid-call: the call was placed, so it gets its row.
             cut = {
@@ -186,7 +186,8 @@ class Engine:
             status, error = "failed", f"harness: {exc!r}"
             failed = {"call_id": call_id, "status": status, "error": error}
             self.store.add_call({**failed, "scenario": plan.scenario.name})
-        self.store.emit({"type": "done", "req": req, "status": status, "error": error})
+        done = {"type": "done", "req": req, "status": status, "error": error, "turns": turns}
+        self.store.emit(done)
 
     async def serve(self, requests: asyncio.StreamReader) -> None:
         """Answer requests until standard input closes."""

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from reference_agent.fleet import instance_flags, subcommand
 from reference_agent.fleet_processes import free_port
-from reference_agent.haproxy import BALANCERS, CALL_HEADER, haproxy_config
+from reference_agent.haproxy import BALANCERS, CALL_HEADER, haproxy_config, server_stats
 from simulator.cli import build_parser, main
 
 
@@ -58,8 +58,9 @@ def test_bad_fleet_flags_are_one_line_and_exit_2(
     assert done.value.code == 2 and where in err and len(err.strip().splitlines()) == 1
 
 
-async def _named_server(name: str) -> tuple[web.AppRunner, int]:
-    """A stand-in instance: /health, and /ws says its name and closes."""
+async def _named_server(name: str, health_s: float = 0.0) -> tuple[web.AppRunner, int]:
+    """A stand-in instance: /health (after `health_s`: a busy loop), and /ws says its
+    name and closes."""
 
     async def ws(request: web.Request) -> web.WebSocketResponse:
         sock = web.WebSocketResponse()
@@ -69,6 +70,7 @@ async def _named_server(name: str) -> tuple[web.AppRunner, int]:
         return sock
 
     async def health(_: web.Request) -> web.Response:
+        await asyncio.sleep(health_s)
         return web.Response(text="ok")
 
     app = web.Application()
@@ -120,3 +122,22 @@ async def test_sticky_keeps_a_call_on_its_instance_and_round_robin_does_not(
         assert seen[0] == seen[1] == seen[2] != seen[3] == seen[4], seen
     else:
         assert seen[:4] in (["a1", "a2", "a1", "a2"], ["a2", "a1", "a2", "a1"]), seen
+
+
+async def test_an_overloaded_instance_stays_up_and_a_dead_one_goes_down(tmp_path: Path) -> None:
+    """An instance answering its health check in 0.9 s (a loop lagging under load) is
+    slow, not gone: HAProxy keeps sending it calls. One that refuses is marked DOWN."""
+    runner, busy = await _named_server("busy", health_s=0.9)
+    sock = tmp_path / "s"
+    cfg = tmp_path / "haproxy.cfg"
+    backends = [("busy", busy), ("dead", free_port())]
+    cfg.write_text(haproxy_config("least-conn", ("127.0.0.1", free_port()), backends, 1, sock))
+    proc = await asyncio.create_subprocess_exec("haproxy", "-f", str(cfg), "-db")
+    try:
+        await asyncio.sleep(4.0)  # 8 check intervals; every check of `busy` took 0.9 s
+        status = {s["name"]: s["status"] for s in await server_stats(sock)}
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await runner.cleanup()
+    assert status["busy"].startswith("UP") and status["dead"].startswith("DOWN"), status

@@ -240,3 +240,21 @@ def test_a_pilot_against_an_unreachable_agent_fails_the_run(tmp_path: Path) -> N
     )
     c.tick(4.0)
     assert c.status == "failed" and "before their first turn" in c.reason
+
+
+def test_an_agent_that_answered_before_is_failing_its_level_not_unreachable(
+    tmp_path: Path,
+) -> None:
+    """Refused calls in a row (an agent full, or marked down by its balancer under load)
+    end the run only after UNREACHABLE_S without any caller turn; before, they are the
+    step's errors. An agent that never answered ends it at once (test_unreachable.py)."""
+    c = make(tmp_path, profile="soak", concurrency=2, soak_s=100, window_s=50, max_calls=500)
+    c.worker_ready("w1")
+    c.tick(0.0)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 300.0, "at": 5.0}])
+    refused = {"kind": "call", "status": "failed", "error": "503", "turns": 0}
+    c.add_events([{**refused, "call_id": f"r{i}", "at": 6.0 + i / 10} for i in range(40)])
+    assert c.tick(10.0) is not None and c.status == "running"
+    assert c.tick(34.9) is not None and c.status == "running"
+    c.tick(35.0)  # 30 s since the last caller turn
+    assert c.status == "failed" and "no caller turn for 30 s" in c.reason, c.reason
