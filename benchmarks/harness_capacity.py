@@ -19,6 +19,9 @@ lockstep again). Per level and transport it reports:
   minus against the instant one (criterion: within +-5 ms of `--delay-ms`);
 - harness CPU: process CPU seconds per wall second while every caller is
   calling (from the last first call to the end), per caller (% of a core);
+- the garbage collector's pauses (collections per generation, the longest
+  and total full-collection pause; simulator/load/gcpause.py; `--gc-freeze`
+  first freezes set-up objects out of the collector's walk);
 - calls, failed calls, turns without a reply.
 
 A level passes when both criteria hold; the figure per core is the highest
@@ -54,6 +57,7 @@ from reference_agent.server import route_urls
 from simulator import call as one_call
 from simulator.audio import Pcm
 from simulator.caller.render import render_call_full
+from simulator.load.gcpause import GcPauses, freeze_setup
 from simulator.scenario import parse_scenario
 from simulator.transports.base import Incoming, StartInfo, Transport
 from simulator.transports.registry import transport_for
@@ -122,9 +126,12 @@ async def level(
     duration_s: float,
     delay_ms: float,
     stagger_s: float,
+    gc_freeze: bool,
 ) -> dict[str, Any]:
     scenario = parse_scenario(SCENARIO)
     rendered = await render_call_full(scenario, scenario.seed)
+    if gc_freeze:  # an experiment: load workers do not freeze (BENCHMARKS.md)
+        freeze_setup()
     lateness: list[float] = []
     latency: dict[int, list[float]] = {0: [], 1: []}
     calls = failed = no_reply = 0
@@ -161,9 +168,10 @@ async def level(
         await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
         return time.process_time() - cpu0, time.monotonic() - wall0
 
-    meter = asyncio.ensure_future(cpu_while_all_call())
-    await asyncio.gather(*(caller(i) for i in range(callers)))
-    cpu, wall = await meter
+    with GcPauses() as pauses:
+        meter = asyncio.ensure_future(cpu_while_all_call())
+        await asyncio.gather(*(caller(i) for i in range(callers)))
+        cpu, wall = await meter
     late = np.asarray(lateness) if lateness else np.zeros(1)
     base = float(np.median(latency[0])) if latency[0] else float("nan")
     delayed = float(np.median(latency[1])) if latency[1] else float("nan")
@@ -183,6 +191,8 @@ async def level(
         "delay_recovered_ms": round(recovered, 1),
         "cpu_per_caller_pct": round(100.0 * cpu / wall / callers, 3),
         "harness_cpu_pct": round(100.0 * cpu / wall, 1),
+        "gc_freeze": gc_freeze,
+        **pauses.summary(),
         "passed": bool(p99 <= 5.0 and abs(recovered - delay_ms) <= 5.0 and not failed),
     }
 
@@ -198,6 +208,11 @@ def main() -> None:
         type=float,
         default=5.0,
         help="first calls spread over this (one call's length); ~1 s: callers in lockstep",
+    )
+    ap.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="freeze set-up objects out of the collector's walk (simulator/load/gcpause.py)",
     )
     ap.add_argument("--harness-cpu", type=int, default=0)
     ap.add_argument("--agent-cpu", type=int, default=1)
@@ -221,7 +236,15 @@ def main() -> None:
                 if prof is not None:
                     prof.enable()
                 row = asyncio.run(
-                    level(transport, urls, callers, args.duration_s, args.delay_ms, args.stagger_s)
+                    level(
+                        transport,
+                        urls,
+                        callers,
+                        args.duration_s,
+                        args.delay_ms,
+                        args.stagger_s,
+                        args.gc_freeze,
+                    )
                 )
                 if prof is not None:
                     prof.disable()
