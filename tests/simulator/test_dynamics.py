@@ -100,6 +100,14 @@ async def _call(agent: ReplyingAgent, turns: list[PlannedTurn]) -> list[dict[str
     return rows
 
 
+def _reply_on_callers_timeline(agent: ReplyingAgent) -> int:
+    """Where the reply began, in samples of the caller's timeline: the agent's send time
+    against the session's t0 (the agent's own estimate of t0, from when it processed the
+    caller's frames, runs late on a busy box: 26-39 ms under a CPU hog)."""
+    (sent,) = agent.reply_sent_at
+    return round((sent - agent.line_t0) * SAMPLE_RATE)
+
+
 def _reply_onset(rows: list[dict[str, Any]]) -> int:
     return round(rows[0]["agent_onset_s"] * SAMPLE_RATE)
 
@@ -107,8 +115,7 @@ def _reply_onset(rows: list[dict[str, Any]]) -> int:
 async def test_barge_in_planned_at_800_ms_starts_within_20_ms_of_that_point() -> None:
     agent = ReplyingAgent()
     rows = await _call(agent, [_say(0, "Hello I need help"), _say(1, "Stop there", at_ms=800)])
-    (sent,) = agent.reply_sent_at
-    reply = round((sent - agent.line_t0) * SAMPLE_RATE)  # on the caller's timeline
+    reply = _reply_on_callers_timeline(agent)
     barge = agent.caller_onsets[1]  # the caller's second utterance, as the agent heard it
     assert abs(barge - reply - 800 * 16) <= 20 * 16
     assert rows[1]["action"] == "barge_in"
@@ -119,7 +126,7 @@ async def test_barge_in_planned_at_800_ms_starts_within_20_ms_of_that_point() ->
 async def test_talking_over_the_first_words_starts_50_ms_into_the_reply() -> None:
     agent = ReplyingAgent()
     rows = await _call(agent, [_say(0, "Hello I need help"), _say(1, "Wait", at_ms=50)])
-    (reply,) = agent.reply_starts
+    reply = _reply_on_callers_timeline(agent)
     assert abs(agent.caller_onsets[1] - reply - 50 * 16) <= 20 * 16
     assert rows[1]["agent_overlap"] is True
 
@@ -128,7 +135,7 @@ async def test_a_backchannel_lands_while_the_agent_speaks_and_the_reply_runs_on(
     agent = ReplyingAgent()
     turns = [_say(0, "Hello I need help"), _say(1, "uh-huh", at_ms=1000, kind="backchannel")]
     rows = await _call(agent, turns)
-    (reply,) = agent.reply_starts
+    reply = _reply_on_callers_timeline(agent)
     said = agent.caller_onsets[1]
     assert reply < said < reply + REPLY_S * SAMPLE_RATE
     assert abs(said - reply - 1000 * 16) <= 20 * 16
