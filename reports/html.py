@@ -151,8 +151,9 @@ def _load_section(data: RunData) -> tuple[str, str]:
         else "No breakpoint within the tested concurrency."
     )
     arrivals = e(load_curve.arrivals_note(data.load_steps))
+    cooled = e(load_curve.cooldown_note(data.load_steps))
     return (
-        f'<h2 id="load">Load</h2><p><b>{note}</b> {arrivals}</p>' + "".join(divs),
+        f'<h2 id="load">Load</h2><p><b>{note}</b> {arrivals} {cooled}</p>' + "".join(divs),
         "".join(blobs),
     )
 

@@ -65,6 +65,20 @@ def arrivals_note(rows: Sequence[LoadStepRow]) -> str:
     return f"Each step's new callers joined spread over {span} (one call's length)."
 
 
+def cooldown_note(rows: Sequence[LoadStepRow]) -> str:
+    """Which levels started from an idle agent after a missed SLO (load.jsonl `cooled_s`,
+    docs/load.md "Cool-down"); "" if none did."""
+    cooled = [r for r in rows if as_number(r.get("cooled_s"))]
+    if not cooled:
+        return ""
+    levels = ", ".join(str(r.get("concurrency")) for r in cooled)
+    secs = [as_number(r.get("cooled_s")) or 0.0 for r in cooled]
+    return (
+        f"Levels measured after a missed SLO ({levels}) started from an idle agent "
+        f"(no callers for {min(secs):.0f}-{max(secs):.0f} s first)."
+    )
+
+
 def load_figure(rows: Sequence[LoadStepRow], p95_limit_ms: float | None) -> go.Figure | None:
     """P50/P95 latency (left axis) and error rate (right axis) vs concurrency; None if no rows."""
     ordered = steps(rows)

@@ -193,6 +193,7 @@ class LoadStepRow(TypedDict, total=False):
     agent_rss_mb: float | None  # the bundled agent's memory at the step's end
     agent_fds: int | None
     arrivals_s: float  # the step's new callers joined spread evenly over this long (0: at once)
+    cooled_s: float  # seconds with no callers before the step (after a missed SLO; absent: none)
 
 
 class SloResultRow(TypedDict):

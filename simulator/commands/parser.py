@@ -202,6 +202,12 @@ def _load_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="spread new callers over this long (default: one call's length, measured; 0: at once)",
     )
+    p.add_argument(
+        "--cooldown-s",
+        type=float,
+        default=10.0,
+        help="breakpoint: after a failing step, idle this long once its calls ended (0: none)",
+    )
     p.add_argument("--measure", action="store_true", help="also WER (b), turn-taking, task")
     p.add_argument("--keep-audio", action="store_true", help="write every call's recordings")
     p.add_argument(

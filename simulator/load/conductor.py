@@ -20,6 +20,9 @@ once, with every call the same script, C calls would start, turn and end
 together once per call length, and the agent would meet bursts of C turns in
 one second that no telephone traffic makes (BENCHMARKS.md, "The breakpoint
 and a killed instance"). A lowered level stops its surplus callers at once.
+A step the profile marks `cooldown` (the breakpoint search's levels after a
+missed SLO) first stops every caller, waits until their calls have ended and
+`cooldown_s` more, then starts from zero callers like the first step.
 
 Workers: every worker ready at the start is admitted (given users); one that
 becomes ready later is admitted when the next step begins. A worker lost
@@ -90,6 +93,8 @@ class _Running:
     draining: set[str] | None = None
     #: the step's new callers joined spread over this long
     arrivals_s: float = 0.0
+    #: seconds with no callers before the step (a cool-down after a missed SLO)
+    cooled_s: float = 0.0
 
 
 class Conductor:
@@ -130,6 +135,11 @@ class Conductor:
         self._rate = 1.0
         #: the first step, waiting for the pilot call to give a call's length
         self._pilot: Step | None = None
+        #: the next step, waiting for the agent to go idle (Step.cooldown), since when,
+        #: and since when nothing was in flight
+        self._cooling: Step | None = None
+        self._cool_from = 0.0
+        self._idle_at: float | None = None
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)
         self._agent_samples: list[dict[str, Any]] = []
         self.out = Path(cfg.out_dir)
@@ -217,6 +227,8 @@ class Conductor:
         self._sample_agent(now)
         if self._pilot is not None:
             return self._after_pilot(now)
+        if self._cooling is not None:
+            return self._after_cooldown(now)
         cur = self._current
         assert cur is not None
         if now - self.t0 >= self.cfg.max_duration_s:
@@ -240,7 +252,12 @@ class Conductor:
         if now < cur.measure_to + GRACE_S or (draining and now < cur.measure_to + STOP_WAIT_S):
             return (self._users, self._rate)
         self._close(cur, cur.measure_to, truncated=False)
-        return self._begin(self.profile.next_step(self.rows), now)
+        step = self.profile.next_step(self.rows)
+        if step is not None and step.cooldown and self._users > 0:
+            self._cooling, self._cool_from, self._idle_at = step, now, None
+            self._rate, self._users = float(self._users), 0
+            return (0, self._rate)
+        return self._begin(step, now)
 
     def stagger_s(self) -> float | None:
         """How long a step's new callers' arrivals are spread over: `--stagger-s`, else one
@@ -261,6 +278,25 @@ class Conductor:
             return (1, 1.0)
         first, self._pilot = self._pilot, None
         return self._begin(first, now)
+
+    def _after_cooldown(self, now: float) -> tuple[int, float] | None:
+        """No callers until every call has ended (at most STOP_WAIT_S) and `cooldown_s`
+        more has passed, then the step, its callers joining an idle agent."""
+        assert self.t0 is not None and self._cooling is not None
+        if now - self.t0 >= self.cfg.max_duration_s:
+            return self._finish("capped", f"--max-duration-s {self.cfg.max_duration_s:g} reached")
+        busy = bool(self.in_flight) or self.callers > 0
+        if busy and now - self._cool_from < STOP_WAIT_S:
+            return (0, self._rate)
+        if self._idle_at is None:
+            self._idle_at = now
+        if now - self._idle_at < self.cfg.cooldown_s:
+            return (0, self._rate)
+        step, self._cooling = self._cooling, None
+        users = self._begin(step, now)
+        if self._current is not None:
+            self._current.cooled_s = now - self._cool_from
+        return users
 
     def _unreachable(self, now: float, calls: int) -> bool:
         """`calls` calls in a row failed before their first turn, and the agent never
@@ -348,6 +384,8 @@ class Conductor:
             "window": [cur.measure_from, until],
             "arrivals_s": round(cur.arrivals_s, 3),
         }
+        if cur.cooled_s:
+            row["cooled_s"] = round(cur.cooled_s, 3)
         if truncated:
             row["truncated"] = True
         if cur.lost:

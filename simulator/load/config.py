@@ -70,6 +70,11 @@ class LoadConfig:
     #: end at different moments as independent callers' do; None: one call's length,
     #: measured (the median of the run's calls so far; a pilot call first if none)
     stagger_s: float | None = None
+    #: breakpoint: after a step that missed the SLO, every caller stops, the search
+    #: waits until their calls have ended and this many seconds more, and the next
+    #: level starts from an idle agent (an overloaded agent can stay slow at a level
+    #: it passes fresh: docs/load.md, "Cool-down"); 0: lower straight to the next level
+    cooldown_s: float = 10.0
     workers: int = 0
     #: workers on other hosts (`voxsim load-worker --master ADDR:PORT`) the master waits for
     expect_workers: int = 0
@@ -119,6 +124,8 @@ def check(cfg: LoadConfig) -> LoadConfig:
             raise bad("must be > 0", "--" + name.replace("_", "-"), "pass a positive number")
     if cfg.settle_s < 0 or cfg.pause_s < 0:
         raise bad("must be >= 0", "--settle-s/--pause-s", "pass 0 or more seconds")
+    if not 0 <= cfg.cooldown_s <= MAX_STAGGER_S:
+        raise bad(f"{cfg.cooldown_s:g} s", "--cooldown-s", f"0..{MAX_STAGGER_S:g} s (0: none)")
     if cfg.stagger_s is not None and not 0 <= cfg.stagger_s <= MAX_STAGGER_S:
         raise bad(f"{cfg.stagger_s:g} s", "--stagger-s", f"0..{MAX_STAGGER_S:g} s (0: all at once)")
     if cfg.max_calls < 1 or cfg.min_turns < 1:

@@ -9,7 +9,10 @@ test that feeds it rows.
   back to the capacity ("recovery": does it come back after the overload?).
 - breakpoint: start, then multiply by `growth` while the SLO holds; at the
   first miss, bisect between the last passing and the first failing level
-  until they are adjacent (or stop there without `bisect`).
+  until they are adjacent (or stop there without `bisect`). A level measured
+  after a miss starts from an idle agent (`cooldown`, unless cooldown_s is 0):
+  an agent overloaded a step before can stay slow at a level it passes fresh,
+  and the search would find where it recovers, not its capacity.
 - soak: one level held for `soak_s`, measured in windows of `window_s`.
 """
 
@@ -34,6 +37,8 @@ class Step:
     measure_s: float
     #: judged for the exit code (steps above a stated capacity are only observed)
     counted: bool
+    #: start from an idle agent: every caller stops and their calls end first
+    cooldown: bool = False
 
 
 def breakpoint_bounds(rows: Sequence[Row]) -> tuple[int | None, int | None]:
@@ -118,7 +123,8 @@ class Breakpoint(Profile):
         mid = (lo + first_fail) // 2
         if mid in measured or mid < 1:
             return None
-        return Step(mid, "bisect", cfg.step_s, self.counted(mid))
+        after_miss = not rows[-1].get("slo_passed") and cfg.cooldown_s > 0
+        return Step(mid, "bisect", cfg.step_s, self.counted(mid), cooldown=after_miss)
 
 
 class Soak(Profile):

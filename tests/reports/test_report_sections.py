@@ -209,6 +209,13 @@ def test_the_load_section_says_how_callers_joined() -> None:
     assert load.arrivals_note([{"concurrency": 4}]) == ""  # recorded before arrivals were
 
 
+def test_the_load_section_names_the_levels_that_started_from_an_idle_agent() -> None:
+    rows = [{"concurrency": 64}, {"concurrency": 48, "cooled_s": 24.2}, {"concurrency": 40}]
+    note = load.cooldown_note([*rows, {"concurrency": 44, "cooled_s": 12.9}])
+    assert "(48, 44)" in note and "13-24 s" in note
+    assert load.cooldown_note(rows[:1]) == ""
+
+
 def test_soak_windows_are_drawn_against_time_with_the_agents_memory() -> None:
     rows = [
         {

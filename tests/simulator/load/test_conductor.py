@@ -38,7 +38,15 @@ def test_waits_for_every_worker_then_runs_each_level_after_settling(tmp_path: Pa
 
 
 def test_a_lowered_level_measures_only_after_surplus_callers_stopped(tmp_path: Path) -> None:
-    c = make(tmp_path, profile="breakpoint", start=4, max_concurrency=4, step_s=5, settle_s=1)
+    c = make(
+        tmp_path,
+        profile="breakpoint",
+        start=4,
+        max_concurrency=4,
+        step_s=5,
+        settle_s=1,
+        cooldown_s=0,  # the bisection lowers straight to 2 (see the cool-down test)
+    )
     c.worker_ready("w1")
 
     def calls(kind: str, ids: range, at: float) -> None:
@@ -68,6 +76,41 @@ def test_a_lowered_level_measures_only_after_surplus_callers_stopped(tmp_path: P
     c.tick(10.0)
     assert c._current.measuring and c._current.measure_from == 10.0  # type: ignore[union-attr]
     assert rows(tmp_path)[0]["latency_p95_ms"] == 900.0
+
+
+def test_after_a_missed_slo_every_caller_stops_and_the_agent_idles_before_the_next_level(
+    tmp_path: Path,
+) -> None:
+    c = make(tmp_path, profile="breakpoint", start=4, max_concurrency=4, step_s=5, settle_s=1)
+    assert c.cfg.cooldown_s == 10.0  # the default
+    c.worker_ready("w1")
+
+    def events(kind: str, n: int, at: float, **kw: object) -> None:
+        c.add_events([{"kind": kind, "call_id": f"c{i}", "at": at, **kw} for i in range(n)])
+
+    assert c.tick(0.0) == (4, 4.0)
+    events("caller", 4, 0.1, delta=+1)
+    events("start", 4, 0.1)
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 900.0, "at": 2.0}])
+    c.tick(1.0)  # window [1, 6): 4 misses the SLO
+    c.tick(6.5)
+    c.tick(7.0)
+    events("call", 4, 7.1, status="ok")
+    assert c.tick(7.5) == (0, 4.0)  # not straight to 2: every caller stops first
+    events("start", 1, 7.6)  # one caller's next call began before it stopped
+    events("caller", 4, 8.0, delta=-1)
+    assert c.tick(9.0) == (0, 4.0)  # a call is still in flight
+    events("call", 1, 9.5, status="ok")
+    assert c.tick(10.0) == (0, 4.0)  # idle from here: 10 s more
+    assert c.tick(19.9) == (0, 4.0)
+    assert c.tick(20.0) == (2, 2.0)  # the bisection's level, from zero callers
+    c.add_events([{"kind": "turn", "type": "say", "latency_ms": 100.0, "at": 21.5}])
+    c.tick(21.0)  # settled: window [21, 26)
+    c.tick(27.0)
+    first, second = rows(tmp_path)
+    assert "cooled_s" not in first
+    assert second["concurrency"] == 2 and second["cooled_s"] == 12.5
+    assert second["latency_p95_ms"] == 100.0 and second["window"] == [21.0, 26.0]
 
 
 def test_the_call_cap_ends_the_run_with_a_truncated_row(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_breakpoint_across_hosts_is_the_single_host_one_and_the_master_has_every
     agent = slow_agent(h.prefix(0), k_ms=500, above=2, host=h.addr(0), calls_log=str(log))
     out = tmp_path / "run"
     flags = ["--profile", "breakpoint", "--agent", agent["url"]]
-    flags += ["--capacity", "4", "--start", "2", "--max", "8", *FAST]
+    flags += ["--capacity", "4", "--start", "2", "--max", "8", "--cooldown-s", "1", *FAST]
     master = start_master(h, scenario_file, out, flags)
     workers = []
     for i, skew in ((1, "0"), (2, "3600")):  # host 2's wall clock is an hour ahead

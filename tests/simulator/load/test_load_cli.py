@@ -40,7 +40,7 @@ def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_c
     agent = slow_agent(k_ms=500, above=2)  # +500 ms per call above 2; the SLO is P95 500 ms
     out = tmp_path / "run"
     flags = ["--profile", "breakpoint", "--agent", agent["url"], "--capacity", "4"]
-    flags += ["--start", "2", "--max", "8", "--workers", "2"]
+    flags += ["--start", "2", "--max", "8", "--workers", "2", "--cooldown-s", "1"]
     code, log = finish(voxsim_load(scenario_file, out, *flags, *FAST))
     assert code == 1, log  # it breaks at 3, below the stated capacity of 4
     load = json.loads((out / "run.json").read_text())["load"]
@@ -73,14 +73,25 @@ def test_two_worker_breakpoint_search_finds_where_latency_jumps_and_rows_match_c
 
     # Arrivals: the first step has 2 callers, so one pilot call measured a call's length
     # first (no second call was placed before it ended); each raise spread its new
-    # callers over the median ok call so far; the lowered level added none.
+    # callers over the median ok call so far. The level after the miss (3) started from
+    # an idle agent: every caller stopped, no call ran for the cool-down (1 s), then
+    # all 3 joined spread over a call again.
     placed = sorted(
         p["at"] for w in ("w1", "w2") for p in read(out / "workers" / w / "placed.jsonl")
     )
     assert placed[1] >= min(c["load_at"] for c in calls), placed[:3]
     ok = [c["duration_s"] for c in calls if c["status"] == "ok"]
     spreads = [r["arrivals_s"] for r in rows]
-    assert all(min(ok) <= s <= max(ok) for s in spreads[:2]) and spreads[2] == 0, spreads
+    assert all(min(ok) <= s <= max(ok) for s in spreads), spreads
+    assert "cooled_s" not in rows[0] and "cooled_s" not in rows[1] and rows[2]["cooled_s"] >= 1
+    ran = [(c["load_at"] - c["duration_s"], c["load_at"]) for c in calls if c.get("duration_s")]
+    assert len(ran) == len(calls)
+    idle, busy_until = 0.0, rows[1]["window"][1]
+    for start, end in sorted(ran):
+        if busy_until < start < rows[2]["window"][0]:
+            idle = max(idle, start - busy_until)
+        busy_until = max(busy_until, end)
+    assert idle >= 0.95, idle  # the cool-down, as the calls themselves place it
 
     # Every row is recomputed exactly from the turns and calls inside its window.
     recount(rows, turns, calls, workers=2)
@@ -179,6 +190,7 @@ def test_a_remote_agent_or_a_bad_flag_is_one_line_and_exit_2(
         (["--profile", "soak", "--concurrency", "0"], "--concurrency"),
         (["--profile", "stress", "--capacity", "0"], "--capacity"),
         (["--profile", "soak", "--concurrency", "501"], "--concurrency"),
+        (["--profile", "breakpoint", "--cooldown-s", "-1"], "--cooldown-s"),
     ]
     for flags, hint in cases:
         with pytest.raises(SystemExit) as stop:

@@ -68,6 +68,20 @@ def test_breakpoint_doubles_then_bisects_to_the_exact_first_failing_level() -> N
         assert breakpoint_bounds(rows) == (true_break - 1, true_break), steps
 
 
+def test_breakpoint_levels_after_a_miss_start_from_an_idle_agent() -> None:
+    steps = walk(cfg(profile="breakpoint"), lambda s: s.concurrency < 7)
+    assert [(s.concurrency, s.cooldown) for s in steps] == [
+        (1, False),
+        (2, False),
+        (4, False),
+        (8, False),
+        (6, True),  # after 8 missed
+        (7, False),  # after 6 passed: the agent was not overloaded
+    ]
+    steps = walk(cfg(profile="breakpoint", cooldown_s=0), lambda s: s.concurrency < 7)
+    assert not any(s.cooldown for s in steps)
+
+
 def test_breakpoint_without_bisect_stops_at_the_first_miss() -> None:
     steps = walk(cfg(profile="breakpoint", bisect=False), lambda s: s.concurrency < 5)
     assert [s.concurrency for s in steps] == [1, 2, 4, 8]
