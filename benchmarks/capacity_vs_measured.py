@@ -50,7 +50,7 @@ The box is shared: run it alone.
 
     .venv/bin/python benchmarks/capacity_vs_measured.py [--levels 1 4] [--turns 6]
     .venv/bin/python benchmarks/capacity_vs_measured.py --breakpoint [--processes 1 2]
-        [--cal-calls 6] [--step-s 30] [--max 64] [--predict-only]
+        [--cal-calls 6] [--gen-calls 16] [--step-s 30] [--start 1] [--max 64] [--predict-only]
     .venv/bin/python benchmarks/capacity_vs_measured.py --chaos [--cal-calls 3] [--predict-only]
 
 --chaos (item 4's fleet half): calibrate on scenarios/fleet_chaos.yaml's calls,
@@ -129,7 +129,7 @@ stages:
   - {name: network, service_ms: {dist: fixed, ms: 1}}
 slo: {latency_p95_ms: %(slo)g}
 window: {warmup_s: %(ramp)g, duration_s: %(window)g}
-search: {start: 1, growth: 2, max: %(max)d}
+search: {start: %(start)d, growth: 2, max: %(max)d}
 call_cpu: {stage: llm, cores: %(call)g, generator_cores: %(generator)g, every_ms: 200}
 """
 
@@ -162,6 +162,9 @@ async def main() -> None:
     )
     ap.add_argument("--step-s", type=float, default=30.0)
     ap.add_argument("--max", type=int, default=64)
+    ap.add_argument(
+        "--start", type=int, default=1, help="both searches' first level (then x2: 8 skips 1-4)"
+    )
     ap.add_argument("--p95-ms", type=float, default=800.0)
     ap.add_argument("--window-s", type=float, default=300.0, help="virtual s per model level")
     ap.add_argument("--predict-only", action="store_true")
@@ -374,6 +377,7 @@ def fleet_model(
         # the model searches past the measured search's cap, so that a prediction
         # above it is a number (the measured run then finds none up to --max)
         "max": 2 * args.max,
+        "start": args.start,
         "call": args.call_cpu[0],
         "generator": args.call_cpu[1],
         "ramp": getattr(args, "call_s", 5.0),
@@ -387,7 +391,7 @@ async def measured_breakpoint(k: int, args: argparse.Namespace, out: Path) -> di
         scenario="scenarios/load.yaml",
         out_dir=str(out),
         profile="breakpoint",
-        start=1,
+        start=args.start,
         max_concurrency=args.max,
         step_s=args.step_s,
         p95_limit_ms=args.p95_ms,
