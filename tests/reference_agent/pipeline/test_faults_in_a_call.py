@@ -58,10 +58,9 @@ async def test_a_latency_distribution_moves_each_turn_by_its_draw(call: Call) ->
 
 async def test_llm_timeout_answers_with_the_recovery_phrase_at_the_deadline(call: Call) -> None:
     plan = '\n  - say: "Hello"\n  - say: "Yes please"\n'
-    slow_llm = _scenario("{llm: {latency_ms: 2000}, llm_timeout_ms: 400}", plan=plan)
-    base, timed_out = await side_by_side(
-        lambda **opt: call(_scenario(plan=plan), "base", greeting=False, **opt),
-        lambda: call(slow_llm, "timed-out", greeting=False),
+    base = await call(_scenario(plan=plan), greeting=False)
+    timed_out = await call(
+        _scenario("{llm: {latency_ms: 2000}, llm_timeout_ms: 400}", plan=plan), greeting=False
     )
 
     assert base.ok and timed_out.ok, (base.error, timed_out.error)
@@ -69,7 +68,6 @@ async def test_llm_timeout_answers_with_the_recovery_phrase_at_the_deadline(call
         assert t["agent_reply_text"] == RECOVERY
         # The recovery phrase is spoken at the deadline, not after the 2 s the LLM needed.
         # (Its audio starts a little later or sooner than the normal reply's.)
-        print(f"recovery phrase {t['latency_ms'] - b['latency_ms']:.1f} ms after the reply")
         assert 300 <= t["latency_ms"] - b["latency_ms"] <= 500
 
 
