@@ -9,7 +9,6 @@ from simulator.metrics.wer import aggregate
 from simulator.runner import run_call
 from simulator.scenario import parse_scenario
 from simulator.transports.registry import transport_for
-from tests.delay_shift import side_by_side
 
 TURNS = (
     "turns:\n  - wait: true\n"
@@ -26,10 +25,8 @@ async def test_downlink_loss_on_webrtc_raises_the_wer_of_the_agents_speech(
     lossy = parse_scenario(
         "name: lossy\nseed: 5\nnetwork:\n  downlink: {loss: 0.5, burst: 8}\n" + TURNS
     )
-    base, hurt = await side_by_side(
-        lambda **opt: run_call(clean, transport_for(url), "clean-000", **opt),
-        lambda: run_call(lossy, transport_for(url), "lossy-000"),
-    )
+    base = await run_call(clean, transport_for(url), "clean-000")
+    hurt = await run_call(lossy, transport_for(url), "lossy-000")
     assert base["status"] == hurt["status"] == "ok", (base["error"], hurt["error"])
     assert hurt["network"]["downlink"]["lost"] > 0, hurt["network"]
     before = aggregate(base["turns"], "spoken_wer")
