@@ -35,23 +35,6 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
-    """`voxsim run ARGS` started in the background; `_finish` waits for it like `_run`."""
-    argv = [sys.executable, "-m", "simulator.cli", "run", *args]
-    pipe = subprocess.PIPE
-    return subprocess.Popen(argv, stdout=pipe, stderr=pipe, text=True, cwd=REPO)
-
-
-def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    try:
-        out, err = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
 def _calls(out: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
 
@@ -61,11 +44,7 @@ def test_a_matrix_runs_every_call_and_records_values_seeds_and_measured_snr(
 ) -> None:
     f = tmp_path / "grid.yaml"
     f.write_text(GRID)
-    # The whole grid and `--only` one of its calls, as two runs side by side.
-    agent = ["--agent", pipeline_agent_url]
-    whole = _start(str(f), *agent, "--out", str(tmp_path / "all"))
-    one = _start(str(f), *agent, "--out", str(tmp_path / "one"), "--only", "grid-002")
-    proc, proc_one = _finish(whole), _finish(one)
+    proc = _run(str(f), "--agent", pipeline_agent_url, "--out", str(tmp_path / "all"))
     assert proc.returncode in (0, 1), proc.stderr
     calls = _calls(tmp_path / "all")
     assert [c["call_id"] for c in calls] == [f"grid-00{i}" for i in range(4)]
@@ -75,7 +54,10 @@ def test_a_matrix_runs_every_call_and_records_values_seeds_and_measured_snr(
         target = call["matrix"]["caller.noise.snr_db"]  # type: ignore[index]
         assert abs(call["caller_notes"]["snr_db"] - target) <= 0.5  # type: ignore[index]
 
-    assert proc_one.returncode in (0, 1), proc_one.stderr
+    proc = _run(
+        str(f), "--agent", pipeline_agent_url, "--out", str(tmp_path / "one"), "--only", "grid-002"
+    )
+    assert proc.returncode in (0, 1), proc.stderr
     (only,) = _calls(tmp_path / "one")
     assert only["call_id"] == "grid-002" and only["seed"] == calls[2]["seed"]
     assert only["matrix"] == {"caller.noise.snr_db": 20}
