@@ -15,7 +15,7 @@ from reference_agent.pipeline.agent import AgentSettings, PipelineAgent
 from simulator.call import new_traceparent
 from simulator.caller.render import render_call
 from simulator.scenario import parse_scenario
-from simulator.session import CallRecord, Session, SessionOptions
+from simulator.session import CallRecord, Session
 from simulator.transports.base import StartInfo
 from simulator.transports.inprocess import InProcessTransport
 
@@ -57,20 +57,12 @@ async def agent(llm: LlmServer, tmp_path: Path) -> AsyncIterator[PipelineAgent]:
 def call(agent: PipelineAgent) -> Call:
     """Play a scenario (YAML text) against `agent`; returns the full call record."""
 
-    async def play(
-        yaml_text: str,
-        call_id: str = "t-000",
-        *,
-        options: SessionOptions | None = None,
-        **config: Any,
-    ) -> CallRecord:
-        """`config` goes to the agent with the call's start; `options` are the caller's."""
+    async def play(yaml_text: str, call_id: str = "t-000", **config: Any) -> CallRecord:
         scenario = parse_scenario(yaml_text)
         config = {"faults": scenario.agent.faults.model_dump(), "seed": scenario.seed, **config}
         start = StartInfo(call_id=call_id, traceparent=new_traceparent(), config=config)
         turns = await render_call(scenario)
-        transport = InProcessTransport(agent.handle)
-        session = Session(transport, turns, start, scenario=scenario.name, options=options)
+        session = Session(InProcessTransport(agent.handle), turns, start, scenario=scenario.name)
         return await session.run()
 
     return play
