@@ -12,28 +12,17 @@ injected delay. The bundled agent reports each stage's time on its own clock
 with every reply, so the shift is taken net of the change in that work: what
 is left is the injected delay plus whatever error the harness's audio
 measurement adds, which is the claim these tests check.
-
-The two calls of a pair run side by side (a drift of the box then moves both
-alike), the second dialled while the first caller speaks its first sentence, so
-one call's end of turn never meets the other's; the first call stays on the
-line, silent, until the second has had its last reply, so neither call's
-hang-up (closing the link, measuring the recording) lands in the other's turn.
 """
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from simulator.runner import run_call
 from simulator.scenario import Scenario, parse_scenario
-from simulator.session import SessionOptions
 from simulator.transports.base import Transport
-
-A = TypeVar("A")
-B = TypeVar("B")
 
 TURNS = """
   - say: "I would like to book an appointment for Tuesday at three pm"
@@ -50,28 +39,6 @@ def scenario(name: str, extra: str = "") -> Scenario:
 
 
 WORK_STAGES = ("stt_ms", "llm_sentence_ms", "tts_ms")
-
-#: How long after the first call of a pair the second starts: while the first caller
-#: says its first sentence (0.2 s to 3.3 s), 1.5 s ahead of the agent's answers to it.
-OFFSET_S = 1.5
-#: The first call's wait after its last reply: past the second call's last answer,
-#: which comes OFFSET_S later plus up to 5 x 300 ms of injected delay.
-LEAD_HANGUP_MS = 4_000
-
-
-async def side_by_side(
-    lead: Callable[..., Awaitable[A]], trail: Callable[[], Awaitable[B]]
-) -> tuple[A, B]:
-    """The two calls of a paired comparison at once: `trail()` dialled `OFFSET_S` after
-    `lead(options=...)`, whose options keep it on the line `LEAD_HANGUP_MS` after its
-    last reply."""
-
-    async def later() -> B:
-        await asyncio.sleep(OFFSET_S)
-        return await trail()
-
-    lead_opt = SessionOptions(hangup_grace_ms=LEAD_HANGUP_MS)
-    return await asyncio.gather(lead(options=lead_opt), later())
 
 
 def paired_shift_ms(base: dict[str, Any], slow: dict[str, Any]) -> float:
@@ -106,40 +73,34 @@ def net_shift_ms(base: Sequence[Mapping[str, Any]], slow: Sequence[Mapping[str, 
 async def measure_shift(
     make: Callable[[], Transport], name: str, base_extra: str, slow_extra: str, pairs: int = 1
 ) -> tuple[dict[str, Any], dict[str, Any], float]:
-    """Run the plain call and the delayed one side by side, each on a fresh transport,
-    the second `OFFSET_S` after the first (which hangs up `LEAD_HANGUP_MS` after its
-    last reply); return the first pair of calls and the net paired shift. With
-    `pairs=2` the second pair starts the delayed call first (ABBA: which call leads
-    cancels, and each call's own offset, e.g. a WebRTC jitter buffer's depth, counts
-    half) and the shift is the median over both pairs' turns."""
+    """Run the plain call, then the delayed one, each on a fresh transport; return the
+    first pair of calls and the net paired shift. With `pairs=2` the order is plain,
+    delayed, delayed, plain (ABBA: a drift of the box over the four calls cancels, and
+    each call's own offset, e.g. a WebRTC jitter buffer's depth, counts half) and the
+    shift is the median over both pairs' turns."""
     calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for k in range(pairs):
         order = ("base", "slow") if k % 2 == 0 else ("slow", "base")
-
-        def one(which: str, k: int = k) -> Callable[..., Awaitable[dict[str, Any]]]:
+        got: dict[str, dict[str, Any]] = {}
+        for which in order:
             extra = base_extra if which == "base" else slow_extra
-            return lambda **opt: run_call(
-                scenario(name, extra), make(), f"{name}-{which}-{k}", **opt
-            )
-
-        first, second = await side_by_side(one(order[0]), one(order[1]))
-        got = {order[0]: first, order[1]: second}
+            got[which] = await run_call(scenario(name, extra), make(), f"{name}-{which}-{k}")
         assert got["base"]["status"] == got["slow"]["status"] == "ok", (
             got["base"]["error"],
             got["slow"]["error"],
         )
         calls.append((got["base"], got["slow"]))
-    pairs_said = [xy for b, s in calls for xy in _said_pairs(b, s)]
-    raw = statistics.median(y["latency_ms"] - x["latency_ms"] for x, y in pairs_said)
-    each = [
+    raw = statistics.median(
+        y["latency_ms"] - x["latency_ms"] for b, s in calls for x, y in _said_pairs(b, s)
+    )
+    shift = statistics.median(
         (y["latency_ms"] - x["latency_ms"]) - (agent_work_ms(y) - agent_work_ms(x))
-        for x, y in pairs_said
-    ]
-    shift = statistics.median(each)
+        for b, s in calls
+        for x, y in _said_pairs(b, s)
+    )
     print(
         f"{name}: the injected delay moved latency by {shift:.1f} ms net of the agent's own "
-        f"work ({raw:.1f} ms raw; median of {len(each)} paired turns: "
-        f"{', '.join(f'{v:.1f}' for v in each)})"
+        f"work ({raw:.1f} ms raw; median of {5 * pairs} paired turns)"
     )
     return calls[0][0], calls[0][1], shift
 
