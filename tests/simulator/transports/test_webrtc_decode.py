@@ -18,7 +18,7 @@ from simulator.audio import FRAME_SAMPLES
 from simulator.runner import run_call
 from simulator.transports.webrtc import OpusPackets, PcmTrack, WebRtcTransport
 from simulator.transports.webrtc_decode import InlineDecoder, decode_inline
-from tests.delay_shift import agent_work_ms, scenario, side_by_side
+from tests.delay_shift import agent_work_ms, scenario
 from tests.simulator.transports.conftest import routes
 from tests.simulator.transports.test_webrtc_audio import speech_like
 
@@ -91,22 +91,23 @@ async def test_a_call_measures_the_same_latency_as_with_aiortcs_decoder_thread(
         return stock_get_decoder(codec)
 
     monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", counting)
-    threaded, inline = (WebRtcTransport(url, inline_decode=flag) for flag in (False, True))
-    # The two calls side by side (tests/delay_shift.py), the thread-decoding one first.
-    calls = await side_by_side(
-        lambda **opt: run_call(scenario("rtc-decode"), threaded, "rtc-decode-False", **opt),
-        lambda: run_call(scenario("rtc-decode"), inline, "rtc-decode-True"),
-    )
-    for call in calls:
+    latencies: dict[bool, list[float]] = {True: [], False: []}
+    inline_frames = 0
+    for inline in (False, True):
+        transport = WebRtcTransport(url, inline_decode=inline)
+        before = thread_decodes
+        call = await run_call(scenario("rtc-decode"), transport, f"rtc-decode-{inline}")
         assert call["status"] == "ok", call["error"]
-    # aiortc's thread decoded the first call only; the second decoded on the loop.
-    assert thread_decodes == 1 and not threaded.decoders
-    (decoder,) = inline.decoders
-    assert decoder.frames > 5 * 50  # a second or more of each reply
-    latencies = [net_latencies(call) for call in calls]
-    shift = statistics.median(b - a for a, b in zip(*latencies, strict=True))
+        latencies[inline] += net_latencies(call)
+        if inline:
+            assert thread_decodes == before  # aiortc's thread decoded nothing
+            (decoder,) = transport.decoders
+            inline_frames += decoder.frames
+        else:
+            assert thread_decodes == before + 1 and not transport.decoders
+    assert inline_frames > 5 * 50  # a second or more of each reply
+    shift = statistics.median(b - a for a, b in zip(latencies[False], latencies[True], strict=True))
     print(f"inline decoding moved the net latency by {shift:.1f} ms (median of 5 turns)")
-    print(f"per turn: {[round(b - a, 1) for a, b in zip(*latencies, strict=True)]}")
     # Each call has its own jitter-buffer depth, in 20 ms steps (so two calls may differ
     # by one step either way); a decode path that held frames back would add more.
     assert shift == pytest.approx(0, abs=25)
