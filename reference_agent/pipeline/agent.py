@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import numpy as np
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Span
 
@@ -54,6 +55,8 @@ SYSTEM_PROMPT = (
 REPROMPT = "Are you still there?"
 FAREWELL = "I have not heard from you, so I will end the call now. Goodbye."
 T = TypeVar("T")
+#: speech frames handed to the STT thread at once (100 ms): see Call._feed
+STT_BATCH_FRAMES = 5
 
 
 class PipelineAgent:
@@ -99,6 +102,7 @@ class _Call(Replying):
         self.faults = FaultInjector(self.settings.faults)
         self.player = Player(link)
         self._stt_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
+        self._unfed: list[Pcm] = []  # speech frames not yet handed to the STT thread
         self._recognizer: StreamingRecognizer | None = None
         self._speculating = False  # a speculative final STT pass stands for this utterance
         self._preroll: list[Pcm] = []
@@ -250,10 +254,11 @@ class _Call(Replying):
         if event is VadEvent.SPEECH_START:
             recognizer = self._recognizer
             preroll, self._preroll = self._preroll, []
+            self._flush_feed()
             await loop.run_in_executor(self._stt_pool, recognizer.start)
             self._speculating = False
             for f in preroll:
-                self._stt_later(recognizer.feed, f)
+                self._feed(f)
             onset_ns = time.time_ns() - self.endpointer.start_frames * FRAME_MS * 1_000_000
             turn = self.tracer.start("agent.turn", start_ns=onset_ns)
             vad = self.tracer.start(
@@ -268,7 +273,7 @@ class _Call(Replying):
                 # is decided by how long the caller keeps talking.
                 self.player.pause()
                 self._overlap_ms = self.endpointer.start_frames * FRAME_MS
-        self._stt_later(self._recognizer.feed, frame)
+        self._feed(frame)
         if self._recognizer.speculative and event is not VadEvent.ENDPOINT:
             # Whisper's pass over the utterance runs during the hangover; a voiced
             # frame after it (a pause, not the end) makes the endpoint redo it.
@@ -306,9 +311,32 @@ class _Call(Replying):
                 self._respond_after(previous, endpoint_ms, turn_span), name="agent-reply"
             )
 
+    def _feed(self, frame: Pcm) -> None:
+        """Speech for the recognizer, handed to the STT thread STT_BATCH_FRAMES at a
+        time: one hand-off per frame per call (50 a second each) made the event
+        loop and the calls' STT threads convoy on the GIL, and an agent with ~40
+        calls got less done the more it was behind (BENCHMARKS.md, "An overloaded
+        agent stays slow"). Any other STT work first hands over what is waiting, so
+        the recognizer sees the audio in order and whole before it ends an utterance."""
+        self._unfed.append(frame)
+        if len(self._unfed) >= STT_BATCH_FRAMES:
+            self._flush_feed()
+
+    def _flush_feed(self) -> None:
+        if not self._unfed:
+            return
+        chunk = np.concatenate(self._unfed) if len(self._unfed) > 1 else self._unfed[0]
+        self._unfed = []
+        assert self._recognizer is not None
+        self._submit(self._recognizer.feed, chunk)
+
     def _stt_later(self, work: Callable[..., Any], *args: Any) -> None:
         """Queue `work` on the STT thread without waiting for it; its future is watched,
         so a failure ends the call with an error instead of vanishing."""
+        self._flush_feed()
+        self._submit(work, *args)
+
+    def _submit(self, work: Callable[..., Any], *args: Any) -> None:
         future = asyncio.get_running_loop().run_in_executor(self._stt_pool, work, *args)
         future.add_done_callback(self._stt_done)
 
@@ -321,6 +349,7 @@ class _Call(Replying):
 
     async def _stt_now(self, work: Callable[[], T]) -> T:
         """Run `work` on the STT thread and wait; a failure ends the call (CallFailed)."""
+        self._flush_feed()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._stt_pool, work)
         except Exception as exc:  # noqa: BLE001 - a broken recognizer, surfaced to the caller

@@ -8,6 +8,7 @@ import jiwer
 import numpy as np
 import pytest
 
+from reference_agent.pipeline.agent import STT_BATCH_FRAMES
 from reference_agent.pipeline.stt import (
     StreamingRecognizer,
     build_domain_model,
@@ -63,6 +64,20 @@ def test_partial_hypotheses_arrive_before_finish(recognizer: StreamingRecognizer
 
 def test_same_audio_gives_the_same_transcript(recognizer: StreamingRecognizer) -> None:
     assert _stream(recognizer, SMOKE[1])[1] == _stream(recognizer, SMOKE[1])[1]
+
+
+def test_audio_fed_in_100ms_chunks_gives_the_frame_by_frame_transcript(
+    recognizer: StreamingRecognizer,
+) -> None:
+    # The agent hands speech to its STT thread five frames at a time (one
+    # hand-off per 100 ms, not per 20 ms frame): the words must not change.
+    for text in SMOKE[:3]:
+        pcm = np.concatenate([PAD, synthesize(text).pcm, PAD])
+        recognizer.start()
+        parts = list(frames(pcm))
+        for i in range(0, len(parts), STT_BATCH_FRAMES):
+            recognizer.feed(np.concatenate(parts[i : i + STT_BATCH_FRAMES]))
+        assert recognizer.finish() == _stream(recognizer, text)[1]
 
 
 def test_silence_alone_gives_no_words(recognizer: StreamingRecognizer) -> None:
