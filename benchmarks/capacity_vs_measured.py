@@ -32,8 +32,15 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
    itself, caller rendering and transcription included: 10x what a load
    worker spends per call, which made the model call two processes worse
    than one.)
+   Last, one `voxsim load` step of --saturate-calls (64) callers against a
+   fresh agent, more than it can serve: its CPU rate over the step is the
+   share of a core it gets done when overloaded (`cpu.usable`): a Python
+   process of many threads (the event loop and one STT thread per call on
+   one GIL) gets less than its core done once it is behind, and the model's
+   processes (and, by assumption, the box's cores) are that much smaller.
+   Without it the model put both breakpoints ~31 % high (BENCHMARKS.md).
 2. Predict, per K in --processes: the agent as K processes on this box's
-   cores (`cpu: {cores}`): STT one decode at a time per process, LLM/tool/TTS
+   cores (`cpu: {cores, usable}`): STT one decode at a time per process, LLM/tool/TTS
    concurrent, each stage's CPU processor-shared on the box, calls placed by
    least-connections; the model's breakpoint search (the load tool's steps).
 3. Measure (unless --predict-only): `voxsim load scenarios/load.yaml --profile
@@ -43,8 +50,8 @@ breakpoint` measures, predicted and then measured, for 1 and 2 agent processes.
 4. Print predicted vs measured per K: last passing level, breakpoint, and
    whether it is within 20 % or one bisection step (the issue's target).
 What the model leaves out: the GIL shared by one process's stages (each
-stage is its own single-threaded instance), CPU per call that grows with
-concurrency (the calibration is at one call).
+stage is its own single-threaded instance) beyond `usable`, CPU per call
+that changes with concurrency beyond the --gen-calls level.
 
 The box is shared: run it alone.
 
@@ -117,7 +124,7 @@ name: bundled-agent-fleet
 seed: 1
 traffic: {callers: 1, turns_per_call: 2, ramp_s: %(ramp)g, patience_s: 3.5,
           speak_ms: {dist: fixed, ms: 1}, listen_ms: {dist: fixed, ms: 1}}
-cpu: {cores: %(cores)d}
+cpu: {cores: %(cores)d, usable: %(usable)g}
 balancer: least-connections
 route: call
 stages:
@@ -173,6 +180,16 @@ async def main() -> None:
         type=float,
         default=None,
         help="the load generator's cores per call (default: measured in the calibration)",
+    )
+    ap.add_argument(
+        "--saturate-calls", type=int, default=64, help="a load level that overloads one agent"
+    )
+    ap.add_argument("--saturate-s", type=float, default=20.0, help="its measured seconds")
+    ap.add_argument(
+        "--usable",
+        type=float,
+        default=None,
+        help="share of a core the model's processes get done (default: measured, overloaded)",
     )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -231,6 +248,7 @@ async def breakpoints(args: argparse.Namespace) -> None:
         agent_cpu, wall = process_cpu_s(pid) - cpu0, time.perf_counter() - wall0
     finally:
         await fleet.close()
+    saturated = await saturated_cores(args.saturate_calls, args, base / "saturate")
     cal = measure(cal_dir)
     # The stages' CPU is the model's per-turn demand; the rest of what the agent
     # spent beyond its idle process, per second of call in progress, is its
@@ -255,6 +273,7 @@ async def breakpoints(args: argparse.Namespace) -> None:
     # voxsim load spreads a step's new callers over one call's length (conductor.py): so
     # do the model's callers, and it measures once they have all joined.
     args.call_s = round(in_call / max(1, len(read_jsonl(cal_dir / "calls.jsonl"))), 2)
+    args.usable = round(min(1.0, saturated), 3) if args.usable is None else args.usable
     print(
         f"calibration: the agent process used {agent_cpu:.2f} s of CPU in {wall:.1f} s "
         f"({idle:.3f} cores idle); its stages' CPU {staged:.2f} s = "
@@ -263,7 +282,9 @@ async def breakpoints(args: argparse.Namespace) -> None:
         f"once (call_cpu.cores); HAProxy: {relay:.4f}; the load generator: "
         f"{generator:.4f} cores per call (generator_cores"
         + (", from --generator-cores)" if args.generator_cores is not None else ")")
-        + f"; the two: generator_cores {args.call_cpu[1]:.4f}"
+        + f"; the two: generator_cores {args.call_cpu[1]:.4f}; overloaded with "
+        f"{args.saturate_calls} calls the agent got {saturated:.3f} cores done (cpu.usable "
+        f"{args.usable:g})"
     )
     results: list[dict[str, Any]] = []
     print("| processes | predicted last passing / breakpoint | measured | error | within target |")
@@ -276,6 +297,8 @@ async def breakpoints(args: argparse.Namespace) -> None:
             "processes": k,
             "predicted": {"last_passing": found.last_passing, "breakpoint": found.breakpoint},
             "model_cpu_s": round(time.process_time() - t0, 2),
+            "call_cpu": {"agent": args.call_cpu[0], "generator": args.call_cpu[1]},
+            "usable": args.usable,
             "calibration": notes,
         }
         if not args.predict_only:
@@ -345,6 +368,27 @@ async def generator_cores(
     return max(0.0, used) / max(in_call, 1e-9), (agent, wall, in_call, relayed)
 
 
+async def saturated_cores(calls: int, args: argparse.Namespace, out: Path) -> float:
+    """The agent's CPU rate when overloaded: one `voxsim load` step of `calls` callers
+    (joining as in the searches, over one call's length) against a fresh fleet of 1,
+    over the step's measured window. A latency-bound process gets less than its
+    core done once it is behind (the GIL's hand-offs between the event loop and
+    the calls' STT threads), and this is what it gets done."""
+    cfg = LoadConfig(
+        scenario="scenarios/load.yaml",
+        out_dir=str(out),
+        profile="ramp",
+        levels=[calls],
+        step_s=args.saturate_s,
+        p95_limit_ms=args.p95_ms,
+    )
+    cpu = CpuSeries()
+    await load_on_fleet(1, cfg, cpu)
+    rows = read_jsonl(out / "load.jsonl")
+    cores = cpu.cores(*rows[-1]["window"]) if rows else []
+    return cores[0] if cores else 1.0
+
+
 def process_cpu_s(pid: int | None) -> float:
     """User + system CPU seconds of a process (Linux /proc); 0 when unknown."""
     if pid is None:
@@ -381,6 +425,7 @@ def fleet_model(
         "call": args.call_cpu[0],
         "generator": args.call_cpu[1],
         "ramp": getattr(args, "call_s", 5.0),
+        "usable": getattr(args, "usable", None) or 1.0,
     }
     return apply(parse_capacity(text), cal)
 
@@ -497,6 +542,7 @@ def predicted_chaos(cal: Calibration) -> dict[str, Any]:
         "call": 0.0,
         "generator": 0.0,
         "ramp": 1.0,
+        "usable": 1.0,
     }
     data = parse_capacity(text).model_dump()
     data["traffic"].update(

@@ -126,6 +126,12 @@ class Cpu(_Strict):
     """One box: every stage with `cpu_ms` runs its instances on these cores."""
 
     cores: Annotated[float, Field(gt=0, le=100_000)]
+    #: share of each core that latency-bound work gets done: a real-time process
+    #: misses its deadlines before 100 % (a Python process's threads convoy on
+    #: the GIL; a busy box's run queue delays wake-ups). Measured as the CPU an
+    #: overloaded process gets done (benchmarks/capacity_vs_measured.py); applies
+    #: to every process's core and to the box's cores.
+    usable: Annotated[float, Field(gt=0, le=1)] = 1.0
 
 
 class CallCpu(_Strict):

@@ -10,7 +10,9 @@ The sharing, in two levels, as an OS scheduler would give it:
   once (a Python process: 1, the GIL), and splits that equally among all the
   requests it has (n jobs on 1 thread: each 1/n of a core);
 - the box's `cores` are split over the instances in proportion to what they
-  ask for (min(jobs, threads) each), never more than asked.
+  ask for (min(jobs, threads) each), never more than asked;
+- `usable` (default 1) scales both: the share of a core that latency-bound
+  work gets done (a Python process's GIL convoy, a busy run queue).
 With C single-threaded instances on C cores each instance is an M/G/1-PS
 server (tests/simulator/capacity/test_mechanisms.py checks the closed form).
 
@@ -58,9 +60,10 @@ class Job:
 class Box:
     """C cores, processor-shared by the jobs of every instance on them."""
 
-    def __init__(self, env: simpy.Environment, cores: float) -> None:
+    def __init__(self, env: simpy.Environment, cores: float, usable: float = 1.0) -> None:
         self.env = env
         self.cores = cores
+        self.usable = usable
         self.jobs: list[Job] = []
         self._backlogs: dict[int, Job] = {}
         self._last = 0.0
@@ -136,17 +139,17 @@ class Box:
         self.used_area += used * dt
 
     def _rates(self) -> None:
-        """Each instance asks min(jobs, threads) cores; the box scales asks down to fit."""
+        """Each instance asks min(jobs, threads) usable cores; the box scales asks down to fit."""
         asks: dict[int, tuple[float, int]] = {}
         total = 0.0
         for job in self.jobs:
             key = id(job.inst) if job.inst is not None else id(job)
             if key not in asks:
                 n = len(job.inst.jobs) if job.inst is not None else 1
-                ask = float(min(n, job.threads))
+                ask = float(min(n, job.threads)) * self.usable
                 asks[key] = (ask, n)
                 total += ask
-        scale = min(1.0, self.cores / total) if total > 0 else 1.0
+        scale = min(1.0, self.cores * self.usable / total) if total > 0 else 1.0
         for job in self.jobs:
             key = id(job.inst) if job.inst is not None else id(job)
             ask, n = asks[key]

@@ -94,7 +94,7 @@ def simulate(cfg: CapacityConfig, level: float | None = None, engine: Engine = "
 
         return simulate_fixed(cfg, at, window)
     env = simpy.Environment()
-    box = Box(env, cfg.cpu.cores) if cfg.cpu is not None else None
+    box = Box(env, cfg.cpu.cores, cfg.cpu.usable) if cfg.cpu is not None else None
     regions = Regions(cfg)
     pools = {s.name: build_pool(env, cfg, regions, s, window) for s in cfg.stages}
     routes = regions.routes(pools)

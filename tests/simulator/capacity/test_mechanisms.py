@@ -200,6 +200,45 @@ def test_more_busy_instances_than_cores_stretch_every_request() -> None:
     assert [t.wait_ms["tts"] for t in turns] == pytest.approx([100.0] * 4)
 
 
+def test_usable_share_of_a_core_stretches_cpu_work_and_moves_the_saturation_point() -> None:
+    # usable 0.8: a process gets 0.8 of its core done, so 100 ms of CPU alone
+    # takes 125 ms; and per-call work of 0.05 cores saturates it at 16 calls, not
+    # at 20 (a level that keeps up at usable 1 falls behind at 0.8).
+    alone = deployment(
+        [{"name": "tts", "servers": 1, "cpu_ms": fixed(100)}],
+        traffic={"callers": 1, "ramp_s": 0, "turns_per_call": 1, "listen_ms": fixed(10_000)},
+        duration_s=1.0,
+        cpu={"cores": 2, "usable": 0.8},
+    )
+    assert [t.latency_ms for t in simulate(alone).turns] == pytest.approx([125.0])
+
+    def p95(usable: float, calls: int) -> float:
+        cfg = deployment(
+            [
+                {"name": "endpoint", "service_ms": fixed(140)},
+                {
+                    "name": "agent",
+                    "servers": 1,
+                    "slots": 64,
+                    "balancer": "least-connections",
+                    "service_ms": fixed(50),
+                },
+            ],
+            traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
+            duration_s=60.0,
+            warmup_s=10.0,
+            seed=1,
+            cpu={"cores": 2, "usable": usable},
+            call_cpu={"stage": "agent", "cores": 0.05, "every_ms": 200},
+        )
+        return float(summarise(simulate(cfg, float(calls)), cfg)["latency_p95_ms"])
+
+    assert p95(1.0, 14) == pytest.approx(190.0, abs=15.0)
+    assert p95(0.8, 14) == pytest.approx(190.0, abs=15.0)
+    assert p95(1.0, 18) == pytest.approx(190.0, abs=15.0)
+    assert p95(0.8, 18) > 800.0
+
+
 def test_crashes_lose_the_calls_on_the_instance_and_are_counted() -> None:
     cfg = deployment(
         [
