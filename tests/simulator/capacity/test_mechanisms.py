@@ -200,6 +200,29 @@ def test_more_busy_instances_than_cores_stretch_every_request() -> None:
     assert [t.wait_ms["tts"] for t in turns] == pytest.approx([100.0] * 4)
 
 
+def per_call_cpu_agents(processes: int, cpu: dict[str, float]) -> Any:
+    """`processes` agent processes on the box `cpu`, every call in progress costing
+    0.05 cores of its process; turns answered in a fixed 190 ms while they keep up."""
+    return deployment(
+        [
+            {"name": "endpoint", "service_ms": fixed(140)},
+            {
+                "name": "agent",
+                "servers": processes,
+                "slots": 64,
+                "balancer": "least-connections",
+                "service_ms": fixed(50),
+            },
+        ],
+        traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
+        duration_s=60.0,
+        warmup_s=10.0,
+        seed=1,
+        cpu=cpu,
+        call_cpu={"stage": "agent", "cores": 0.05, "every_ms": 200},
+    )
+
+
 def test_usable_share_of_a_core_stretches_cpu_work_and_moves_the_saturation_point() -> None:
     # usable 0.8: a process gets 0.8 of its core done, so 100 ms of CPU alone
     # takes 125 ms; and per-call work of 0.05 cores saturates it at 16 calls, not
@@ -213,24 +236,7 @@ def test_usable_share_of_a_core_stretches_cpu_work_and_moves_the_saturation_poin
     assert [t.latency_ms for t in simulate(alone).turns] == pytest.approx([125.0])
 
     def p95(usable: float, calls: int) -> float:
-        cfg = deployment(
-            [
-                {"name": "endpoint", "service_ms": fixed(140)},
-                {
-                    "name": "agent",
-                    "servers": 1,
-                    "slots": 64,
-                    "balancer": "least-connections",
-                    "service_ms": fixed(50),
-                },
-            ],
-            traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
-            duration_s=60.0,
-            warmup_s=10.0,
-            seed=1,
-            cpu={"cores": 2, "usable": usable},
-            call_cpu={"stage": "agent", "cores": 0.05, "every_ms": 200},
-        )
+        cfg = per_call_cpu_agents(1, {"cores": 2, "usable": usable})
         return float(summarise(simulate(cfg, float(calls)), cfg)["latency_p95_ms"])
 
     assert p95(1.0, 14) == pytest.approx(190.0, abs=15.0)
@@ -300,24 +306,7 @@ def test_per_call_cpu_saturates_a_process_at_its_core_and_the_box_at_its_cores(
     # one single-threaded process keeps up with up to 20 calls (1 core); two
     # on a 2-core box with 40. Past that the work piles up and every turn
     # waits for it ("frames" in the split); below, it costs nothing.
-    cfg = deployment(
-        [
-            {"name": "endpoint", "service_ms": fixed(140)},
-            {
-                "name": "agent",
-                "servers": processes,
-                "slots": 64,
-                "balancer": "least-connections",
-                "service_ms": fixed(50),
-            },
-        ],
-        traffic={"callers": 1, "ramp_s": 5, "speak_ms": fixed(2000), "listen_ms": fixed(3000)},
-        duration_s=60.0,
-        warmup_s=10.0,
-        seed=1,
-        cpu={"cores": 2},
-        call_cpu={"stage": "agent", "cores": 0.05, "every_ms": 200},
-    )
+    cfg = per_call_cpu_agents(processes, {"cores": 2})
     ok = summarise(simulate(cfg, keeps_up), cfg)
     assert ok["latency_p95_ms"] == pytest.approx(190.0, abs=15.0)
     behind = summarise(simulate(cfg, falls_behind), cfg)
